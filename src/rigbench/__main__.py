@@ -1,0 +1,5 @@
+import sys
+
+from rigbench.cli import main
+
+sys.exit(main())

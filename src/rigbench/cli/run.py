@@ -1,0 +1,64 @@
+"""``rigbench run``: the evidence card for one model on one server."""
+
+from __future__ import annotations
+
+from typing import Optional
+
+import typer
+
+from rigbench.cli import app
+from rigbench.cli import engine_opts as eo
+from rigbench.cli.common import DB_HELP, JSON_HELP, RichProgress, emit_json, out, sanitized_command
+
+
+@app.command(context_settings={"allow_extra_args": True}, help="Measure a model and print its evidence card.")
+def run(
+    ctx: typer.Context,
+    model: Optional[str] = typer.Argument(None, metavar="[MODEL.gguf]", help="GGUF file (default: the bundled model)"),
+    url: Optional[str] = eo.URL,
+    model_name: Optional[str] = eo.MODEL_NAME,
+    api_key: Optional[str] = eo.API_KEY,
+    server: Optional[str] = eo.SERVER,
+    depths: Optional[str] = typer.Option(None, "--depths", help="context depths, e.g. 0,1024,4k (default 0,1K,4K,16K,32K within budget)"),
+    gen_tokens: int = typer.Option(128, "--gen-tokens", min=2, max=65536, help="tokens generated per request"),
+    repeats: int = typer.Option(3, "--repeats", min=1, max=100, help="requests per depth"),
+    budget: Optional[str] = typer.Option(None, "--budget", help="time budget for the depth sweep, e.g. 300s or 10m"),
+    timeout: Optional[float] = typer.Option(None, "--timeout", min=1, help="seconds: server start deadline and longest silence in a stream"),
+    no_quality: bool = typer.Option(False, "--no-quality", help="skip the quality pass"),
+    resume: Optional[int] = typer.Option(None, "--resume", metavar="RUN", help="finish an incomplete run"),
+    json_out: bool = typer.Option(False, "--json", help=JSON_HELP),
+    db: Optional[str] = typer.Option(None, "--db", help=DB_HELP),
+    c: Optional[int] = eo.CTX, ngl: Optional[str] = eo.NGL, fa: Optional[str] = eo.FA,
+    b: Optional[int] = eo.BATCH, ub: Optional[int] = eo.UBATCH, np_: Optional[int] = eo.NP,
+    t: Optional[int] = eo.THREADS, ctk: Optional[str] = eo.CTK, ctv: Optional[str] = eo.CTV,
+    mlock: bool = eo.MLOCK, no_mmap: bool = eo.NO_MMAP,
+) -> int:
+    from rigbench.jobs.run import RunOptions, resume_options, run_job
+    from rigbench.jobs.session import api_key_from_env
+    from rigbench.measure.plan import parse_depths, parse_duration
+    from rigbench.report.card import card
+    from rigbench.store import open_store
+
+    key = api_key_from_env(api_key)
+    if resume is not None:
+        store = open_store(db)
+        try:
+            opts = resume_options(store, resume, db, key)
+        finally:
+            store.close()
+    else:
+        model, extra = eo.split_model_and_extra(model, list(ctx.args))
+        spec = eo.build_spec(model=model, url=url, model_name=model_name, server=server, extra=extra,
+                             flags=eo.flag_values(c, ngl, fa, b, ub, np_, t, ctk, ctv, mlock, no_mmap))
+        opts = RunOptions(
+            spec=spec, api_key=key, depths=parse_depths(depths) if depths is not None else None,
+            gen_tokens=gen_tokens, repeats=repeats, budget_s=parse_duration(budget) if budget else None,
+            quality=not no_quality, timeout_s=timeout, db=db, command=sanitized_command(),
+        )
+    with RichProgress(enabled=True) as progress:
+        summary = run_job(opts, progress, resume=resume)
+    if json_out:
+        emit_json(summary)
+    else:
+        out().print(card(summary))
+    return 0

@@ -1,0 +1,67 @@
+"""``rigbench runs`` and ``rigbench show``: what the database holds."""
+
+from __future__ import annotations
+
+from typing import Optional
+
+import typer
+
+from rigbench.cli import app
+from rigbench.cli.common import DB_HELP, JSON_HELP, emit_json, out
+
+
+@app.command(help="List runs with their status (complete, incomplete, failed) and reason.")
+def runs(
+    limit: int = typer.Option(50, "--limit", min=1, help="most recent N runs"),
+    kind: Optional[str] = typer.Option(None, "--kind", help="only runs of this kind (run, compare, tune, lab)"),
+    json_out: bool = typer.Option(False, "--json", help=JSON_HELP),
+    db: Optional[str] = typer.Option(None, "--db", help=DB_HELP),
+) -> int:
+    from rich.table import Table
+
+    from rigbench.store import open_store
+
+    store = open_store(db)
+    try:
+        rows = store.list_runs(limit=limit, kind=kind)
+    finally:
+        store.close()
+    items = [
+        {"run_id": r["id"], "kind": r["kind"], "status": r["status"], "reason": r["reason"],
+         "created_at": r["created_at"], "model": r["model"], "quant": r["quant"], "engine": r["engine"],
+         "machine": r["hostname"]}
+        for r in rows
+    ]
+    if json_out:
+        emit_json(items)
+        return 0
+    t = Table(title=f"Runs in {store.where}", title_justify="left")
+    for col in ("Run", "Kind", "Status", "Model", "Engine", "Machine", "Started", "Reason"):
+        t.add_column(col)
+    for i in items:
+        t.add_row(str(i["run_id"]), i["kind"], i["status"], i["model"] or "—", i["engine"] or "—",
+                  i["machine"] or "—", (i["created_at"] or "")[:19].replace("T", " "), i["reason"] or "")
+    out().print(t)
+    return 0
+
+
+@app.command(help="Show a stored run's card, recomputed from its raw requests.")
+def show(
+    run_id: int = typer.Argument(..., metavar="RUN"),
+    json_out: bool = typer.Option(False, "--json", help=JSON_HELP),
+    db: Optional[str] = typer.Option(None, "--db", help=DB_HELP),
+) -> int:
+    from rigbench.jobs.summary import run_summary
+    from rigbench.report.card import card
+    from rigbench.store import open_store
+
+    store = open_store(db)
+    try:
+        summary = run_summary(store, run_id)
+    finally:
+        store.close()
+    if json_out:
+        emit_json(summary)
+    else:
+        out().print(card(summary))
+    return 0

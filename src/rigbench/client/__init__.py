@@ -1,0 +1,1 @@
+"""Talking to servers: a pure SSE parser, one streamed request -> RequestRecord, probing."""

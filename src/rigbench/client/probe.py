@@ -1,0 +1,236 @@
+"""Talk to a running server: find its API, probe what it can tell, tokenize, stream.
+
+``ServerClient`` is the one object the rest of rigbench uses to reach a server. It
+probes ``/v1/models`` (and its ``meta``), ``/props``, ``/metrics`` and ``/tokenize``,
+and records in ServerFacts what was unavailable, so the card can say so. A server with
+none of llama.cpp's extensions still works: prompt lengths are then calibrated from
+``usage.prompt_tokens``.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import httpx
+
+from rigbench.client.stream import Timeouts, stream_request
+from rigbench.errors import EngineError, NotCompatibleError, UsageError
+from rigbench.types import RequestRecord, ServerFacts
+
+__all__ = ["ServerClient", "parse_prometheus"]
+
+_HINT_URLS = "LM Studio serves http://127.0.0.1:1234/v1, Ollama http://127.0.0.1:11434/v1"
+
+
+def parse_prometheus(text: str) -> dict[str, float]:
+    out: dict[str, float] = {}
+    for line in text.splitlines():
+        if not line or line.startswith("#"):
+            continue
+        parts = line.split()
+        if len(parts) >= 2:
+            try:
+                out[parts[0]] = float(parts[1])
+            except ValueError:
+                continue
+    return out
+
+
+class ServerClient:
+    def __init__(self, facts: ServerFacts, *, api_key: str | None = None,
+                 timeouts: Timeouts | None = None) -> None:
+        self.facts = facts
+        self.api_base = facts.base_url.rstrip("/")
+        self.root = self.api_base[:-3] if self.api_base.endswith("/v1") else self.api_base
+        self._headers = {"Authorization": f"Bearer {api_key}"} if api_key else {}
+        self.timeouts = timeouts or Timeouts()
+        self.http = httpx.Client(timeout=httpx.Timeout(30.0), trust_env=False)
+        self.model: str | None = facts.model_id
+        self.can_tokenize = False
+        self.extra_body: dict[str, Any] = {}  # server-specific fields that force exact output lengths
+        self._exact_known = False
+
+    def close(self) -> None:
+        self.http.close()
+
+    def __enter__(self) -> ServerClient:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # -- probing -------------------------------------------------------------------
+    def _get(self, url: str) -> httpx.Response | None:
+        try:
+            return self.http.get(url, headers=self._headers)
+        except httpx.HTTPError:
+            return None
+
+    def _list_models(self) -> list[dict[str, Any]]:
+        candidates = [self.api_base + "/models"]
+        if not self.api_base.endswith("/v1"):
+            candidates.insert(0, self.api_base + "/v1/models")
+        last: str = ""
+        for url in candidates:
+            try:
+                r = self.http.get(url, headers=self._headers)
+            except httpx.ConnectError:
+                raise EngineError(f"nothing is listening at {self.api_base}",
+                                  f"start the server or check the URL and port ({_HINT_URLS})") from None
+            except httpx.HTTPError as exc:
+                raise EngineError(f"could not reach {self.api_base}: {type(exc).__name__}",
+                                  "check the URL and that the server is up") from None
+            if r.status_code in (401, 403):
+                raise EngineError(f"{url} refused the request (HTTP {r.status_code})",
+                                  "pass --api-key KEY or set OPENAI_API_KEY")
+            if r.status_code == 200:
+                try:
+                    data = r.json()
+                except (ValueError, json.JSONDecodeError):
+                    last = "it did not answer with JSON"
+                    continue
+                models = data.get("data") if isinstance(data, dict) else None
+                if isinstance(models, list):
+                    if url.endswith("/v1/models") and not self.api_base.endswith("/v1"):
+                        self.api_base = url[: -len("/models")]
+                        self.root = self.api_base[:-3]
+                    return [m for m in models if isinstance(m, dict)]
+                last = "its /models answer has no 'data' list"
+            else:
+                last = f"GET {url} gave HTTP {r.status_code}"
+        raise NotCompatibleError(f"{self.api_base} answered, but not as an OpenAI-compatible server ({last})",
+                                 f"check the URL: {_HINT_URLS}")
+
+    def probe(self, wanted_model: str | None = None) -> ServerFacts:
+        f = self.facts
+        models = self._list_models()
+        ids = [str(m.get("id")) for m in models if m.get("id")]
+        if wanted_model:
+            if wanted_model not in ids:
+                raise UsageError(f"the server has no model {wanted_model!r}",
+                                 f"pick one of: {', '.join(ids) or '(none listed)'}")
+            self.model = wanted_model
+        elif len(ids) == 1:
+            self.model = ids[0]
+        elif not ids:
+            raise NotCompatibleError(f"{self.api_base} lists no models", "load a model in the server first")
+        else:
+            raise UsageError(f"the server lists {len(ids)} models", f"choose one with --model: {', '.join(ids)}")
+        f.model_id = self.model
+        f.base_url = self.api_base
+        entry = next(m for m in models if m.get("id") == self.model)
+        meta = entry.get("meta") if isinstance(entry.get("meta"), dict) else {}
+        f.meta["models_entry"] = {k: v for k, v in entry.items() if k in ("id", "owned_by", "meta", "max_model_len")}
+        if entry.get("owned_by") == "llamacpp":
+            f.is_llamacpp = True
+        if meta.get("n_ctx_train") and not f.n_ctx_train:
+            f.n_ctx_train = int(meta["n_ctx_train"])
+        if isinstance(entry.get("max_model_len"), int) and not f.granted_context:
+            f.granted_context = int(entry["max_model_len"])  # vLLM
+        unavailable: list[str] = []
+        # /props: llama.cpp's slot context and slot count
+        r = self._get(self.root + "/props")
+        props: dict[str, Any] | None = None
+        if r is not None and r.status_code == 200:
+            try:
+                props = r.json()
+            except ValueError:
+                props = None
+        f.endpoints["props"] = isinstance(props, dict)
+        if isinstance(props, dict):
+            f.is_llamacpp = True
+            dgs = props.get("default_generation_settings") or {}
+            n_ctx = dgs.get("n_ctx") if isinstance(dgs, dict) else None
+            if isinstance(n_ctx, int):
+                f.granted_context = n_ctx
+            if isinstance(props.get("total_slots"), int):
+                f.total_slots = props["total_slots"]
+            f.chat_template = bool(props.get("chat_template"))
+            f.meta["props"] = {k: props.get(k) for k in ("total_slots", "model_path", "build_info", "model_ftype")
+                               if k in props}
+            if props.get("build_info") and not f.build:
+                f.build = str(props["build_info"])
+        else:
+            unavailable.append("/props (slot context and slots unknown)")
+        r = self._get(self.root + "/metrics")
+        f.endpoints["metrics"] = bool(r is not None and r.status_code == 200 and "llamacpp:" in r.text)
+        if not f.endpoints["metrics"]:
+            unavailable.append("/metrics (no server-side counters)")
+        self.can_tokenize = self.tokenize("Hello world") is not None
+        f.endpoints["tokenize"] = self.can_tokenize
+        if not self.can_tokenize:
+            unavailable.append("/tokenize (prompt lengths calibrated from usage.prompt_tokens)")
+        if not f.n_ctx_train:
+            unavailable.append("training context (n_ctx_train)")
+        if not f.granted_context:
+            unavailable.append("granted context per slot")
+        f.unavailable = sorted(set(f.unavailable) | set(unavailable))
+        if f.is_llamacpp:
+            self.extra_body = {"ignore_eos": True, "cache_prompt": True}
+            self._exact_known = True
+        else:  # vLLM and others take these; a server that refuses them is retried without
+            self.extra_body = {"ignore_eos": True, "min_tokens": 0}
+            self._exact_known = False
+        return f
+
+    def metrics(self) -> dict[str, float] | None:
+        if not self.facts.endpoints.get("metrics"):
+            return None
+        r = self._get(self.root + "/metrics")
+        if r is None or r.status_code != 200:
+            return None
+        return parse_prometheus(r.text)
+
+    def tokenize(self, text: str, *, with_pieces: bool = False) -> list[Any] | None:
+        try:
+            r = self.http.post(self.root + "/tokenize", headers=self._headers,
+                               json={"content": text, "add_special": False, "with_pieces": with_pieces},
+                               timeout=httpx.Timeout(120.0))
+        except httpx.HTTPError:
+            return None
+        if r.status_code != 200:
+            return None
+        try:
+            tokens = r.json().get("tokens")
+        except (ValueError, AttributeError):
+            return None
+        return tokens if isinstance(tokens, list) else None
+
+    def count_tokens(self, text: str) -> int | None:
+        toks = self.tokenize(text) if self.can_tokenize else None
+        return len(toks) if toks is not None else None
+
+    # -- requests ------------------------------------------------------------------
+    def chat(self, messages: list[dict[str, Any]], *, max_tokens: int, exact: bool = False,
+             timeouts: Timeouts | None = None, **params: Any) -> RequestRecord:
+        """One streamed chat completion. ``exact`` asks the server to generate exactly
+        ``max_tokens`` (ignore end-of-sequence) where it supports that."""
+        body: dict[str, Any] = {
+            "model": self.model,
+            "messages": messages,
+            "max_tokens": max_tokens,
+            "stream": True,
+            "stream_options": {"include_usage": True},
+        }
+        forced = exact and bool(self.extra_body)
+        if forced:
+            body.update(self.extra_body)
+            if "min_tokens" in body:
+                body["min_tokens"] = max_tokens
+        elif self.facts.is_llamacpp:
+            body["cache_prompt"] = True
+        body.update(params)
+        url = self.api_base + "/chat/completions"
+        rec = stream_request(self.http, url, body, headers=self._headers, timeouts=timeouts or self.timeouts)
+        if forced and not self._exact_known:
+            if rec.http_status in (400, 422):
+                self.extra_body = {}  # the server refuses them: say so once, retry plain
+                self.facts.unavailable = sorted(set(self.facts.unavailable) | {
+                    "exact output length (ignore_eos/min_tokens refused; answers may end early)"})
+                for k in ("ignore_eos", "min_tokens"):
+                    body.pop(k, None)
+                rec = stream_request(self.http, url, body, headers=self._headers,
+                                     timeouts=timeouts or self.timeouts)
+            self._exact_known = rec.ok or self._exact_known
+        return rec

@@ -1,0 +1,106 @@
+"""rigbench's one error tree.
+
+Every error a user can cause or meet is one of these; the CLI turns each into a single
+line that says what to do (``--debug`` shows the traceback). Anything else escaping is a
+bug in rigbench.
+
+    RigbenchError                   base: .hint says what to do, .exit_code for the CLI
+    ├── UsageError                  bad arguments: a malformed depth list, spec string, flag
+    ├── InputError                  a file rigbench reads is missing, unreadable or malformed
+    │   ├── GGUFError               not a GGUF, truncated header, missing shard
+    │   └── SuiteError              a quality suite YAML that fails validation
+    ├── EngineError                 a server could not be started, reached or kept alive
+    │   ├── EngineStartError        binary missing, crashed at boot, health deadline passed
+    │   ├── PortInUseError          the port a server needs is taken
+    │   └── NotCompatibleError      the URL answers, but not as an OpenAI-compatible server
+    ├── RequestError                one request failed (HTTP status, in-stream error, stall, bad SSE)
+    │   └── StreamTimeout           the server stopped sending within the read timeout
+    ├── StoreError                  the results database cannot be opened or written
+    └── Interrupted                 Ctrl-C: what was measured is kept, the run is incomplete
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "RigbenchError",
+    "UsageError",
+    "InputError",
+    "GGUFError",
+    "SuiteError",
+    "EngineError",
+    "EngineStartError",
+    "PortInUseError",
+    "NotCompatibleError",
+    "RequestError",
+    "StreamTimeout",
+    "StoreError",
+    "Interrupted",
+]
+
+
+class RigbenchError(Exception):
+    """Base of every error rigbench raises on purpose."""
+
+    exit_code = 1
+
+    def __init__(self, message: str, hint: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.hint = hint
+
+    def one_line(self) -> str:
+        """The message and what to do about it, on one line."""
+        text = " ".join(self.message.split())
+        if self.hint:
+            text = f"{text}: {' '.join(self.hint.split())}"
+        return text
+
+
+class UsageError(RigbenchError):
+    exit_code = 2
+
+
+class InputError(RigbenchError):
+    exit_code = 2
+
+
+class GGUFError(InputError):
+    pass
+
+
+class SuiteError(InputError):
+    pass
+
+
+class EngineError(RigbenchError):
+    exit_code = 3
+
+
+class EngineStartError(EngineError):
+    def __init__(self, message: str, hint: str | None = None, log_tail: str = "") -> None:
+        super().__init__(message, hint)
+        self.log_tail = log_tail
+
+
+class PortInUseError(EngineError):
+    pass
+
+
+class NotCompatibleError(EngineError):
+    pass
+
+
+class RequestError(RigbenchError):
+    exit_code = 4
+
+
+class StreamTimeout(RequestError):
+    pass
+
+
+class StoreError(RigbenchError):
+    exit_code = 5
+
+
+class Interrupted(RigbenchError):
+    exit_code = 130

@@ -1,0 +1,1 @@
+"""Jobs: the I/O side of a command (engine lifecycle, request loops, storing as it goes)."""

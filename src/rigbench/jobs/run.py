@@ -1,0 +1,171 @@
+"""The main job: ``rigbench run``. Start (or attach to) a server, probe it, sweep depths,
+store every request as it ends, and leave the run ``complete`` or ``incomplete`` with a
+reason. ``resume`` finishes an incomplete run without repeating finished points."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from rigbench import __version__
+from rigbench.client.stream import Timeouts
+from rigbench.errors import Interrupted, RigbenchError, UsageError
+from rigbench.jobs.progress import NullProgress, Progress
+from rigbench.jobs.session import open_session
+from rigbench.jobs.summary import run_summary
+from rigbench.jobs.sweep import SweepPlan, run_sweep
+from rigbench.measure.plan import DEFAULT_DEPTHS, fit_context
+from rigbench.model.machine import machine_facts
+from rigbench.paths import run_dir
+from rigbench.store import Store, open_store
+from rigbench.types import EngineSpec
+
+__all__ = ["RunOptions", "run_job", "resume_options"]
+
+PROBE_ALLOWANCE = 48  # tokens for the note after the context and the chat template around it
+
+
+@dataclass
+class RunOptions:
+    spec: EngineSpec
+    api_key: str | None = None
+    depths: list[int] | None = None  # None: the default list, limited by context and budget
+    gen_tokens: int = 128
+    repeats: int = 3
+    budget_s: float | None = None
+    quality: bool = True
+    timeout_s: float | None = None
+    db: str | None = None
+    command: str = ""
+    extra_params: dict[str, Any] = field(default_factory=dict)
+
+    def params(self) -> dict[str, Any]:
+        return {
+            "depths_requested": self.depths,
+            "gen_tokens": self.gen_tokens,
+            "repeats": self.repeats,
+            "budget_s": self.budget_s,
+            "quality": self.quality,
+            "timeout_s": self.timeout_s,
+            **self.extra_params,
+        }
+
+
+def _default_budget(quality: bool) -> float:
+    """The whole default ``rigbench run`` stays within 10 minutes on a 2-core machine:
+    the sweep gets what the engine start and the quality pass leave."""
+    return 240.0 if quality else 480.0
+
+
+def _timeouts(opts: RunOptions) -> Timeouts:
+    read = opts.timeout_s or 300.0
+    return Timeouts(connect_s=10.0, read_s=read, total_s=None)
+
+
+def resume_options(store: Store, run_id: int, db: str | None, api_key: str | None) -> RunOptions:
+    run = store.get_run(run_id)
+    if run is None:
+        raise UsageError(f"there is no run {run_id} in {store.where}", "list runs with rigbench runs")
+    if run["kind"] != "run":
+        raise UsageError(f"run {run_id} is a {run['kind']} run", "resume it with its own command")
+    if run["status"] == "complete":
+        raise UsageError(f"run {run_id} is already complete", f"see it with rigbench show {run_id}")
+    params = dict(run["params"] or {})
+    spec = EngineSpec.from_json(run["engine_spec"] or {})
+    return RunOptions(spec=spec, api_key=api_key, depths=params.get("depths_requested"),
+                      gen_tokens=int(params.get("gen_tokens") or 128), repeats=int(params.get("repeats") or 3),
+                      budget_s=params.get("budget_s"), quality=bool(params.get("quality", True)),
+                      timeout_s=params.get("timeout_s"), db=db,
+                      extra_params={k: v for k, v in params.items() if k == "planned_depths"})
+
+
+def run_job(opts: RunOptions, progress: Progress | None = None, *, resume: int | None = None) -> dict[str, Any]:
+    progress = progress or NullProgress()
+    store = open_store(opts.db)
+    try:
+        return _run(store, opts, progress, resume)
+    finally:
+        store.close()
+
+
+def _run(store: Store, opts: RunOptions, progress: Progress, resume: int | None) -> dict[str, Any]:
+    progress.stage("reading this machine")
+    machine = machine_facts()
+    if resume is not None:
+        run_id = resume
+        store.update_run(run_id, status="running", reason=None)
+    else:
+        run_id = store.create_run(kind="run", spec=opts.spec, params=opts.params(), command=opts.command,
+                                  machine=machine, tool_version=__version__)
+
+    def note(text: str) -> None:
+        store.add_note(run_id, text)
+
+    timeouts = _timeouts(opts)
+    measured_any = bool(store.requests(run_id)) if resume is not None else False
+    try:
+        progress.stage("starting the engine" if opts.spec.kind != "url" else "probing the server")
+        with open_session(opts.spec, run_dir(opts.db, run_id), api_key=opts.api_key, timeouts=timeouts,
+                          start_timeout_s=opts.timeout_s) as session:
+            from rigbench.jobs.session import model_info
+
+            store.update_run(run_id, server_facts=session.facts.to_json())
+            store.set_model(run_id, model_info(session.facts, opts.spec))
+            for what in session.facts.unavailable:
+                note(f"the server could not tell: {what}")
+            progress.stage("warming up")
+            warm = session.client.chat([{"role": "user", "content": "Say hello."}], max_tokens=8, timeouts=timeouts)
+            store.add_request(run_id, warm, phase="warmup", role="warmup")
+            if not warm.ok:
+                raise RigbenchError(f"the warm-up request failed: {warm.error}",
+                                    "check that the server can answer a chat completion")
+            measured_any = True
+            plan = _plan(store, run_id, opts, session.facts.granted_context, note)
+            run_sweep(session, store, run_id, plan, progress, timeouts=timeouts, note=note)
+            if opts.quality:
+                _quality_pass(session, store, run_id, opts, progress, note)
+        store.finish_run(run_id, "complete")
+    except KeyboardInterrupt:
+        store.finish_run(run_id, "incomplete", "interrupted (Ctrl-C)")
+        raise Interrupted(f"interrupted; run {run_id} keeps what was measured",
+                          f"finish it with rigbench run --resume {run_id}") from None
+    except RigbenchError as exc:
+        measured_any = measured_any or bool(store.requests(run_id))
+        store.finish_run(run_id, "incomplete" if measured_any else "failed", exc.one_line())
+        if measured_any and "--resume" not in (exc.hint or ""):
+            exc.hint = f"{exc.hint + '; ' if exc.hint else ''}run {run_id} keeps what was measured " \
+                       f"(rigbench run --resume {run_id})"
+        raise
+    progress.stage("done")
+    return run_summary(store, run_id)
+
+
+def _plan(store: Store, run_id: int, opts: RunOptions, granted: int | None, note: Any) -> SweepPlan:
+    run = store.get_run(run_id) or {}
+    params = dict(run.get("params") or {})
+    explicit = opts.depths is not None
+    if "planned_depths" in params:
+        depths = list(params["planned_depths"])
+    else:
+        wanted = list(opts.depths if explicit else DEFAULT_DEPTHS)
+        depths, skipped = fit_context(wanted, granted, PROBE_ALLOWANCE + opts.gen_tokens)
+        for d, why in skipped:
+            note(f"depth {d:,} skipped: {why}")
+        params["planned_depths"] = depths
+        store.update_run(run_id, params=params)
+    budget = opts.budget_s if opts.budget_s is not None else (None if explicit else _default_budget(opts.quality))
+    done = {
+        (int(r["depth"]), int(r["rep"]))
+        for r in store.requests(run_id, phase="speed")
+        if r["status"] == "ok" and r["depth"] is not None and r["rep"] is not None
+    }
+    return SweepPlan(depths=depths, repeats=opts.repeats, gen_tokens=opts.gen_tokens, budget_s=budget, done=done)
+
+
+def _quality_pass(session: Any, store: Store, run_id: int, opts: RunOptions, progress: Progress, note: Any) -> None:
+    try:
+        from rigbench.quality.runner import run_quality  # type: ignore[import-not-found]
+    except ImportError:
+        note("quality pass not run: the quality suite is not part of this version yet")
+        return
+    run_quality(session, store, run_id, progress=progress, note=note, opts=opts)

@@ -1,0 +1,98 @@
+"""A run's evidence, recomputed from the database: the ``rigbench run --json`` contract."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rigbench.errors import UsageError
+from rigbench.measure.points import depth_points, sweep_cost, verdict
+from rigbench.store import Store
+
+__all__ = ["run_summary", "context_statement"]
+
+
+def context_statement(requested: int | None, native: int | None, granted: int | None, capped: bool | None,
+                      max_ctx: int | None = None) -> str:
+    """The context reality check, in plain words."""
+    parts = []
+    if requested:
+        parts.append(f"requested {requested:,}")
+    if native:
+        parts.append(f"trained {native:,}")
+    if max_ctx and native and max_ctx > native:
+        parts.append(f"up to {max_ctx:,} through the model's declared rope scaling")
+    if capped and granted:
+        parts.append(f"the server capped the slot at {granted:,}")
+    elif granted:
+        parts.append(f"the server grants {granted:,} per slot")
+    text = "; ".join(parts) if parts else "context sizes unknown"
+    if granted and native and granted > native and not capped:
+        if max_ctx and granted <= max_ctx:
+            text += " (beyond the trained window, through declared rope scaling)"
+        else:
+            text += " (running past the trained window by extrapolation)"
+    return text
+
+
+def run_summary(store: Store, run_id: int) -> dict[str, Any]:
+    run = store.get_run(run_id)
+    if run is None:
+        raise UsageError(f"there is no run {run_id} in {store.where}", "list runs with rigbench runs")
+    rows = store.requests(run_id)
+    facts = run.get("server_facts") or {}
+    model = dict(run.get("model_facts") or {})
+    spec = run.get("engine_spec") or {}
+    points = depth_points(rows)
+    native = model.get("native_context") or facts.get("n_ctx_train")
+    granted = facts.get("granted_context")
+    requested = facts.get("requested_context")
+    out: dict[str, Any] = {
+        "run_id": run_id,
+        "status": run["status"],
+        "reason": run.get("reason"),
+        "created_at": run["created_at"],
+        "engine": {
+            "kind": spec.get("kind") or facts.get("kind"),
+            "base_url": facts.get("base_url"),
+            "build": facts.get("build"),
+            "backend": facts.get("backend"),
+            "devices": facts.get("devices") or [],
+            "flags": spec.get("flags") or {},
+            "extra_args": spec.get("extra_args") or [],
+            "server_bin": spec.get("server_bin"),
+            "served_model": facts.get("model_id"),
+            "log_path": facts.get("log_path"),
+        },
+        "model": {
+            "name": model.get("name"),
+            "quant": model.get("quant"),
+            "file_bytes": model.get("file_bytes"),
+            "native_context": native,
+            "granted_context": granted,
+            "path": model.get("path"),
+            "architecture": model.get("architecture"),
+        },
+        "machine": run.get("machine_facts") or {},
+        "context": {
+            "requested": requested,
+            "native": native,
+            "granted": granted,
+            "capped": facts.get("capped"),
+            "capping_line": facts.get("capping_line"),
+            "statement": context_statement(requested, native, granted, facts.get("capped"),
+                                           model.get("max_context")),
+        },
+        "points": points,
+        "verdict": verdict(points, native),
+        "server": {"unavailable": facts.get("unavailable") or [], "endpoints": facts.get("endpoints") or {}},
+        "sweep_cost": sweep_cost(rows),
+        "params": run.get("params") or {},
+        "notes": run.get("notes") or [],
+        "command": run.get("command"),
+        "tool_version": run.get("tool_version"),
+        "requests": {"total": len(rows), "failed": sum(1 for r in rows if r["status"] != "ok")},
+    }
+    extra = run.get("extra") or {}
+    if "quality" in extra:
+        out["quality"] = extra["quality"]
+    return out

@@ -1,0 +1,1 @@
+"""Pure measurement: figures from RequestRecords / stored rows, statistics, planning. No I/O."""

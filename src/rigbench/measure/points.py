@@ -1,0 +1,129 @@
+"""Depth points, the verdict, and the run summary (the ``rigbench run --json`` contract),
+derived from stored rows only."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from rigbench.measure.speed import figures, gap_pct
+from rigbench.measure.stats import summarize
+
+__all__ = ["depth_points", "verdict", "DECODE_BAR", "CONTEXT_BAR", "GAP_FLAG_PCT", "sweep_cost"]
+
+DECODE_BAR = 100.0
+CONTEXT_BAR = 1_000_000
+GAP_FLAG_PCT = 5.0
+WORKING_DEPTH = 32768
+
+
+def _round(v: float | None, nd: int = 2) -> float | None:
+    return None if v is None else round(v, nd)
+
+
+def depth_points(rows: Sequence[Mapping[str, Any]], *, phase: str = "speed") -> list[dict[str, Any]]:
+    by_depth: dict[int, list[Mapping[str, Any]]] = defaultdict(list)
+    for r in rows:
+        if r.get("phase") == phase and r.get("depth") is not None:
+            by_depth[int(r["depth"])].append(r)
+    points = []
+    for depth in sorted(by_depth):
+        rs = by_depth[depth]
+        ok = [r for r in rs if r.get("status") == "ok"]
+        figs = [figures(r) for r in ok]
+        grow = next((r for r in ok if r.get("role") == "grow"), ok[0] if ok else None)
+        gfig = figures(grow) if grow is not None else None
+        dec = summarize([f.decode_tok_s for f in figs])
+        dec_srv = summarize([f.decode_tok_s_server for f in figs])
+        gen = summarize([f.generated_tokens for f in figs])
+        probes = [f.ttft_ms for r, f in zip(ok, figs) if r is not grow]
+        checks = [(r.get("extra") or {}).get("cache_verified") for r in ok]
+        cache_verified = False if False in checks else (True if True in checks else None)
+        point: dict[str, Any] = {
+            "depth": depth,
+            "ttft_ms": _round(gfig.ttft_ms if gfig else None, 1),
+            "prefill_tok_s": _round(gfig.prefill_tok_s if gfig else None),
+            "prefill_tok_s_server": _round(gfig.prefill_tok_s_server if gfig else None),
+            "decode_tok_s": _round(dec.median),
+            "decode_tok_s_server": _round(dec_srv.median),
+            "generated_tokens": int(gen.median) if gen.median is not None else None,
+            "reasoning_tokens": None,
+            "cache_verified": cache_verified,
+            "decode_ci": [round(x, 2) for x in dec.ci] if dec.ci else None,
+            "n": dec.n,
+            "failed": len(rs) - len(ok),
+            "prompt_tokens": gfig.prompt_tokens if gfig else None,
+            "prefill_new_tokens": gfig.processed_tokens if gfig else None,
+            "ttft_warm_ms": _round(summarize(probes).median, 1) if probes else None,
+            "decode_gap_pct": _round(gap_pct(dec.median, dec_srv.median)),
+            "prefill_gap_pct": _round(gap_pct(gfig.prefill_tok_s, gfig.prefill_tok_s_server) if gfig else None),
+        }
+        if figs and all(f.reasoning_tokens is not None for f in figs):  # median per request
+            point["reasoning_tokens"] = int(summarize([f.reasoning_tokens for f in figs]).median or 0)
+        flags = []
+        for name in ("decode_gap_pct", "prefill_gap_pct"):
+            g = point[name]
+            if g is not None and abs(g) > GAP_FLAG_PCT:
+                flags.append(f"{name.split('_')[0]} client/server gap {g:+.1f}%")
+        if point["cache_verified"] is False:
+            flags.append("server re-prefilled the cached context")
+        point["flags"] = flags
+        points.append(point)
+    return points
+
+
+def sweep_cost(rows: Sequence[Mapping[str, Any]], *, phase: str = "speed") -> dict[str, Any]:
+    """Prompt tokens the server actually processed during a sweep, against its deepest depth."""
+    processed = 0
+    known = True
+    deepest = 0
+    for r in rows:
+        if r.get("phase") != phase:
+            continue
+        f = figures(r)
+        if f.processed_tokens is None:
+            known = False
+        else:
+            processed += f.processed_tokens
+        if r.get("status") == "ok" and r.get("depth") is not None:
+            deepest = max(deepest, int(r["depth"]))
+    ratio = processed / deepest if known and deepest > 0 else None
+    return {"processed_tokens": processed if known else None, "deepest": deepest, "ratio": ratio}
+
+
+def verdict(points: Sequence[Mapping[str, Any]], native_context: int | None, *,
+            working_depth: int = WORKING_DEPTH) -> dict[str, Any]:
+    measured = [p for p in points if p.get("decode_tok_s") is not None]
+    at = [p for p in measured if p["depth"] <= working_depth]
+    chosen = max(at, key=lambda p: p["depth"]) if at else (min(measured, key=lambda p: p["depth"]) if measured else None)
+    decode = chosen["decode_tok_s"] if chosen else None
+    decode_ok = decode is not None and decode >= DECODE_BAR
+    context_ok = native_context is not None and native_context >= CONTEXT_BAR
+    parts = []
+    if chosen is None:
+        parts.append("no decode figure was measured")
+    else:
+        where = f"at depth {chosen['depth']:,}"
+        if chosen["depth"] != working_depth:
+            where += f" (the deepest measured; the working depth is {working_depth:,})"
+        parts.append(f"decode {decode:.1f} tok/s {where} {'clears' if decode_ok else 'is below'} the "
+                     f"{DECODE_BAR:.0f} tok/s bar")
+    if native_context is None:
+        parts.append("native context unknown")
+    else:
+        parts.append(f"native context {native_context:,} tokens {'meets' if context_ok else 'is short of'} the "
+                     f"{CONTEXT_BAR:,} bar")
+    cls = "interactive" if decode_ok and context_ok else "background"
+    return {
+        "decode_bar_tok_s": DECODE_BAR,
+        "context_bar_tokens": CONTEXT_BAR,
+        "decode_ok": decode_ok,
+        "context_ok": context_ok,
+        "class": cls,
+        "decode_tok_s": decode,
+        "at_depth": chosen["depth"] if chosen else None,
+        "working_depth": working_depth,
+        "summary": "; ".join(parts) + (". Interactive coding use: yes." if cls == "interactive"
+                                        else ". Background-worker class."),
+    }

@@ -1,0 +1,1 @@
+"""Rendering: the evidence card, tables, exports. Nothing here measures."""

@@ -1,0 +1,150 @@
+"""The evidence card: a run summary rendered for people (rich renderables, no measuring)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from rich.console import Group, RenderableType
+from rich.table import Table
+from rich.text import Text
+
+__all__ = ["card", "fmt_num", "fmt_bytes"]
+
+
+def fmt_num(v: float | int | None, nd: int = 1, *, dash: str = "—") -> str:
+    if v is None:
+        return dash
+    if isinstance(v, int) or (isinstance(v, float) and v.is_integer() and nd == 0):
+        return f"{int(v):,}"
+    return f"{v:,.{nd}f}"
+
+
+def fmt_bytes(n: int | None) -> str:
+    if not n:
+        return "—"
+    for unit, div in (("TB", 1e12), ("GB", 1e9), ("MB", 1e6), ("kB", 1e3)):
+        if n >= div:
+            return f"{n / div:.1f} {unit}"
+    return f"{n} B"
+
+
+def _gap(g: float | None) -> Text:
+    if g is None:
+        return Text("—", style="dim")
+    style = "bold red" if abs(g) > 5 else ""
+    return Text(f"{g:+.1f}%", style=style)
+
+
+def _cache(v: bool | None) -> Text:
+    if v is None:
+        return Text("n/a", style="dim")
+    return Text("yes", style="green") if v else Text("NO", style="bold red")
+
+
+def _facts_table(s: Mapping[str, Any]) -> Table:
+    t = Table.grid(padding=(0, 2))
+    t.add_column(style="bold")
+    t.add_column()
+    m = s["model"]
+    e = s["engine"]
+    mach = s.get("machine") or {}
+    model_bits = [m.get("name") or "?", m.get("quant") or "quant ?", fmt_bytes(m.get("file_bytes"))]
+    t.add_row("Model", " · ".join(str(b) for b in model_bits))
+    eng = [e.get("kind") or "?"]
+    if e.get("build"):
+        eng.append(str(e["build"]))
+    if e.get("backend"):
+        eng.append(str(e["backend"]))
+    if e.get("devices"):
+        eng.append(", ".join(e["devices"]))
+    flags = e.get("flags") or {}
+    if flags:
+        eng.append(" ".join(f"{k}={v}" for k, v in sorted(flags.items())))
+    t.add_row("Engine", " · ".join(eng))
+    if e.get("kind") == "url" and e.get("base_url"):
+        t.add_row("Server", f"{e['base_url']} · model {e.get('served_model') or '?'}")
+    if mach:
+        ram = fmt_bytes(mach.get("ram_bytes"))
+        gpus = ", ".join(g.get("name", "?") for g in mach.get("gpus") or [])
+        t.add_row("Machine", " · ".join(x for x in [mach.get("hostname"), mach.get("cpu"),
+                                                     f"{mach.get('cores')} cores", f"{ram} RAM", gpus] if x))
+    t.add_row("Context", s["context"]["statement"])
+    ceiling = s.get("ceiling")
+    if ceiling:
+        t.add_row("Ceiling", ceiling.get("statement", ""))
+    q = s.get("quality")
+    if q and q.get("score") is not None:
+        cats = ", ".join(f"{k} {v:.2f}" for k, v in sorted((q.get("categories") or {}).items()) if v is not None)
+        ci = q.get("ci")
+        ci_s = f" [{ci[0]:.2f}–{ci[1]:.2f}]" if ci else ""
+        t.add_row("Quality", f"{q['score']:.2f} / 5{ci_s} over {q.get('prompts')} prompts × {q.get('repeats')}"
+                  + (f" · {cats}" if cats else ""))
+    return t
+
+
+def _pair(client: float | None, server: float | None) -> str:
+    text = fmt_num(client)
+    if server is not None:
+        text += f" ({fmt_num(server)})"
+    return text
+
+
+def _points_table(s: Mapping[str, Any]) -> Table:
+    t = Table(title="Speed by context depth · tok/s, the server's own figure in brackets",
+              title_justify="left", show_lines=False, pad_edge=False)
+    t.add_column("Depth", justify="right")
+    t.add_column("TTFT ms", justify="right")
+    t.add_column("Prefill", justify="right")
+    t.add_column("Decode", justify="right")
+    t.add_column("95% CI", justify="right", style="dim")
+    t.add_column("Gap", justify="right")
+    has_ceiling = any(p.get("pct_of_ceiling") is not None for p in s["points"])
+    if has_ceiling:
+        t.add_column("Ceiling", justify="right")
+    t.add_column("Gen", justify="right")
+    t.add_column("Cache", justify="center")
+    for p in s["points"]:
+        ci = p.get("decode_ci")
+        row: list[RenderableType] = [
+            f"{p['depth']:,}",
+            fmt_num(p.get("ttft_ms"), 0),
+            _pair(p.get("prefill_tok_s"), p.get("prefill_tok_s_server")),
+            _pair(p.get("decode_tok_s"), p.get("decode_tok_s_server")),
+            f"{ci[0]:,.1f}–{ci[1]:,.1f}" if ci else "—",
+            _gap(p.get("decode_gap_pct")),
+        ]
+        if has_ceiling:
+            pct = p.get("pct_of_ceiling")
+            row.append("—" if pct is None else f"{pct:.0f}% of {fmt_num(p.get('ceiling_tok_s'), 0)}")
+        gen = fmt_num(p.get("generated_tokens"), 0)
+        if p.get("failed"):
+            gen += f" ({p['failed']} failed)"
+        row += [gen, _cache(p.get("cache_verified"))]
+        t.add_row(*row)
+    return t
+
+
+def card(s: Mapping[str, Any]) -> RenderableType:
+    status = s.get("status", "?")
+    style = {"complete": "bold green", "incomplete": "bold yellow", "failed": "bold red"}.get(status, "bold")
+    head = Text.assemble(("rigbench run ", "bold"), (str(s.get("run_id")), "bold cyan"), " · ", (status, style))
+    if s.get("reason"):
+        head.append(f" · {s['reason']}", style="yellow")
+    parts: list[RenderableType] = [head, _facts_table(s)]
+    if s.get("points"):
+        parts.append(_points_table(s))
+    else:
+        parts.append(Text("No depth was measured.", style="yellow"))
+    v = s.get("verdict") or {}
+    cls = v.get("class", "?")
+    parts.append(Text.assemble(("Verdict: ", "bold"), (cls.upper(), "bold green" if cls == "interactive" else "bold yellow"),
+                               " — ", v.get("summary", "")))
+    flags = [f"depth {p['depth']:,}: {f}" for p in s.get("points", []) for f in p.get("flags") or []]
+    notes = list(s.get("notes") or []) + flags
+    if notes:
+        nt = Text("Notes:\n", style="bold")
+        for n in notes:
+            nt.append(f"  • {n}\n", style="")
+        parts.append(nt)
+    return Group(*parts)

@@ -1,0 +1,5 @@
+"""Results storage: SQLite (or any SQLAlchemy URL) behind one class; migrations by name."""
+
+from rigbench.store.db import Store, now_iso, open_store
+
+__all__ = ["Store", "open_store", "now_iso"]

@@ -1,0 +1,292 @@
+"""The results database: the only module that writes SQL.
+
+SQLite by default (a real file, WAL, one short transaction per write, so a run killed
+halfway keeps every request already measured); any SQLAlchemy URL (``postgresql://...``)
+works the same way for a fleet of machines. Figures are derived from the raw rows in
+``requests``; ``measurements`` holds derived values for quick queries and can always be
+recomputed.
+"""
+
+from __future__ import annotations
+
+import errno
+import hashlib
+import json
+import os
+import sqlite3
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+import sqlalchemy as sa
+
+from rigbench.errors import StoreError
+from rigbench.store.migrations import migrate
+from rigbench.types import EngineSpec, RequestRecord
+
+__all__ = ["Store", "open_store", "now_iso"]
+
+RUN_STATUSES = ("running", "complete", "incomplete", "failed")
+
+
+def now_iso() -> str:
+    return datetime.now(timezone.utc).isoformat(timespec="seconds")
+
+
+def _db_url(db: str | os.PathLike[str] | None) -> tuple[str, Path | None]:
+    from rigbench.paths import default_db_path
+
+    if db is None:
+        path = default_db_path()
+    else:
+        text = str(db)
+        if "://" in text:
+            return text, None
+        path = Path(text).expanduser()
+    return f"sqlite:///{path}", path
+
+
+def _friendly(exc: BaseException, where: str) -> StoreError:
+    msg = str(getattr(exc, "orig", exc) or exc)
+    low = msg.lower()
+    if "full" in low or getattr(exc, "errno", None) == errno.ENOSPC:
+        return StoreError(f"the disk holding {where} is full", "free some space; measurements so far are kept")
+    if "locked" in low or "busy" in low:
+        return StoreError(f"{where} stayed locked by another writer", "wait for the other rigbench to finish, then retry")
+    if "readonly" in low or "read-only" in low or "permission" in low:
+        return StoreError(f"cannot write the results database at {where}", "choose a writable file with --db PATH")
+    if "unable to open" in low or "no such file" in low:
+        return StoreError(f"cannot open the results database at {where}", "choose a writable file with --db PATH")
+    if "not a database" in low or "malformed" in low:
+        return StoreError(f"{where} is not a rigbench database", "choose another file with --db PATH")
+    return StoreError(f"database error on {where}: {msg[:200]}", "check the --db path and free disk space")
+
+
+class Store:
+    def __init__(self, engine: sa.Engine, where: str, path: Path | None) -> None:
+        self.engine = engine
+        self.where = where
+        self.path = path
+        md = sa.MetaData()
+        with self._guard():
+            md.reflect(bind=engine)
+        self.t = md.tables
+
+    @contextmanager
+    def _guard(self) -> Iterator[None]:
+        try:
+            yield
+        except StoreError:
+            raise
+        except (sa.exc.SQLAlchemyError, sqlite3.Error, OSError) as exc:
+            raise _friendly(exc, self.where) from exc
+
+    @contextmanager
+    def tx(self) -> Iterator[sa.Connection]:
+        with self._guard(), self.engine.begin() as conn:
+            yield conn
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+    # -- identities ----------------------------------------------------------------
+    def _upsert_by_key(self, conn: sa.Connection, table: str, keycol: str, key: str, values: dict[str, Any]) -> int:
+        t = self.t[table]
+        row = conn.execute(sa.select(t.c.id).where(t.c[keycol] == key)).first()
+        if row:
+            conn.execute(t.update().where(t.c.id == row[0]).values(**values))
+            return int(row[0])
+        try:
+            with conn.begin_nested():
+                res = conn.execute(t.insert().values(**{keycol: key, "created_at": now_iso(), **values}))
+            return int(res.inserted_primary_key[0])
+        except sa.exc.IntegrityError:  # another process inserted it just now
+            row = conn.execute(sa.select(t.c.id).where(t.c[keycol] == key)).first()
+            assert row is not None
+            return int(row[0])
+
+    def machine_id(self, conn: sa.Connection, facts: dict[str, Any]) -> int:
+        fp_src = json.dumps({k: facts.get(k) for k in ("hostname", "cpu", "cores", "ram_bytes", "gpus", "os")},
+                            sort_keys=True)
+        fp = hashlib.sha256(fp_src.encode()).hexdigest()[:32]
+        return self._upsert_by_key(conn, "machines", "fingerprint", fp,
+                                   {"hostname": facts.get("hostname"), "facts": facts})
+
+    def model_id(self, conn: sa.Connection, info: dict[str, Any]) -> int:
+        key_src = json.dumps({k: info.get(k) for k in ("name", "file_bytes", "sha256", "path", "served_id")},
+                             sort_keys=True)
+        key = hashlib.sha256(key_src.encode()).hexdigest()[:32]
+        return self._upsert_by_key(conn, "models", "key", key, {
+            "name": info.get("name"), "path": info.get("path"), "quant": info.get("quant"),
+            "file_bytes": info.get("file_bytes"), "native_context": info.get("native_context"), "facts": info,
+        })
+
+    def spec_id(self, conn: sa.Connection, spec: EngineSpec) -> int:
+        return self._upsert_by_key(conn, "engine_specs", "spec_hash", spec.spec_hash(),
+                                   {"kind": spec.kind, "spec": spec.to_json()})
+
+    # -- runs ----------------------------------------------------------------------
+    def create_run(self, *, kind: str, spec: EngineSpec | None, params: dict[str, Any], command: str,
+                   machine: dict[str, Any], tool_version: str) -> int:
+        with self.tx() as conn:
+            values: dict[str, Any] = {
+                "kind": kind, "status": "running", "created_at": now_iso(), "updated_at": now_iso(),
+                "tool_version": tool_version, "command": command, "params": params,
+                "machine_id": self.machine_id(conn, machine), "notes": [],
+            }
+            if spec is not None:
+                values["engine_spec_id"] = self.spec_id(conn, spec)
+            res = conn.execute(self.t["runs"].insert().values(**values))
+            return int(res.inserted_primary_key[0])
+
+    def update_run(self, run_id: int, **values: Any) -> None:
+        values["updated_at"] = now_iso()
+        with self.tx() as conn:
+            conn.execute(self.t["runs"].update().where(self.t["runs"].c.id == run_id).values(**values))
+
+    def set_model(self, run_id: int, info: dict[str, Any]) -> None:
+        with self.tx() as conn:
+            mid = self.model_id(conn, info)
+            conn.execute(self.t["runs"].update().where(self.t["runs"].c.id == run_id).values(model_id=mid))
+
+    def finish_run(self, run_id: int, status: str, reason: str | None = None) -> None:
+        assert status in RUN_STATUSES
+        self.update_run(run_id, status=status, reason=reason,
+                        finished_at=now_iso() if status != "running" else None)
+
+    def add_note(self, run_id: int, note: str) -> None:
+        with self.tx() as conn:
+            runs = self.t["runs"]
+            row = conn.execute(sa.select(runs.c.notes).where(runs.c.id == run_id)).first()
+            notes = list(row[0] or []) if row else []
+            if note not in notes:
+                notes.append(note)
+                conn.execute(runs.update().where(runs.c.id == run_id).values(notes=notes, updated_at=now_iso()))
+
+    def get_run(self, run_id: int) -> dict[str, Any] | None:
+        runs, models, machines, specs = (self.t[n] for n in ("runs", "models", "machines", "engine_specs"))
+        q = (
+            sa.select(runs, models.c.facts.label("model_facts"), machines.c.facts.label("machine_facts"),
+                      specs.c.spec.label("engine_spec"))
+            .select_from(runs.outerjoin(models, runs.c.model_id == models.c.id)
+                         .outerjoin(machines, runs.c.machine_id == machines.c.id)
+                         .outerjoin(specs, runs.c.engine_spec_id == specs.c.id))
+            .where(runs.c.id == run_id)
+        )
+        with self.tx() as conn:
+            row = conn.execute(q).mappings().first()
+        return dict(row) if row else None
+
+    def list_runs(self, *, limit: int | None = None, kind: str | None = None) -> list[dict[str, Any]]:
+        runs, models, machines, specs = (self.t[n] for n in ("runs", "models", "machines", "engine_specs"))
+        q = (
+            sa.select(runs.c.id, runs.c.kind, runs.c.status, runs.c.reason, runs.c.created_at,
+                      runs.c.finished_at, runs.c.params, models.c.name.label("model"),
+                      models.c.quant, machines.c.hostname, specs.c.kind.label("engine"))
+            .select_from(runs.outerjoin(models, runs.c.model_id == models.c.id)
+                         .outerjoin(machines, runs.c.machine_id == machines.c.id)
+                         .outerjoin(specs, runs.c.engine_spec_id == specs.c.id))
+            .order_by(runs.c.id.desc())
+        )
+        if kind:
+            q = q.where(runs.c.kind == kind)
+        if limit:
+            q = q.limit(limit)
+        with self.tx() as conn:
+            return [dict(r) for r in conn.execute(q).mappings()]
+
+    # -- requests and measurements -----------------------------------------------------
+    def add_request(self, run_id: int, rec: RequestRecord, *, phase: str, depth: int | None = None,
+                    rep: int | None = None, role: str | None = None, extra: dict[str, Any] | None = None,
+                    keep_text: bool = True) -> int:
+        t = self.t["requests"]
+        base = rec.t_sent_ns
+        with self.tx() as conn:
+            seq = conn.execute(sa.select(sa.func.count()).select_from(t).where(t.c.run_id == run_id)).scalar_one()
+            res = conn.execute(t.insert().values(
+                run_id=run_id, seq=int(seq), phase=phase, depth=depth, rep=rep, role=role,
+                status=rec.status, error=rec.error, http_status=rec.http_status,
+                t_sent_ns=rec.t_sent_ns, t_headers_ns=rec.t_headers_ns, t_first_token_ns=rec.t_first_token_ns,
+                t_first_content_ns=rec.t_first_content_ns, t_last_token_ns=rec.t_last_token_ns,
+                t_end_ns=rec.t_end_ns, prompt_tokens=rec.prompt_tokens, completion_tokens=rec.completion_tokens,
+                cached_tokens=rec.cached_tokens, reasoning_tokens=rec.reasoning_tokens,
+                finish_reason=rec.finish_reason, usage=rec.usage, timings=rec.timings,
+                chunk_ns=[[c.t_ns - base, c.kind[0], len(c.text)] for c in rec.chunks],
+                n_events=rec.n_events,
+                content=rec.content if keep_text else None,
+                reasoning=rec.reasoning if keep_text else None,
+                extra={**(extra or {}), "think_unclosed": rec.think_unclosed, "model": rec.model,
+                       "tool_calls": rec.tool_calls or None},
+                created_at=now_iso(),
+            ))
+            return int(res.inserted_primary_key[0])
+
+    def requests(self, run_id: int, *, phase: str | None = None) -> list[dict[str, Any]]:
+        t = self.t["requests"]
+        q = sa.select(t).where(t.c.run_id == run_id).order_by(t.c.seq)
+        if phase:
+            q = q.where(t.c.phase == phase)
+        with self.tx() as conn:
+            return [dict(r) for r in conn.execute(q).mappings()]
+
+    def replace_measurements(self, run_id: int, rows: list[dict[str, Any]], *, sources: tuple[str, ...] | None = None,
+                             metrics: tuple[str, ...] | None = None) -> None:
+        t = self.t["measurements"]
+        with self.tx() as conn:
+            q = t.delete().where(t.c.run_id == run_id)
+            if metrics:
+                q = q.where(t.c.metric.in_(metrics))
+            if sources:
+                q = q.where(t.c.source.in_(sources))
+            conn.execute(q)
+            if rows:
+                conn.execute(t.insert(), [{"run_id": run_id, **r} for r in rows])
+
+    def measurements(self, run_ids: list[int] | None = None) -> list[dict[str, Any]]:
+        t = self.t["measurements"]
+        q = sa.select(t)
+        if run_ids is not None:
+            q = q.where(t.c.run_id.in_(run_ids))
+        with self.tx() as conn:
+            return [dict(r) for r in conn.execute(q).mappings()]
+
+
+def open_store(db: str | os.PathLike[str] | None = None) -> Store:
+    url, path = _db_url(db)
+    where = str(path) if path else url.split("@")[-1]
+    if path is not None:
+        if path.exists() and path.is_dir():
+            raise StoreError(f"{path} is a folder", "give --db a file path, e.g. --db results.db")
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise _friendly(exc, str(path)) from None
+        if path.exists() and not os.access(path, os.W_OK):
+            raise StoreError(f"cannot write the results database at {path}", "choose a writable file with --db PATH")
+        if not os.access(path.parent, os.W_OK):
+            raise StoreError(f"cannot create the results database in {path.parent}",
+                             "choose a writable place with --db PATH")
+    try:
+        if path is not None:
+            engine = sa.create_engine(url, connect_args={"timeout": 30})
+
+            @sa.event.listens_for(engine, "connect")
+            def _pragmas(dbapi_conn: Any, _rec: Any) -> None:
+                cur = dbapi_conn.cursor()
+                cur.execute("PRAGMA journal_mode=WAL")
+                cur.execute("PRAGMA busy_timeout=30000")
+                cur.execute("PRAGMA foreign_keys=ON")
+                cur.close()
+        else:
+            engine = sa.create_engine(url, pool_pre_ping=True)
+        migrate(engine)
+    except StoreError:
+        raise
+    except (sa.exc.SQLAlchemyError, sqlite3.Error, OSError, ModuleNotFoundError) as exc:
+        if isinstance(exc, ModuleNotFoundError):
+            raise StoreError(f"no database driver for {url.split(':', 1)[0]}",
+                             f"pip install the driver ({exc.name})") from None
+        raise _friendly(exc, where) from None
+    return Store(engine, where, path)

@@ -1,0 +1,156 @@
+"""Named schema migrations, applied in order, each once, each in its own transaction.
+
+Each migration defines the tables it creates with its own MetaData (a frozen copy), so a
+later change to ``schema.py`` never rewrites history. Only generic SQL types are used,
+so the same migrations run on SQLite and PostgreSQL.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime, timezone
+
+import sqlalchemy as sa
+
+__all__ = ["MIGRATIONS", "migrate", "applied_migrations"]
+
+
+def _m0001_initial(conn: sa.Connection) -> None:
+    md = sa.MetaData()
+    sa.Table(
+        "machines", md,
+        sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+        sa.Column("fingerprint", sa.String(64), nullable=False, unique=True),
+        sa.Column("hostname", sa.Text),
+        sa.Column("facts", sa.JSON),
+        sa.Column("created_at", sa.Text),
+    )
+    sa.Table(
+        "models", md,
+        sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+        sa.Column("key", sa.String(64), nullable=False, unique=True),
+        sa.Column("name", sa.Text),
+        sa.Column("path", sa.Text),
+        sa.Column("quant", sa.Text),
+        sa.Column("file_bytes", sa.BigInteger),
+        sa.Column("native_context", sa.Integer),
+        sa.Column("facts", sa.JSON),
+        sa.Column("created_at", sa.Text),
+    )
+    sa.Table(
+        "engine_specs", md,
+        sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+        sa.Column("spec_hash", sa.String(32), nullable=False, unique=True),
+        sa.Column("kind", sa.Text, nullable=False),
+        sa.Column("spec", sa.JSON, nullable=False),
+        sa.Column("created_at", sa.Text),
+    )
+    sa.Table(
+        "runs", md,
+        sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+        sa.Column("kind", sa.Text, nullable=False),
+        sa.Column("status", sa.Text, nullable=False),
+        sa.Column("reason", sa.Text),
+        sa.Column("created_at", sa.Text, nullable=False),
+        sa.Column("updated_at", sa.Text),
+        sa.Column("finished_at", sa.Text),
+        sa.Column("tool_version", sa.Text),
+        sa.Column("command", sa.Text),
+        sa.Column("engine_spec_id", sa.Integer, sa.ForeignKey("engine_specs.id")),
+        sa.Column("model_id", sa.Integer, sa.ForeignKey("models.id")),
+        sa.Column("machine_id", sa.Integer, sa.ForeignKey("machines.id")),
+        sa.Column("params", sa.JSON),
+        sa.Column("server_facts", sa.JSON),
+        sa.Column("notes", sa.JSON),
+        sa.Column("extra", sa.JSON),
+    )
+    sa.Table(
+        "requests", md,
+        sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+        sa.Column("run_id", sa.Integer, sa.ForeignKey("runs.id"), nullable=False, index=True),
+        sa.Column("seq", sa.Integer, nullable=False),
+        sa.Column("phase", sa.Text, nullable=False),
+        sa.Column("depth", sa.Integer),
+        sa.Column("rep", sa.Integer),
+        sa.Column("role", sa.Text),
+        sa.Column("status", sa.Text, nullable=False),
+        sa.Column("error", sa.Text),
+        sa.Column("http_status", sa.Integer),
+        sa.Column("t_sent_ns", sa.BigInteger),
+        sa.Column("t_headers_ns", sa.BigInteger),
+        sa.Column("t_first_token_ns", sa.BigInteger),
+        sa.Column("t_first_content_ns", sa.BigInteger),
+        sa.Column("t_last_token_ns", sa.BigInteger),
+        sa.Column("t_end_ns", sa.BigInteger),
+        sa.Column("prompt_tokens", sa.Integer),
+        sa.Column("completion_tokens", sa.Integer),
+        sa.Column("cached_tokens", sa.Integer),
+        sa.Column("reasoning_tokens", sa.Integer),
+        sa.Column("finish_reason", sa.Text),
+        sa.Column("usage", sa.JSON),
+        sa.Column("timings", sa.JSON),
+        sa.Column("chunk_ns", sa.JSON),
+        sa.Column("n_events", sa.Integer),
+        sa.Column("content", sa.Text),
+        sa.Column("reasoning", sa.Text),
+        sa.Column("extra", sa.JSON),
+        sa.Column("created_at", sa.Text),
+    )
+    sa.Table(
+        "measurements", md,
+        sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+        sa.Column("run_id", sa.Integer, sa.ForeignKey("runs.id"), nullable=False, index=True),
+        sa.Column("metric", sa.Text, nullable=False),
+        sa.Column("depth", sa.Integer),
+        sa.Column("source", sa.Text, nullable=False),
+        sa.Column("value", sa.Float),
+        sa.Column("unit", sa.Text),
+        sa.Column("ci_lo", sa.Float),
+        sa.Column("ci_hi", sa.Float),
+        sa.Column("n", sa.Integer),
+        sa.Column("extra", sa.JSON),
+    )
+    md.create_all(conn)
+
+
+MIGRATIONS: list[tuple[str, Callable[[sa.Connection], None]]] = [
+    ("0001_initial", _m0001_initial),
+]
+
+
+def _ensure_table(conn: sa.Connection) -> sa.Table:
+    md = sa.MetaData()
+    t = sa.Table(
+        "schema_migrations", md,
+        sa.Column("name", sa.String(128), primary_key=True),
+        sa.Column("applied_at", sa.Text, nullable=False),
+    )
+    md.create_all(conn)
+    return t
+
+
+def applied_migrations(conn: sa.Connection) -> list[str]:
+    t = _ensure_table(conn)
+    return [r[0] for r in conn.execute(sa.select(t.c.name).order_by(t.c.name))]
+
+
+def migrate(engine: sa.Engine) -> list[str]:
+    """Apply what is missing; returns the names applied now."""
+    done_now: list[str] = []
+    with engine.begin() as conn:
+        table = _ensure_table(conn)
+    for name, fn in MIGRATIONS:
+        try:
+            with engine.begin() as conn:
+                have = {r[0] for r in conn.execute(sa.select(table.c.name))}
+                if name in have:
+                    continue
+                fn(conn)
+                conn.execute(table.insert().values(name=name, applied_at=datetime.now(timezone.utc).isoformat()))
+                done_now.append(name)
+        except (sa.exc.IntegrityError, sa.exc.OperationalError, sa.exc.ProgrammingError):
+            # another rigbench process applied it at the same moment: fine if it is recorded now
+            with engine.connect() as conn:
+                if name not in {r[0] for r in conn.execute(sa.select(table.c.name))}:
+                    raise
+    return done_now

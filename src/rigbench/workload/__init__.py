@@ -1,0 +1,1 @@
+"""What rigbench sends: real text cut to exact token lengths, scripted sessions."""

@@ -58,9 +58,9 @@ def sanitized_command(argv: list[str] | None = None) -> str:
 class RichProgress:
     """Renders a job's progress on stderr: a spinner for stages, a bar for request loops."""
 
-    def __init__(self, enabled: bool = True) -> None:
+    def __init__(self, enabled: bool | None = None) -> None:
         self.console = err()
-        self.enabled = enabled
+        self.enabled = self.console.is_terminal if enabled is None else enabled
         self._p: Progress | None = None
         self._task: Any = None
 

@@ -55,7 +55,7 @@ def run(
             gen_tokens=gen_tokens, repeats=repeats, budget_s=parse_duration(budget) if budget else None,
             quality=not no_quality, timeout_s=timeout, db=db, command=sanitized_command(),
         )
-    with RichProgress(enabled=True) as progress:
+    with RichProgress() as progress:
         summary = run_job(opts, progress, resume=resume)
     if json_out:
         emit_json(summary)

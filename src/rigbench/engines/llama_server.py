@@ -65,7 +65,7 @@ class LlamaServerEngine:
         self.timeout_s = timeout_s
         self._mp: ManagedProcess | None = None
 
-    def _check_binary(self) -> str:
+    def check_binary(self) -> str:
         path = Path(self.spec.server_bin or "").expanduser()
         if not path.exists():
             raise EngineStartError(f"llama-server binary not found: {path}",
@@ -80,7 +80,7 @@ class LlamaServerEngine:
         if not self.spec.model_path:
             raise UsageError("llama-server needs a model file", "rigbench run MODEL.gguf --server PATH")
         model = check_gguf_path(self.spec.model_path)
-        binary = self._check_binary()
+        binary = self.check_binary()
         host = _arg_value(self.spec.extra_args, "--host") or LOOPBACK
         user_port = _arg_value(self.spec.extra_args, "--port")
         if user_port is not None:

@@ -89,6 +89,7 @@ def run_job(opts: RunOptions, progress: Progress | None = None, *, resume: int |
 
 
 def _run(store: Store, opts: RunOptions, progress: Progress, resume: int | None) -> dict[str, Any]:
+    preflight(opts.spec)
     progress.stage("reading this machine")
     machine = machine_facts()
     if resume is not None:
@@ -138,6 +139,18 @@ def _run(store: Store, opts: RunOptions, progress: Progress, resume: int | None)
         raise
     progress.stage("done")
     return run_summary(store, run_id)
+
+
+def preflight(spec: EngineSpec) -> None:
+    """Check local files before a run is recorded: a typo should not leave a failed run behind."""
+    from rigbench.engines.modelfile import check_gguf_path
+
+    if spec.model_path:
+        check_gguf_path(spec.model_path)
+    if spec.kind == "llama-server":
+        from rigbench.engines.llama_server import LlamaServerEngine
+
+        LlamaServerEngine(spec, log_dir=run_dir(None, "preflight")).check_binary()
 
 
 def _plan(store: Store, run_id: int, opts: RunOptions, granted: int | None, note: Any) -> SweepPlan:

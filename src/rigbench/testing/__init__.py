@@ -1,0 +1,1 @@
+"""Test helpers that ship with rigbench (a scripted fake server)."""

@@ -1,0 +1,279 @@
+"""A scripted OpenAI-compatible server for protocol edge cases and client benchmarks.
+
+Never a stand-in for a real engine: it exists to produce what real servers produce only
+sometimes (a role-only first chunk, multi-token chunks, reasoning fields, an error inside
+an HTTP 200 stream, a missing usage block, a stall, a hang, a dropped connection,
+malformed SSE) and to stream at an exact, known rate.
+
+Run it in a thread (``FakeServer(script).start()``) or as its own process
+(``python -m rigbench.testing.fake_server --port N --script JSON``) so it does not share
+the client's GIL. Each answered request's send timestamps (``time.perf_counter_ns``,
+comparable across processes on one Linux host) are kept in ``sent_log``.
+"""
+
+from __future__ import annotations
+
+import json
+import socket
+import threading
+import time
+from dataclasses import asdict, dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+__all__ = ["Script", "FakeServer"]
+
+
+@dataclass
+class Script:
+    tokens: int = 32  # generated tokens (reasoning included)
+    tokens_per_chunk: int = 1
+    rate_tok_s: float | None = None  # pace the stream; None = as fast as possible
+    reasoning_tokens: int = 0  # the first N tokens go to `reasoning_content`
+    reasoning_field: str = "reasoning_content"
+    think_tags: bool = False  # put reasoning inline as <think>...</think> instead
+    role_chunk: bool = True  # a first chunk with only the role and no content
+    usage: bool = True
+    timings: bool = False  # llama.cpp-style timings in the last chunk
+    prompt_tokens: int = 100
+    cached_tokens: int | None = None
+    http_status: int = 200
+    error_body: str = '{"error": {"message": "the fake server was told to fail", "code": 500}}'
+    error_after: int | None = None  # chunks before an in-stream error object
+    malformed_after: int | None = None  # chunks before invalid JSON
+    stall_after: int | None = None  # chunks before going silent forever (headers sent)
+    close_after: int | None = None  # chunks before dropping the connection
+    hang_before_headers: bool = False
+    done_marker: bool = True  # send `data: [DONE]`
+    finish_reason: bool = True
+    crlf: bool = False  # CRLF line endings
+    models: list[str] = field(default_factory=lambda: ["fake-model"])
+    props: bool = False
+    tokenize: bool = False
+    chars_per_token: int = 4
+    token_text: str = "tok "
+
+
+def _chunk(obj: dict[str, Any], crlf: bool) -> bytes:
+    eol = "\r\n" if crlf else "\n"
+    return f"data: {json.dumps(obj)}{eol}{eol}".encode()
+
+
+class _Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    server: _Server
+
+    def log_message(self, fmt: str, *args: Any) -> None:  # quiet
+        return
+
+    def _json(self, status: int, obj: Any) -> None:
+        body = json.dumps(obj).encode()
+        self.send_response(status)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def do_GET(self) -> None:
+        s = self.server.script
+        if self.path in ("/v1/models", "/models"):
+            self._json(200, {"object": "list", "data": [{"id": m, "object": "model", "owned_by": "fake"}
+                                                         for m in s.models]})
+        elif self.path == "/health":
+            self._json(200, {"status": "ok"})
+        elif self.path == "/props" and s.props:
+            self._json(200, {"default_generation_settings": {"n_ctx": 4096}, "total_slots": 1})
+        else:
+            self._json(404, {"error": {"message": "not found", "code": 404}})
+
+    def do_POST(self) -> None:
+        s = self.server.script
+        length = int(self.headers.get("Content-Length") or 0)
+        raw = self.rfile.read(length) if length else b""
+        try:
+            body = json.loads(raw or b"{}")
+        except ValueError:
+            body = {}
+        self.server.bodies.append(body)
+        if self.path == "/tokenize" and s.tokenize:
+            text = str(body.get("content", ""))
+            n = max(1, len(text) // s.chars_per_token) if text else 0
+            self._json(200, {"tokens": list(range(n))})
+            return
+        if self.path not in ("/v1/chat/completions", "/chat/completions"):
+            self._json(404, {"error": {"message": "not found", "code": 404}})
+            return
+        if s.hang_before_headers:
+            time.sleep(3600)
+            return
+        if s.http_status != 200:
+            data = s.error_body.encode()
+            self.send_response(s.http_status)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            self.wfile.write(data)
+            return
+        self._stream(s, int(body.get("max_tokens") or s.tokens))
+
+    def _stream(self, s: Script, max_tokens: int) -> None:
+        self.send_response(200)
+        self.send_header("Content-Type", "text/event-stream")
+        self.send_header("Connection", "close")
+        self.end_headers()
+        self.close_connection = True
+        w = self.wfile
+        perf = time.perf_counter_ns
+        sent: list[int] = []
+        n_tokens = min(s.tokens, max_tokens) if max_tokens else s.tokens
+        base = {"id": "fake-1", "object": "chat.completion.chunk", "model": s.models[0]}
+        try:
+            if s.role_chunk:
+                w.write(_chunk({**base, "choices": [{"index": 0, "delta": {"role": "assistant", "content": None}}]},
+                               s.crlf))
+                w.flush()
+            t0 = perf()
+            produced = 0
+            chunk_i = 0
+            think_closed = False
+            while produced < n_tokens:
+                k = min(s.tokens_per_chunk, n_tokens - produced)
+                if s.rate_tok_s:
+                    due = t0 + int((produced + k - 1) / s.rate_tok_s * 1e9)
+                    while True:
+                        left = due - perf()
+                        if left <= 0:
+                            break
+                        if left > 2_000_000:
+                            time.sleep((left - 1_000_000) / 1e9)
+                if s.stall_after is not None and chunk_i == s.stall_after:
+                    time.sleep(3600)
+                if s.close_after is not None and chunk_i == s.close_after:
+                    self.connection.shutdown(socket.SHUT_RDWR)
+                    return
+                if s.error_after is not None and chunk_i == s.error_after:
+                    w.write(_chunk({"error": {"message": "model crashed mid-stream", "type": "server_error"}},
+                                   s.crlf))
+                    w.flush()
+                    return
+                if s.malformed_after is not None and chunk_i == s.malformed_after:
+                    w.write(b"data: {\"choices\": [{\"delta\": {\"content\": \"x\"\n\n")
+                    w.flush()
+                    return
+                delta: dict[str, Any] = {}
+                n_reason = max(0, min(k, s.reasoning_tokens - produced))
+                n_content = k - n_reason
+                if n_reason:
+                    text = s.token_text * n_reason
+                    if s.think_tags:
+                        if produced == 0:
+                            text = "<think>" + text
+                        delta["content"] = text
+                    else:
+                        delta[s.reasoning_field] = text
+                if n_content:
+                    text = s.token_text * n_content
+                    if s.think_tags and s.reasoning_tokens and not think_closed:
+                        text = "</think>" + text
+                        think_closed = True
+                    delta["content"] = delta.get("content", "") + text
+                w.write(_chunk({**base, "choices": [{"index": 0, "delta": delta, "finish_reason": None}]}, s.crlf))
+                w.flush()
+                sent.append(perf())
+                produced += k
+                chunk_i += 1
+            tail: dict[str, Any] = {**base, "choices": [{"index": 0, "delta": {},
+                                                         "finish_reason": "length" if s.finish_reason else None}]}
+            w.write(_chunk(tail, s.crlf))
+            if s.usage or s.timings:
+                last: dict[str, Any] = {**base, "choices": []}
+                if s.usage:
+                    usage: dict[str, Any] = {"prompt_tokens": s.prompt_tokens, "completion_tokens": n_tokens,
+                                             "total_tokens": s.prompt_tokens + n_tokens}
+                    if s.cached_tokens is not None:
+                        usage["prompt_tokens_details"] = {"cached_tokens": s.cached_tokens}
+                    last["usage"] = usage
+                if s.timings and sent:
+                    span_ms = (sent[-1] - t0) / 1e6
+                    last["timings"] = {"prompt_n": s.prompt_tokens - (s.cached_tokens or 0), "prompt_ms": 1.0,
+                                       "cache_n": s.cached_tokens or 0, "predicted_n": n_tokens,
+                                       "predicted_ms": span_ms,
+                                       "predicted_per_second": n_tokens / (span_ms / 1e3) if span_ms else None}
+                w.write(_chunk(last, s.crlf))
+            if s.done_marker:
+                w.write(b"data: [DONE]\r\n\r\n" if s.crlf else b"data: [DONE]\n\n")
+            w.flush()
+        except (BrokenPipeError, ConnectionResetError):
+            return
+        finally:
+            self.server.sent_log.append(sent)
+
+
+class _Server(ThreadingHTTPServer):
+    daemon_threads = True
+    allow_reuse_address = True
+
+    def __init__(self, addr: tuple[str, int], script: Script) -> None:
+        super().__init__(addr, _Handler)
+        self.script = script
+        self.sent_log: list[list[int]] = []
+        self.bodies: list[dict[str, Any]] = []
+
+
+class FakeServer:
+    def __init__(self, script: Script | None = None, port: int = 0) -> None:
+        self.script = script or Script()
+        self._srv = _Server(("127.0.0.1", port), self.script)
+        self._thread: threading.Thread | None = None
+
+    @property
+    def port(self) -> int:
+        return int(self._srv.server_address[1])
+
+    @property
+    def base_url(self) -> str:
+        return f"http://127.0.0.1:{self.port}/v1"
+
+    @property
+    def sent_log(self) -> list[list[int]]:
+        return self._srv.sent_log
+
+    @property
+    def bodies(self) -> list[dict[str, Any]]:
+        return self._srv.bodies
+
+    def start(self) -> FakeServer:
+        self._thread = threading.Thread(target=self._srv.serve_forever, daemon=True)
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self._srv.shutdown()
+        self._srv.server_close()
+
+    def __enter__(self) -> FakeServer:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+
+def main() -> None:  # pragma: no cover - used by bench scripts as a separate process
+    import argparse
+    import sys
+
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--port", type=int, default=0)
+    ap.add_argument("--script", default="{}")
+    ns = ap.parse_args()
+    fake = FakeServer(Script(**json.loads(ns.script)), port=ns.port)
+    print(json.dumps({"port": fake.port, "script": asdict(fake.script)}), flush=True)
+    try:
+        fake._srv.serve_forever()
+    except KeyboardInterrupt:
+        pass
+    sys.exit(0)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,50 @@
+from __future__ import annotations
+
+from rigbench.engines.bootlog import parse_boot_log
+
+SEED_LOG = """\
+print_info: n_ctx_train = 202752
+llama_context: n_ctx_seq (1000192) > n_ctx_train (202752) -- possible training context overflow
+llama_kv_cache: size = 85709.81 MiB (1000192 cells, 78 layers, 1/1 seqs), K (f16): 48976.56 MiB, V (f16): 36733.25 MiB
+srv load_model: the slot context (1000192) exceeds the training context of the model (202752) - capping
+slot load_model: id 0 | task -1 | new slot, n_ctx = 202752
+ggml_metal_device_init: tensor API disabled for pre-M5 and pre-A19 devices
+ggml_metal_device_init: has tensor = false
+"""
+
+CUDA_LOG = """\
+build: 7120 (a1b2c3d) with cc (GCC) 13.3.0 for x86_64-linux-gnu
+ggml_cuda_init: found 1 CUDA devices:
+  Device 0: NVIDIA H100 80GB HBM3, compute capability 9.0, VMM: yes
+load_tensors: offloaded 33/33 layers to GPU
+load_tensors:        CUDA0 model buffer size =  4403.49 MiB
+load_tensors:   CPU_Mapped model buffer size =   281.81 MiB
+main: server is listening on http://127.0.0.1:8080 - starting the main loop
+"""
+
+
+def test_seed_capping_log() -> None:
+    f = parse_boot_log(SEED_LOG)
+    assert f["n_ctx_train"] == 202752
+    assert f["capped"] and f["requested_ctx"] == 1000192 and f["capped_to"] == 202752
+    assert f["slot_n_ctx"] == 202752
+    assert f["kv_cache"][0]["cells"] == 1000192 and f["kv_cache_mib"] == 85709.81
+    assert f["ctx_overflow"] == {"n_ctx_seq": 1000192, "n_ctx_train": 202752}
+    assert f["metal_has_tensor"] is False and f["backend"] == "Metal"
+
+
+def test_cuda_log() -> None:
+    f = parse_boot_log(CUDA_LOG)
+    assert f["backend"] == "CUDA" and f["devices"] == ["NVIDIA H100 80GB HBM3"]
+    assert f["build"] == "b7120-a1b2c3d" and f["offloaded"] == "33/33"
+    assert f["model_buffers_mib"]["CUDA0"] == 4403.49
+    assert f["listening"] == "http://127.0.0.1:8080"
+
+
+def test_port_error_detected() -> None:
+    f = parse_boot_log("start: couldn't bind HTTP server socket, hostname: 127.0.0.1, port: 8080\n")
+    assert "error_port" in f
+
+
+def test_garbage_is_harmless() -> None:
+    assert parse_boot_log("\x00\xff nonsense\n" * 10)["backend"] == "CPU"

@@ -1,0 +1,171 @@
+"""``rigbench inspect``: a GGUF's facts, its KV cache, its decode ceiling, the context check."""
+
+from __future__ import annotations
+
+import re
+from typing import TYPE_CHECKING, Annotated, Any
+
+import typer
+
+from rigbench.cli import app
+from rigbench.cli.common import JSON_HELP, emit_json, out
+from rigbench.errors import UsageError
+
+if TYPE_CHECKING:
+    from rich.table import Table
+
+    from rigbench.model.bandwidth import Bandwidth
+    from rigbench.model.facts import ModelFacts
+
+_COUNT = re.compile(r"^\s*([0-9]*\.?[0-9]+)\s*([kKmM]?)\s*$")
+
+CTX_HELP = ("context to size the KV cache for and to check, e.g. 200000, 32k, 1M (k = 1024; "
+            "default: the native context)")
+BANDWIDTH_HELP = "memory bandwidth for the decode ceiling: GB/s (800, 3.35TB/s), a chip (\"M3 Ultra\", h100) or auto"
+
+
+def parse_count(text: str, what: str = "--ctx") -> int:
+    """``"32k"`` -> 32768, ``"1M"`` -> 1048576 (k = 1024, as ``--depths`` reads them); plain numbers as given."""
+    m = _COUNT.match(text)
+    if not m:
+        raise UsageError(f"{what} {text!r} is not a token count", f"e.g. {what} 32768, {what} 200k or {what} 1M")
+    value = round(float(m.group(1)) * {"": 1, "k": 1024, "m": 1024 * 1024}[m.group(2).lower()])
+    if value < 1:
+        raise UsageError(f"{what} must be at least 1, not {text!r}")
+    return value
+
+
+def fmt_bytes(n: float | None) -> str:
+    if n is None:
+        return "—"
+    for unit, size in (("TiB", 2**40), ("GiB", 2**30), ("MiB", 2**20), ("KiB", 2**10)):
+        if abs(n) >= size:
+            return f"{n / size:,.2f} {unit}"
+    return f"{n:,.0f} B"
+
+
+def fmt_file(n: int) -> str:
+    """A file size as disks and downloads count it (decimal), and as llama.cpp logs it (binary)."""
+    for unit, size in (("TB", 1e12), ("GB", 1e9), ("MB", 1e6)):
+        if n >= size:
+            return f"{n / size:,.2f} {unit} ({fmt_bytes(n)})"
+    return fmt_bytes(n)
+
+
+def fmt_count(n: float | None) -> str:
+    if n is None:
+        return "—"
+    for unit, size in (("T", 1e12), ("B", 1e9), ("M", 1e6), ("K", 1e3)):
+        if abs(n) >= size:
+            return f"{n / size:,.2f} {unit}"
+    return f"{n:,.0f}"
+
+
+def fmt_rate(x: float | None) -> str:
+    return "—" if x is None else f"{x:,.1f} tok/s"
+
+
+def model_arg(model: str | None) -> str:
+    if model:
+        return model
+    from rigbench.engines.bundled import bundled_model_path
+
+    return str(bundled_model_path())
+
+
+@app.command(help="Facts from a GGUF header: parameters, bytes read per token, KV cache, context, decode ceiling.")
+def inspect(
+    model: Annotated[str | None, typer.Argument(metavar="[MODEL.gguf]",
+                                                help="GGUF file (default: the bundled model)")] = None,
+    ctx: Annotated[str | None, typer.Option("--ctx", help=CTX_HELP)] = None,
+    cache_type: Annotated[str, typer.Option("--cache-type", help="KV cache type: f16, q8_0 or q4_0")] = "f16",
+    bandwidth: Annotated[str | None, typer.Option("--bandwidth", help=BANDWIDTH_HELP)] = None,
+    json_out: Annotated[bool, typer.Option("--json", help=JSON_HELP)] = False,
+) -> int:
+    from rigbench.model.facts import model_facts
+
+    n_ctx = parse_count(ctx) if ctx is not None else None
+    facts = model_facts(model_arg(model), ctx=n_ctx, cache_type=cache_type)
+    bw = None
+    if bandwidth is not None:
+        from rigbench.model.bandwidth import resolve_bandwidth
+
+        bw = resolve_bandwidth(bandwidth)
+    data = facts.to_json(bw)
+    if bw is None:
+        data["notes"].append("no --bandwidth given: pass --bandwidth auto, a chip name or GB/s for the decode ceiling")
+    else:
+        data["notes"] += [f"bandwidth: {x}" for x in (bw.warning, bw.note) if x]
+    if json_out:
+        emit_json(data)
+    else:
+        out().print(render(facts, data, bw))
+    return 0
+
+
+def render(facts: ModelFacts, d: dict[str, Any], bw: Bandwidth | None) -> Table:
+    """The facts as a two-column table, notes in the caption."""
+    from rich.table import Table
+
+    t = Table(title=f"{d['name'] or d['architecture']}  ({d['path']})", title_justify="left", show_header=False,
+              caption="\n".join(f"note: {n}" for n in d["notes"]) or None, caption_justify="left")
+    t.add_column("fact", style="bold")
+    t.add_column("value")
+
+    def section(name: str) -> None:
+        t.add_row(f"[cyan]{name}[/cyan]", "", end_section=False)
+
+    section("model")
+    t.add_row("architecture", d["architecture"])
+    t.add_row("quant", f"{d['quant'] or '—'}  ({d['bits_per_weight']:.2f} bits per weight used)")
+    shards = f" in {len(d['shards'])} shards" if d["shards"] else ""
+    t.add_row("file", f"{fmt_file(d['file_bytes'])}{shards}  (weights {fmt_bytes(d['weights_bytes'])})")
+    t.add_row("parameters", f"{fmt_count(d['params_total'])} total, {fmt_count(d['params_active'])} read per token")
+    if d["experts"]:
+        t.add_row("experts", f"{d['experts_used']} of {d['experts']} per token")
+    t.add_row("read per token", f"{fmt_bytes(d['active_bytes_per_token'])} of weights")
+    section("attention")
+    t.add_row("layers", str(d["layers"]))
+    t.add_row("heads", f"{_heads(d['heads'])} query, {_heads(d['kv_heads'])} KV  ({d['attention']})")
+    if d["attention"] == "mla":
+        t.add_row("KV latent", f"{d['head_dim']} per layer (kv_lora_rank + rope dims), V is a view of it")
+    elif d["head_dim"]:
+        t.add_row("head dims", f"K {d['head_dim']}, V {d['head_dim_v']}")
+    if d["sliding_window"]:
+        swa = sum(1 for la in facts.kv_layers if la.window)
+        t.add_row("sliding window", f"{d['sliding_window']:,} tokens on {swa} of {len(facts.kv_layers)} KV layers")
+    section(f"KV cache ({d['cache_type']})")
+    by = d["kv_bytes_per_token_by_kind"]
+    per = fmt_bytes(d["kv_bytes_per_token"])
+    if by["swa"]:
+        per += f"  (global {fmt_bytes(by['global'])}, sliding {fmt_bytes(by['swa'])} up to the window)"
+    t.add_row("per token", per)
+    if d["recurrent_state_bytes"]:
+        t.add_row("recurrent state", f"{fmt_bytes(d['recurrent_state_bytes'])} per sequence, constant")
+    parts = ", ".join(f"{p['kind']} {p['cells']:,} cells x {p['layers']} layers = {fmt_bytes(p['bytes'])}"
+                      for p in d["kv_cache"] if p["kind"] != "recurrent")
+    t.add_row(f"at {d['ctx']:,} tokens", f"{fmt_bytes(d['kv_cache_bytes'])}" + (f"  ({parts})" if parts else ""))
+    section("context")
+    chk = d["context_check"]
+    t.add_row("native", f"{d['native_context']:,}" if d["native_context"] else "—")
+    rope = d["rope_scaling"] or "none declared"
+    if d["rope_scaling_factor"]:
+        rope += f" x{d['rope_scaling_factor']:g}"
+        if d["rope_original_context"]:
+            rope += f" from {d['rope_original_context']:,}"
+    t.add_row("max (declared scaling)", f"{d['max_context']:,}  (rope scaling: {rope})" if d["max_context"] else "—")
+    t.add_row(f"check at {chk['requested']:,}", chk["status"])
+    section("ceiling")
+    if bw is None:
+        t.add_row("bandwidth", "— (pass --bandwidth)")
+    else:
+        t.add_row("bandwidth", f"{bw.gb_s:,.1f} GB/s  ({bw.source})")
+        t.add_row("decode ceiling", f"{fmt_rate(d['decode_ceiling_tok_s'])} at depth 0, "
+                                    f"{fmt_rate(d['decode_ceiling_at_ctx_tok_s'])} at {d['ctx']:,}")
+    return t
+
+
+def _heads(v: Any) -> str:
+    if isinstance(v, list):
+        return f"{min(v)}-{max(v)} (per layer)"
+    return "—" if v is None else str(v)

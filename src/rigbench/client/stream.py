@@ -58,7 +58,24 @@ def stream_request(
     headers: dict[str, str] | None = None,
     timeouts: Timeouts = Timeouts(),
 ) -> RequestRecord:
-    """POST ``body`` with ``stream: true`` and record the stream as it arrives."""
+    """POST ``body`` with ``stream: true`` and record the stream as it arrives.
+
+    A kept-alive connection the server closed just as it was reused fails before any
+    response byte arrives; that one case is retried once on a fresh connection (the
+    server never saw the request), with the clock restarted."""
+    rec = _stream_once(client, url, body, headers, timeouts)
+    if rec.t_headers_ns is None and rec.error and "without sending a response" in rec.error:
+        rec = _stream_once(client, url, body, headers, timeouts)
+    return rec
+
+
+def _stream_once(
+    client: httpx.Client,
+    url: str,
+    body: dict[str, Any],
+    headers: dict[str, str] | None,
+    timeouts: Timeouts,
+) -> RequestRecord:
     perf = time.perf_counter_ns
     rec = RequestRecord(status="incomplete", t_sent_ns=perf())
     parser = SSEParser()

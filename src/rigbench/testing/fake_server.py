@@ -63,6 +63,12 @@ class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
     server: _Server
 
+    def setup(self) -> None:
+        super().setup()
+        # without this, Nagle's algorithm holds the first small chunk behind the role chunk
+        # until the client's delayed ACK (~40 ms): a server artifact, not client overhead
+        self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+
     def log_message(self, fmt: str, *args: Any) -> None:  # quiet
         return
 
@@ -79,6 +85,8 @@ class _Handler(BaseHTTPRequestHandler):
         if self.path in ("/v1/models", "/models"):
             self._json(200, {"object": "list", "data": [{"id": m, "object": "model", "owned_by": "fake"}
                                                          for m in s.models]})
+        elif self.path == "/_sent":  # send timestamps of the last streamed answer (for benchmarks)
+            self._json(200, {"sent_ns": self.server.sent_log[-1] if self.server.sent_log else []})
         elif self.path == "/health":
             self._json(200, {"status": "ok"})
         elif self.path == "/props" and s.props:

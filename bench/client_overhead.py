@@ -44,7 +44,8 @@ def main() -> None:
     ap.add_argument("--tokens", type=int, default=0, help="tokens per request (default: 3 s of streaming, >= 200)")
     ap.add_argument("--repeats", type=int, default=5)
     args = ap.parse_args()
-    print(f"machine: {platform.node()} · {platform.processor() or platform.machine()} · python {platform.python_version()}")
+    cpu = platform.processor() or platform.machine()
+    print(f"machine: {platform.node()} · {cpu} · python {platform.python_version()}")
     print(f"{'rate tok/s':>10} {'tok/chunk':>9} {'measured':>10} {'true':>10} {'error %':>8} {'cpu µs/tok':>10}")
     for rate, per_chunk in RATES:
         tokens = args.tokens or max(200, int(rate * 3))

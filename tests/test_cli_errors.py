@@ -52,8 +52,8 @@ def test_refused_url(cli, tmp_path: Path) -> None:
 
 
 def test_not_openai_compatible(cli, tmp_path: Path) -> None:
-    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
     import threading
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
     class H(BaseHTTPRequestHandler):
         def do_GET(self) -> None:

@@ -51,7 +51,8 @@ def test_killed_server_then_resume(tmp_path: Path) -> None:
     db = tmp_path / "r.db"
     proc = _start(db)
     _wait_rows(db, 3, proc)
-    workers = [c for c in psutil.Process(proc.pid).children(recursive=True) if "_embedded_worker" in " ".join(c.cmdline())]
+    children = psutil.Process(proc.pid).children(recursive=True)
+    workers = [c for c in children if "_embedded_worker" in " ".join(c.cmdline())]
     assert workers, "the embedded engine worker was not found"
     workers[0].send_signal(signal.SIGKILL)
     out, err = proc.communicate(timeout=120)
@@ -81,7 +82,7 @@ def test_ctrl_c_keeps_what_was_measured(tmp_path: Path) -> None:
     _wait_rows(db, 2, proc)
     children = psutil.Process(proc.pid).children(recursive=True)
     proc.send_signal(signal.SIGINT)
-    out, err = proc.communicate(timeout=60)
+    _out, err = proc.communicate(timeout=60)
     assert proc.returncode == 130
     assert "Traceback" not in err and "--resume" in err
     s = open_store(db)

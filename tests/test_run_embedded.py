@@ -13,10 +13,11 @@ pytestmark = pytest.mark.engine
 
 @pytest.fixture(scope="module")
 def run_result(tmp_path_factory: pytest.TempPathFactory) -> tuple:
-    from rigbench.cli import main
     import contextlib
     import io
     import json
+
+    from rigbench.cli import main
 
     db = tmp_path_factory.mktemp("run") / "results.db"
     buf = io.StringIO()

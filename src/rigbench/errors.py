@@ -22,19 +22,19 @@ bug in rigbench.
 from __future__ import annotations
 
 __all__ = [
-    "RigbenchError",
-    "UsageError",
-    "InputError",
-    "GGUFError",
-    "SuiteError",
     "EngineError",
     "EngineStartError",
-    "PortInUseError",
-    "NotCompatibleError",
-    "RequestError",
-    "StreamTimeout",
-    "StoreError",
+    "GGUFError",
+    "InputError",
     "Interrupted",
+    "NotCompatibleError",
+    "PortInUseError",
+    "RequestError",
+    "RigbenchError",
+    "StoreError",
+    "StreamTimeout",
+    "SuiteError",
+    "UsageError",
 ]
 
 

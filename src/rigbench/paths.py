@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-__all__ = ["data_dir", "cache_dir", "default_db_path", "run_dir"]
+__all__ = ["cache_dir", "data_dir", "default_db_path", "run_dir"]
 
 
 def data_dir() -> Path:

@@ -17,10 +17,10 @@ from typing import Any, Literal
 __all__ = [
     "EngineKind",
     "EngineSpec",
-    "ServerFacts",
-    "TokenChunk",
     "RequestRecord",
     "RequestStatus",
+    "ServerFacts",
+    "TokenChunk",
 ]
 
 EngineKind = Literal["embedded", "llama-server", "url"]
@@ -45,6 +45,10 @@ class EngineSpec:
             if key == name:
                 return value
         return None
+
+    def int_flag(self, name: str) -> int | None:
+        value = self.flag(name)
+        return int(value) if value is not None and value.lstrip("-").isdigit() else None
 
     def flags_dict(self) -> dict[str, str]:
         return dict(self.flags)

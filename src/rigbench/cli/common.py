@@ -9,7 +9,7 @@ from typing import Any
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
-__all__ = ["out", "err", "emit_json", "RichProgress", "sanitized_command", "DB_HELP", "JSON_HELP"]
+__all__ = ["DB_HELP", "JSON_HELP", "RichProgress", "emit_json", "err", "out", "sanitized_command"]
 
 DB_HELP = "results database file (or SQLAlchemy URL); default: the user data directory"
 JSON_HELP = "print JSON for machines instead of the table"

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from typing import Optional
-
 import typer
 
 from rigbench.cli import app
@@ -14,23 +12,25 @@ from rigbench.cli.common import DB_HELP, JSON_HELP, RichProgress, emit_json, out
 @app.command(context_settings={"allow_extra_args": True}, help="Measure a model and print its evidence card.")
 def run(
     ctx: typer.Context,
-    model: Optional[str] = typer.Argument(None, metavar="[MODEL.gguf]", help="GGUF file (default: the bundled model)"),
-    url: Optional[str] = eo.URL,
-    model_name: Optional[str] = eo.MODEL_NAME,
-    api_key: Optional[str] = eo.API_KEY,
-    server: Optional[str] = eo.SERVER,
-    depths: Optional[str] = typer.Option(None, "--depths", help="context depths, e.g. 0,1024,4k (default 0,1K,4K,16K,32K within budget)"),
+    model: str | None = typer.Argument(None, metavar="[MODEL.gguf]", help="GGUF file (default: the bundled model)"),
+    url: str | None = eo.URL,
+    model_name: str | None = eo.MODEL_NAME,
+    api_key: str | None = eo.API_KEY,
+    server: str | None = eo.SERVER,
+    depths: str | None = typer.Option(
+        None, "--depths", help="context depths, e.g. 0,1024,4k (default 0,1K,4K,16K,32K within budget)"),
     gen_tokens: int = typer.Option(128, "--gen-tokens", min=2, max=65536, help="tokens generated per request"),
     repeats: int = typer.Option(3, "--repeats", min=1, max=100, help="requests per depth"),
-    budget: Optional[str] = typer.Option(None, "--budget", help="time budget for the depth sweep, e.g. 300s or 10m"),
-    timeout: Optional[float] = typer.Option(None, "--timeout", min=1, help="seconds: server start deadline and longest silence in a stream"),
+    budget: str | None = typer.Option(None, "--budget", help="time budget for the depth sweep, e.g. 300s or 10m"),
+    timeout: float | None = typer.Option(
+        None, "--timeout", min=1, help="seconds: server start deadline and longest silence in a stream"),
     no_quality: bool = typer.Option(False, "--no-quality", help="skip the quality pass"),
-    resume: Optional[int] = typer.Option(None, "--resume", metavar="RUN", help="finish an incomplete run"),
+    resume: int | None = typer.Option(None, "--resume", metavar="RUN", help="finish an incomplete run"),
     json_out: bool = typer.Option(False, "--json", help=JSON_HELP),
-    db: Optional[str] = typer.Option(None, "--db", help=DB_HELP),
-    c: Optional[int] = eo.CTX, ngl: Optional[str] = eo.NGL, fa: Optional[str] = eo.FA,
-    b: Optional[int] = eo.BATCH, ub: Optional[int] = eo.UBATCH, np_: Optional[int] = eo.NP,
-    t: Optional[int] = eo.THREADS, ctk: Optional[str] = eo.CTK, ctv: Optional[str] = eo.CTV,
+    db: str | None = typer.Option(None, "--db", help=DB_HELP),
+    c: int | None = eo.CTX, ngl: str | None = eo.NGL, fa: str | None = eo.FA,
+    b: int | None = eo.BATCH, ub: int | None = eo.UBATCH, np_: int | None = eo.NP,
+    t: int | None = eo.THREADS, ctk: str | None = eo.CTK, ctv: str | None = eo.CTV,
     mlock: bool = eo.MLOCK, no_mmap: bool = eo.NO_MMAP,
 ) -> int:
     from rigbench.jobs.run import RunOptions, resume_options, run_job

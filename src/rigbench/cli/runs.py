@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from typing import Optional
-
 import typer
 
 from rigbench.cli import app
@@ -13,9 +11,9 @@ from rigbench.cli.common import DB_HELP, JSON_HELP, emit_json, out
 @app.command(help="List runs with their status (complete, incomplete, failed) and reason.")
 def runs(
     limit: int = typer.Option(50, "--limit", min=1, help="most recent N runs"),
-    kind: Optional[str] = typer.Option(None, "--kind", help="only runs of this kind (run, compare, tune, lab)"),
+    kind: str | None = typer.Option(None, "--kind", help="only runs of this kind (run, compare, tune, lab)"),
     json_out: bool = typer.Option(False, "--json", help=JSON_HELP),
-    db: Optional[str] = typer.Option(None, "--db", help=DB_HELP),
+    db: str | None = typer.Option(None, "--db", help=DB_HELP),
 ) -> int:
     from rich.table import Table
 
@@ -49,7 +47,7 @@ def runs(
 def show(
     run_id: int = typer.Argument(..., metavar="RUN"),
     json_out: bool = typer.Option(False, "--json", help=JSON_HELP),
-    db: Optional[str] = typer.Option(None, "--db", help=DB_HELP),
+    db: str | None = typer.Option(None, "--db", help=DB_HELP),
 ) -> int:
     from rigbench.jobs.summary import run_summary
     from rigbench.report.card import card

@@ -120,7 +120,7 @@ class ServerClient:
         f.model_id = self.model
         f.base_url = self.api_base
         entry = next(m for m in models if m.get("id") == self.model)
-        meta = entry.get("meta") if isinstance(entry.get("meta"), dict) else {}
+        meta: dict[str, Any] = entry["meta"] if isinstance(entry.get("meta"), dict) else {}
         f.meta["models_entry"] = {k: v for k, v in entry.items() if k in ("id", "owned_by", "meta", "max_model_len")}
         if entry.get("owned_by") == "llamacpp":
             f.is_llamacpp = True

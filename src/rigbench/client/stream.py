@@ -23,7 +23,7 @@ from rigbench.client.sse import SSEParser
 from rigbench.client.think import split_think
 from rigbench.types import RequestRecord, TokenChunk
 
-__all__ = ["Timeouts", "stream_request", "finish_record", "error_text"]
+__all__ = ["Timeouts", "error_text", "finish_record", "stream_request"]
 
 _MAX_ERROR = 300
 

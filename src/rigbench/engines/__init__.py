@@ -9,7 +9,7 @@ from rigbench.engines.base import Engine
 from rigbench.errors import UsageError
 from rigbench.types import EngineSpec
 
-__all__ = ["Engine", "make_engine", "ENGINE_KINDS"]
+__all__ = ["ENGINE_KINDS", "Engine", "make_engine"]
 
 ENGINE_KINDS = ("embedded", "llama-server", "url")
 

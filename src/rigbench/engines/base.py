@@ -19,10 +19,10 @@ from typing import IO, Protocol
 import httpx
 
 from rigbench.engines.bootlog import parse_boot_log, tail
-from rigbench.errors import EngineStartError, PortInUseError
+from rigbench.errors import EngineError, EngineStartError, PortInUseError
 from rigbench.types import EngineSpec, ServerFacts
 
-__all__ = ["Engine", "free_port", "port_is_free", "ManagedProcess"]
+__all__ = ["Engine", "ManagedProcess", "free_port", "port_is_free"]
 
 LOOPBACK = "127.0.0.1"
 
@@ -67,7 +67,7 @@ class ManagedProcess:
 
     def launch(self) -> subprocess.Popen[bytes]:
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
-        self._log = open(self.log_path, "ab")
+        self._log = open(self.log_path, "ab")  # noqa: SIM115 - held open for the child's lifetime
         try:
             self.proc = subprocess.Popen(
                 self.argv,
@@ -88,7 +88,8 @@ class ManagedProcess:
             ) from None
         except OSError as exc:
             self._close_log()
-            raise EngineStartError(f"could not start {self.what}: {exc}", "check the path and its permissions") from None
+            raise EngineStartError(f"could not start {self.what}: {exc}",
+                                   "check the path and its permissions") from None
         return self.proc
 
     def log_text(self) -> str:
@@ -100,7 +101,7 @@ class ManagedProcess:
     def alive(self) -> bool:
         return self.proc is not None and self.proc.poll() is None
 
-    def fail(self, message: str, hint: str) -> EngineStartError:
+    def fail(self, message: str, hint: str) -> EngineError:
         """An EngineStartError carrying the log tail, with the port case told apart."""
         text = self.log_text()
         facts = parse_boot_log(text)

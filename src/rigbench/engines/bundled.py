@@ -11,7 +11,7 @@ from pathlib import Path
 from rigbench.errors import InputError
 from rigbench.paths import cache_dir
 
-__all__ = ["bundled_model_path", "BUNDLED_NAME"]
+__all__ = ["BUNDLED_NAME", "bundled_model_path"]
 
 BUNDLED_NAME = "gemma-3-270m-q4_k_m.gguf"
 

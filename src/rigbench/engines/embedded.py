@@ -80,7 +80,7 @@ class EmbeddedEngine:
             model_path=str(model),
             n_ctx_train=log.get("n_ctx_train"),
             granted_context=log.get("slot_n_ctx") or log.get("n_ctx_slot"),
-            requested_context=int(self.spec.flag("c")) if self.spec.flag("c") else None,
+            requested_context=self.spec.int_flag("c"),
             total_slots=log.get("n_slots"),
             capped=bool(log.get("capped")) if "capped" in log else False,
             capping_line=log.get("capping_line"),

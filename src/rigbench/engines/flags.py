@@ -15,14 +15,14 @@ from typing import Any
 from rigbench.errors import UsageError
 
 __all__ = [
-    "FlagDef",
-    "FLAGS",
     "CACHE_TYPES",
+    "FLAGS",
+    "FlagDef",
+    "apply_to_params",
+    "check_combination",
     "normalize_flags",
     "parse_flag_string",
     "to_argv",
-    "check_combination",
-    "apply_to_params",
 ]
 
 CACHE_TYPES = ("f32", "f16", "bf16", "q8_0", "q4_0", "q4_1", "iq4_nl", "q5_0", "q5_1")
@@ -94,7 +94,8 @@ def _norm_value(fd: FlagDef, raw: Any) -> str | None:
         number = int(value)
     except ValueError:
         extra = f" or {'/'.join(fd.words)}" if fd.words else ""
-        raise UsageError(f"flag {fd.name} needs a whole number{extra}, not {raw!r}", f"for example {fd.name}=512") from None
+        raise UsageError(f"flag {fd.name} needs a whole number{extra}, not {raw!r}",
+                         f"for example {fd.name}=512") from None
     if number < 0 and not (fd.name in ("ngl",) and number == -1):
         raise UsageError(f"flag {fd.name} cannot be negative ({number})", f"give {fd.name} a value of 0 or more")
     if fd.name in ("b", "ub", "np", "t", "tb") and number == 0:

@@ -71,7 +71,8 @@ class LlamaServerEngine:
             raise EngineStartError(f"llama-server binary not found: {path}",
                                    "build it (cmake --build build --target llama-server) or fix the path")
         if path.is_dir():
-            raise EngineStartError(f"{path} is a folder", "give the llama-server binary itself, e.g. build/bin/llama-server")
+            raise EngineStartError(f"{path} is a folder",
+                                   "give the llama-server binary itself, e.g. build/bin/llama-server")
         if not os.access(path, os.X_OK):
             raise EngineStartError(f"{path} is not executable", f"chmod +x {path}")
         return str(path.resolve())
@@ -108,7 +109,7 @@ class LlamaServerEngine:
             model_path=str(model),
             n_ctx_train=log.get("n_ctx_train"),
             granted_context=log.get("slot_n_ctx") or log.get("n_ctx_slot"),
-            requested_context=int(self.spec.flag("c")) if self.spec.flag("c") else None,
+            requested_context=self.spec.int_flag("c"),
             total_slots=log.get("n_slots"),
             capped=bool(log.get("capped")),
             capping_line=log.get("capping_line"),

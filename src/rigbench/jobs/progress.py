@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Protocol
 
-__all__ = ["Progress", "NullProgress"]
+__all__ = ["NullProgress", "Progress"]
 
 
 class Progress(Protocol):

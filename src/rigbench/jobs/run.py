@@ -20,7 +20,7 @@ from rigbench.paths import run_dir
 from rigbench.store import Store, open_store
 from rigbench.types import EngineSpec
 
-__all__ = ["RunOptions", "run_job", "resume_options"]
+__all__ = ["RunOptions", "resume_options", "run_job"]
 
 PROBE_ALLOWANCE = 48  # tokens for the note after the context and the chat template around it
 
@@ -160,7 +160,7 @@ def _plan(store: Store, run_id: int, opts: RunOptions, granted: int | None, note
     if "planned_depths" in params:
         depths = list(params["planned_depths"])
     else:
-        wanted = list(opts.depths if explicit else DEFAULT_DEPTHS)
+        wanted = list(opts.depths) if opts.depths is not None else list(DEFAULT_DEPTHS)
         depths, skipped = fit_context(wanted, granted, PROBE_ALLOWANCE + opts.gen_tokens)
         for d, why in skipped:
             note(f"depth {d:,} skipped: {why}")
@@ -177,7 +177,7 @@ def _plan(store: Store, run_id: int, opts: RunOptions, granted: int | None, note
 
 def _quality_pass(session: Any, store: Store, run_id: int, opts: RunOptions, progress: Progress, note: Any) -> None:
     try:
-        from rigbench.quality.runner import run_quality  # type: ignore[import-not-found]
+        from rigbench.quality.runner import run_quality
     except ImportError:
         note("quality pass not run: the quality suite is not part of this version yet")
         return

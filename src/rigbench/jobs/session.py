@@ -14,7 +14,7 @@ from rigbench.client.stream import Timeouts
 from rigbench.engines import Engine, make_engine
 from rigbench.types import EngineSpec, ServerFacts
 
-__all__ = ["Session", "open_session", "model_info", "api_key_from_env"]
+__all__ = ["Session", "api_key_from_env", "model_info", "open_session"]
 
 
 def api_key_from_env(explicit: str | None) -> str | None:
@@ -53,7 +53,7 @@ def model_info(facts: ServerFacts, spec: EngineSpec) -> dict[str, Any]:
     """What we know of the served model, from the file, the boot log and the server."""
     log = facts.log_facts or {}
     entry = (facts.meta.get("models_entry") or {})
-    meta = entry.get("meta") if isinstance(entry.get("meta"), dict) else {}
+    meta: dict[str, Any] = entry["meta"] if isinstance(entry.get("meta"), dict) else {}
     props = facts.meta.get("props") or {}
     path = facts.model_path
     file_bytes: int | None = None

@@ -8,7 +8,7 @@ from rigbench.errors import UsageError
 from rigbench.measure.points import depth_points, sweep_cost, verdict
 from rigbench.store import Store
 
-__all__ = ["run_summary", "context_statement"]
+__all__ = ["context_statement", "run_summary"]
 
 
 def context_statement(requested: int | None, native: int | None, granted: int | None, capped: bool | None,

@@ -22,7 +22,7 @@ from rigbench.measure.speed import figures, row_from_record
 from rigbench.store import Store
 from rigbench.workload.text import ContextText, probe_text
 
-__all__ = ["SweepPlan", "run_sweep", "cache_check"]
+__all__ = ["SweepPlan", "cache_check", "run_sweep"]
 
 _CACHE_SLACK = 16  # tokens a server may legitimately re-evaluate at the boundary
 

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 from rigbench.errors import UsageError
 
-__all__ = ["DEFAULT_DEPTHS", "parse_depths", "parse_duration", "fit_context", "StepEstimate", "estimate_step"]
+__all__ = ["DEFAULT_DEPTHS", "StepEstimate", "estimate_step", "fit_context", "parse_depths", "parse_duration"]
 
 DEFAULT_DEPTHS = (0, 1024, 4096, 16384, 32768)
 MAX_DEPTH = 10_000_000

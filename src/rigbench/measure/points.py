@@ -10,7 +10,7 @@ from typing import Any
 from rigbench.measure.speed import figures, gap_pct
 from rigbench.measure.stats import summarize
 
-__all__ = ["depth_points", "verdict", "DECODE_BAR", "CONTEXT_BAR", "GAP_FLAG_PCT", "sweep_cost"]
+__all__ = ["CONTEXT_BAR", "DECODE_BAR", "GAP_FLAG_PCT", "depth_points", "sweep_cost", "verdict"]
 
 DECODE_BAR = 100.0
 CONTEXT_BAR = 1_000_000
@@ -37,7 +37,7 @@ def depth_points(rows: Sequence[Mapping[str, Any]], *, phase: str = "speed") -> 
         dec = summarize([f.decode_tok_s for f in figs])
         dec_srv = summarize([f.decode_tok_s_server for f in figs])
         gen = summarize([f.generated_tokens for f in figs])
-        probes = [f.ttft_ms for r, f in zip(ok, figs) if r is not grow]
+        probes = [f.ttft_ms for r, f in zip(ok, figs, strict=False) if r is not grow]
         checks = [(r.get("extra") or {}).get("cache_verified") for r in ok]
         cache_verified = False if False in checks else (True if True in checks else None)
         point: dict[str, Any] = {
@@ -96,7 +96,8 @@ def verdict(points: Sequence[Mapping[str, Any]], native_context: int | None, *,
             working_depth: int = WORKING_DEPTH) -> dict[str, Any]:
     measured = [p for p in points if p.get("decode_tok_s") is not None]
     at = [p for p in measured if p["depth"] <= working_depth]
-    chosen = max(at, key=lambda p: p["depth"]) if at else (min(measured, key=lambda p: p["depth"]) if measured else None)
+    chosen: Mapping[str, Any] | None
+    chosen = max(at, key=lambda p: p["depth"]) if at else min(measured, key=lambda p: p["depth"]) if measured else None
     decode = chosen["decode_tok_s"] if chosen else None
     decode_ok = decode is not None and decode >= DECODE_BAR
     context_ok = native_context is not None and native_context >= CONTEXT_BAR

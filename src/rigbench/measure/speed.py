@@ -12,7 +12,7 @@ from typing import Any
 
 from rigbench.types import RequestRecord
 
-__all__ = ["RequestFigures", "figures", "row_from_record", "gap_pct"]
+__all__ = ["RequestFigures", "figures", "gap_pct", "row_from_record"]
 
 
 @dataclass(frozen=True)

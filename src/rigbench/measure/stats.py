@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-__all__ = ["Summary", "summarize", "bootstrap_ci", "paired_ratio"]
+__all__ = ["Summary", "bootstrap_ci", "paired_ratio", "summarize"]
 
 _B = 2000
 
@@ -47,7 +47,7 @@ def summarize(values: Sequence[float | None], *, seed: int = 0) -> Summary:
 def paired_ratio(a: Sequence[float], b: Sequence[float], *, level: float = 0.95, seed: int = 0,
                  n_boot: int = _B) -> tuple[float | None, tuple[float, float] | None]:
     """Ratio of medians B/A with a paired bootstrap CI (pairs resampled together)."""
-    pairs = [(x, y) for x, y in zip(a, b) if x and y and np.isfinite(x) and np.isfinite(y)]
+    pairs = [(x, y) for x, y in zip(a, b, strict=False) if x and y and np.isfinite(x) and np.isfinite(y)]
     if not pairs:
         return None, None
     arr = np.array(pairs, dtype=float)

@@ -9,7 +9,7 @@ from rich.console import Group, RenderableType
 from rich.table import Table
 from rich.text import Text
 
-__all__ = ["card", "fmt_num", "fmt_bytes"]
+__all__ = ["card", "fmt_bytes", "fmt_num"]
 
 
 def fmt_num(v: float | int | None, nd: int = 1, *, dash: str = "—") -> str:
@@ -138,7 +138,8 @@ def card(s: Mapping[str, Any]) -> RenderableType:
         parts.append(Text("No depth was measured.", style="yellow"))
     v = s.get("verdict") or {}
     cls = v.get("class", "?")
-    parts.append(Text.assemble(("Verdict: ", "bold"), (cls.upper(), "bold green" if cls == "interactive" else "bold yellow"),
+    cls_style = "bold green" if cls == "interactive" else "bold yellow"
+    parts.append(Text.assemble(("Verdict: ", "bold"), (cls.upper(), cls_style),
                                " — ", v.get("summary", "")))
     flags = [f"depth {p['depth']:,}: {f}" for p in s.get("points", []) for f in p.get("flags") or []]
     notes = list(s.get("notes") or []) + flags

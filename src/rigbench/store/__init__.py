@@ -2,4 +2,4 @@
 
 from rigbench.store.db import Store, now_iso, open_store
 
-__all__ = ["Store", "open_store", "now_iso"]
+__all__ = ["Store", "now_iso", "open_store"]

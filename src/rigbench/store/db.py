@@ -26,7 +26,7 @@ from rigbench.errors import StoreError
 from rigbench.store.migrations import migrate
 from rigbench.types import EngineSpec, RequestRecord
 
-__all__ = ["Store", "open_store", "now_iso"]
+__all__ = ["Store", "now_iso", "open_store"]
 
 RUN_STATUSES = ("running", "complete", "incomplete", "failed")
 
@@ -54,7 +54,8 @@ def _friendly(exc: BaseException, where: str) -> StoreError:
     if "full" in low or getattr(exc, "errno", None) == errno.ENOSPC:
         return StoreError(f"the disk holding {where} is full", "free some space; measurements so far are kept")
     if "locked" in low or "busy" in low:
-        return StoreError(f"{where} stayed locked by another writer", "wait for the other rigbench to finish, then retry")
+        return StoreError(f"{where} stayed locked by another writer",
+                          "wait for the other rigbench to finish, then retry")
     if "readonly" in low or "read-only" in low or "permission" in low:
         return StoreError(f"cannot write the results database at {where}", "choose a writable file with --db PATH")
     if "unable to open" in low or "no such file" in low:
@@ -62,6 +63,12 @@ def _friendly(exc: BaseException, where: str) -> StoreError:
     if "not a database" in low or "malformed" in low:
         return StoreError(f"{where} is not a rigbench database", "choose another file with --db PATH")
     return StoreError(f"database error on {where}: {msg[:200]}", "check the --db path and free disk space")
+
+
+def _pk(res: sa.CursorResult[Any]) -> int:
+    key = res.inserted_primary_key
+    assert key is not None
+    return int(key[0])
 
 
 class Store:
@@ -101,7 +108,7 @@ class Store:
         try:
             with conn.begin_nested():
                 res = conn.execute(t.insert().values(**{keycol: key, "created_at": now_iso(), **values}))
-            return int(res.inserted_primary_key[0])
+            return _pk(res)
         except sa.exc.IntegrityError:  # another process inserted it just now
             row = conn.execute(sa.select(t.c.id).where(t.c[keycol] == key)).first()
             assert row is not None
@@ -139,7 +146,7 @@ class Store:
             if spec is not None:
                 values["engine_spec_id"] = self.spec_id(conn, spec)
             res = conn.execute(self.t["runs"].insert().values(**values))
-            return int(res.inserted_primary_key[0])
+            return _pk(res)
 
     def update_run(self, run_id: int, **values: Any) -> None:
         values["updated_at"] = now_iso()
@@ -221,7 +228,7 @@ class Store:
                        "tool_calls": rec.tool_calls or None},
                 created_at=now_iso(),
             ))
-            return int(res.inserted_primary_key[0])
+            return _pk(res)
 
     def requests(self, run_id: int, *, phase: str | None = None) -> list[dict[str, Any]]:
         t = self.t["requests"]

@@ -12,7 +12,7 @@ from datetime import datetime, timezone
 
 import sqlalchemy as sa
 
-__all__ = ["MIGRATIONS", "migrate", "applied_migrations"]
+__all__ = ["MIGRATIONS", "applied_migrations", "migrate"]
 
 
 def _m0001_initial(conn: sa.Connection) -> None:

@@ -21,7 +21,7 @@ from dataclasses import asdict, dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
-__all__ = ["Script", "FakeServer"]
+__all__ = ["FakeServer", "Script"]
 
 
 @dataclass

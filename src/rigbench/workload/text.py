@@ -14,7 +14,7 @@ from functools import lru_cache
 from importlib.resources import files
 from typing import Any, Protocol
 
-__all__ = ["corpus", "corpus_slice", "ContextText", "probe_text"]
+__all__ = ["ContextText", "corpus", "corpus_slice", "probe_text"]
 
 _SEPARATOR = "\n\n* * *\n\n"
 

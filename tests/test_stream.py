@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import httpx
-import pytest
 
 from rigbench.client.stream import Timeouts, stream_request
 from rigbench.measure.speed import figures, row_from_record
@@ -109,11 +108,3 @@ def test_connection_refused() -> None:
 def test_total_timeout() -> None:
     rec, _ = go(Script(tokens=50, rate_tok_s=20), Timeouts(read_s=5, total_s=0.3))
     assert rec.status == "incomplete" and "limit" in rec.error
-
-
-@pytest.mark.parametrize("rate", [200.0, 1000.0])
-def test_decode_rate_matches_the_paced_rate(rate: float) -> None:
-    rec, sent = go(Script(tokens=60, rate_tok_s=rate))
-    f = figures(row_from_record(rec))
-    true = (len(sent[0]) - 1) / ((sent[0][-1] - sent[0][0]) / 1e9)
-    assert f.decode_tok_s == pytest.approx(true, rel=0.05)

@@ -122,9 +122,11 @@ class _Handler(BaseHTTPRequestHandler):
             self.end_headers()
             self.wfile.write(data)
             return
-        self._stream(s, int(body.get("max_tokens") or s.tokens))
+        chars = sum(len(str(m.get("content") or "")) for m in body.get("messages") or [] if isinstance(m, dict))
+        prompt_tokens = s.prompt_tokens if not chars else 10 + -(-chars // s.chars_per_token)
+        self._stream(s, int(body.get("max_tokens") or s.tokens), prompt_tokens)
 
-    def _stream(self, s: Script, max_tokens: int) -> None:
+    def _stream(self, s: Script, max_tokens: int, prompt_tokens: int) -> None:
         self.send_response(200)
         self.send_header("Content-Type", "text/event-stream")
         self.send_header("Connection", "close")
@@ -196,14 +198,14 @@ class _Handler(BaseHTTPRequestHandler):
             if s.usage or s.timings:
                 last: dict[str, Any] = {**base, "choices": []}
                 if s.usage:
-                    usage: dict[str, Any] = {"prompt_tokens": s.prompt_tokens, "completion_tokens": n_tokens,
-                                             "total_tokens": s.prompt_tokens + n_tokens}
+                    usage: dict[str, Any] = {"prompt_tokens": prompt_tokens, "completion_tokens": n_tokens,
+                                             "total_tokens": prompt_tokens + n_tokens}
                     if s.cached_tokens is not None:
                         usage["prompt_tokens_details"] = {"cached_tokens": s.cached_tokens}
                     last["usage"] = usage
                 if s.timings and sent:
                     span_ms = (sent[-1] - t0) / 1e6
-                    last["timings"] = {"prompt_n": s.prompt_tokens - (s.cached_tokens or 0), "prompt_ms": 1.0,
+                    last["timings"] = {"prompt_n": prompt_tokens - (s.cached_tokens or 0), "prompt_ms": 1.0,
                                        "cache_n": s.cached_tokens or 0, "predicted_n": n_tokens,
                                        "predicted_ms": span_ms,
                                        "predicted_per_second": n_tokens / (span_ms / 1e3) if span_ms else None}

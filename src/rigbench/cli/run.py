@@ -9,6 +9,22 @@ from rigbench.cli import engine_opts as eo
 from rigbench.cli.common import DB_HELP, JSON_HELP, RichProgress, emit_json, out, sanitized_command
 
 
+def _extra_params(quality_repeats: int, suite: str | None, judge: str | None,
+                  session_kind: str | None) -> dict[str, object]:
+    from rigbench.errors import UsageError
+
+    extra: dict[str, object] = {"quality_repeats": quality_repeats}
+    if suite:
+        extra["suite"] = suite
+    if judge:
+        extra["judge_url"] = judge
+    if session_kind:
+        if session_kind != "agent":
+            raise UsageError(f"unknown session workload {session_kind!r}", "use --session agent")
+        extra["session"] = session_kind
+    return extra
+
+
 @app.command(context_settings={"allow_extra_args": True}, help="Measure a model and print its evidence card.")
 def run(
     ctx: typer.Context,
@@ -25,6 +41,11 @@ def run(
     timeout: float | None = typer.Option(
         None, "--timeout", min=1, help="seconds: server start deadline and longest silence in a stream"),
     no_quality: bool = typer.Option(False, "--no-quality", help="skip the quality pass"),
+    quality_repeats: int = typer.Option(3, "--quality-repeats", min=1, max=20, help="answers per quality prompt"),
+    suite: str | None = typer.Option(
+        None, "--suite", help="quality suite: a name from 'rigbench suite list' or a YAML file"),
+    judge: str | None = typer.Option(None, "--judge", help="OpenAI-compatible URL of an LLM judge (reported apart)"),
+    session_kind: str | None = typer.Option(None, "--session", help="workload instead of the depth sweep: agent"),
     resume: int | None = typer.Option(None, "--resume", metavar="RUN", help="finish an incomplete run"),
     json_out: bool = typer.Option(False, "--json", help=JSON_HELP),
     db: str | None = typer.Option(None, "--db", help=DB_HELP),
@@ -54,6 +75,7 @@ def run(
             spec=spec, api_key=key, depths=parse_depths(depths) if depths is not None else None,
             gen_tokens=gen_tokens, repeats=repeats, budget_s=parse_duration(budget) if budget else None,
             quality=not no_quality, timeout_s=timeout, db=db, command=sanitized_command(),
+            extra_params=_extra_params(quality_repeats, suite, judge, session_kind),
         )
     with RichProgress() as progress:
         summary = run_job(opts, progress, resume=resume)

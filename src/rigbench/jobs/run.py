@@ -22,6 +22,7 @@ from rigbench.types import EngineSpec
 
 __all__ = ["RunOptions", "resume_options", "run_job"]
 
+_CORE_PARAMS = ("depths_requested", "gen_tokens", "repeats", "budget_s", "quality", "timeout_s")
 PROBE_ALLOWANCE = 48  # tokens for the note after the context and the chat template around it
 
 
@@ -76,7 +77,7 @@ def resume_options(store: Store, run_id: int, db: str | None, api_key: str | Non
                       gen_tokens=int(params.get("gen_tokens") or 128), repeats=int(params.get("repeats") or 3),
                       budget_s=params.get("budget_s"), quality=bool(params.get("quality", True)),
                       timeout_s=params.get("timeout_s"), db=db,
-                      extra_params={k: v for k, v in params.items() if k == "planned_depths"})
+                      extra_params={k: v for k, v in params.items() if k not in _CORE_PARAMS})
 
 
 def run_job(opts: RunOptions, progress: Progress | None = None, *, resume: int | None = None) -> dict[str, Any]:
@@ -121,8 +122,14 @@ def _run(store: Store, opts: RunOptions, progress: Progress, resume: int | None)
                 raise RigbenchError(f"the warm-up request failed: {warm.error}",
                                     "check that the server can answer a chat completion")
             measured_any = True
-            plan = _plan(store, run_id, opts, session.facts.granted_context, note)
-            run_sweep(session, store, run_id, plan, progress, timeouts=timeouts, note=note)
+            workload = opts.extra_params.get("session")
+            if workload == "agent":
+                from rigbench.jobs.agent import run_agent_session
+
+                run_agent_session(session, store, run_id, progress=progress, note=note, opts=opts)
+            else:
+                plan = _plan(store, run_id, opts, session.facts.granted_context, note)
+                run_sweep(session, store, run_id, plan, progress, timeouts=timeouts, note=note)
             if opts.quality:
                 _quality_pass(session, store, run_id, opts, progress, note)
         store.finish_run(run_id, "complete")

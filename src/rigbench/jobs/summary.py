@@ -92,7 +92,6 @@ def run_summary(store: Store, run_id: int) -> dict[str, Any]:
         "tool_version": run.get("tool_version"),
         "requests": {"total": len(rows), "failed": sum(1 for r in rows if r["status"] != "ok")},
     }
-    extra = run.get("extra") or {}
-    if "quality" in extra:
-        out["quality"] = extra["quality"]
+    for key, value in (run.get("extra") or {}).items():  # what other passes added: quality, session ...
+        out.setdefault(key, value)
     return out

@@ -1,0 +1,356 @@
+"""The quality pass of ``rigbench run``: ask every prompt of the suite N times, grade each
+answer as it arrives, store it, and leave the run's ``extra["quality"]`` with the score.
+
+Order: prompt by prompt, its repeats back to back (the server's prefix cache then serves
+each repeat's prompt), the long-context prompts last and together (they share one
+document, so the server prefills it once). Repeats differ by seed at a fixed temperature;
+both are recorded. Reasoning is never graded: ``RequestRecord.content`` is the visible
+answer, and an unclosed think block is an empty answer. A model seen reasoning gets a
+reasoning allowance on top of each prompt's answer budget, and the one answer that ran
+out of room before it is asked again.
+
+A resumed run keeps every answer already graded under the same suite version.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from rigbench.errors import EngineError
+from rigbench.measure.points import WORKING_DEPTH
+from rigbench.measure.speed import figures
+from rigbench.measure.stats import summarize
+from rigbench.quality.graders import Grade, grade
+from rigbench.quality.prompts import Ask, Document, Mode, build_ask, build_document, choose_mode, plan_context
+from rigbench.quality.sandbox import describe_layers
+from rigbench.quality.scoring import Scored, aggregate
+from rigbench.quality.suite import LongContextPrompt, Suite, load_suite
+from rigbench.types import RequestRecord
+
+__all__ = ["DEFAULT_TEMPERATURE", "SEED_BASE", "QualityOptions", "run_quality"]
+
+DEFAULT_TEMPERATURE = 0.6
+SEED_BASE = 1000
+REASONING_ALLOWANCE = 4096
+_LC_RESERVE = 320  # the question, the template around the document, the answer
+
+
+@dataclass(frozen=True)
+class QualityOptions:
+    suite: str | None = None
+    repeats: int = 3
+    temperature: float = DEFAULT_TEMPERATURE
+    judge_url: str | None = None
+    judge_model: str | None = None
+    judge_api_key: str | None = None
+    mode: str | None = None  # "chat" | "completion": override the automatic choice
+    context: int | None = None  # long-context document size in tokens
+    working_depth: int = WORKING_DEPTH
+    reasoning_allowance: int = REASONING_ALLOWANCE
+
+    @classmethod
+    def from_params(cls, p: dict[str, Any]) -> QualityOptions:
+        def _int(key: str, default: int | None) -> int | None:
+            v = p.get(key)
+            return int(v) if v not in (None, "") else default
+
+        return cls(
+            suite=p.get("suite") or None,
+            repeats=max(1, _int("quality_repeats", 3) or 3),
+            temperature=float(p.get("quality_temperature", DEFAULT_TEMPERATURE)),
+            judge_url=p.get("judge_url") or None,
+            judge_model=p.get("judge_model") or None,
+            judge_api_key=p.get("judge_api_key") or None,
+            mode=p.get("quality_mode") or None,
+            context=_int("quality_context", None),
+            working_depth=_int("working_depth", WORKING_DEPTH) or WORKING_DEPTH,
+            reasoning_allowance=_int("quality_reasoning_tokens", REASONING_ALLOWANCE) or REASONING_ALLOWANCE,
+        )
+
+
+@dataclass
+class _State:
+    extra_tokens: int = 0
+    reasons: bool = False
+    failed: int = 0
+    retried: int = 0
+    sandbox_layers: dict[str, Any] = field(default_factory=dict)
+    document: Document | None = None
+    context: dict[str, Any] = field(default_factory=dict)
+    reasoning_tokens: int = 0
+    reasoning_known: bool = True
+
+
+def _props_template(client: Any) -> str | None:
+    if not getattr(client.facts, "endpoints", {}).get("props"):
+        return None
+    try:
+        r = client.http.get(client.root + "/props")
+        data = r.json() if r.status_code == 200 else None
+    except Exception:
+        return None
+    tpl = data.get("chat_template") if isinstance(data, dict) else None
+    return tpl if isinstance(tpl, str) else None
+
+
+def _complete(client: Any, ask: Ask, **params: Any) -> RequestRecord:
+    own = getattr(client, "complete", None)
+    if callable(own):
+        rec: RequestRecord = own(ask.text, max_tokens=ask.max_tokens, **params)
+        return rec
+    from rigbench.client.stream import stream_request
+
+    body: dict[str, Any] = {"model": client.model, "prompt": ask.text, "max_tokens": ask.max_tokens,
+                            "stream": True, "stream_options": {"include_usage": True}}
+    if client.facts.is_llamacpp:
+        body["cache_prompt"] = True
+    body.update(params)
+    return stream_request(client.http, client.api_base + "/completions", body,
+                          headers=getattr(client, "_headers", {}), timeouts=client.timeouts)
+
+
+def _send(client: Any, ask: Ask, *, temperature: float, seed: int) -> RequestRecord:
+    if ask.messages is not None:
+        rec: RequestRecord = client.chat(ask.messages, max_tokens=ask.max_tokens, temperature=temperature, seed=seed)
+        return rec
+    return _complete(client, ask, temperature=temperature, seed=seed, stop=ask.stop)
+
+
+def _speed_prefill(store: Any, run_id: int) -> float | None:
+    """The run's measured prefill speed (speed-sweep requests of 256+ new tokens)."""
+    vals = [f.prefill_tok_s for f in (figures(r) for r in store.requests(run_id, phase="speed"))
+            if f.ok and f.processed_tokens is not None and f.processed_tokens >= 256]
+    return summarize(vals).median
+
+
+def _chars_per_token(client: Any, sample: str) -> float:
+    n = client.count_tokens(sample) if getattr(client, "can_tokenize", False) else None
+    return len(sample) / n if n else 3.0  # unknown: assume dense text, so the document stays short
+
+
+class _Pass:
+    def __init__(self, session: Any, store: Any, run_id: int, suite: Suite, q: QualityOptions, mode: Mode,
+                 progress: Any, note: Callable[[str], None]) -> None:
+        self.session, self.store, self.run_id, self.suite, self.q = session, store, run_id, suite, q
+        self.mode, self.progress, self.note = mode, progress, note
+        self.state = _State()
+        self.needles = [p for p in suite.prompts if isinstance(p, LongContextPrompt)]
+        self.needle_values = [str(p.answer) for p in self.needles]
+        self.done = self._graded_before()
+
+    def _graded_before(self) -> dict[tuple[str, int], dict[str, Any]]:
+        out = {}
+        for r in self.store.requests(self.run_id, phase="quality"):
+            x = r.get("extra") or {}
+            if (r["status"] == "ok" and x.get("suite") == self.suite.name
+                    and x.get("suite_version") == self.suite.version and "score" in x and x.get("mode") == self.mode):
+                out[(str(r["role"]), int(r["rep"]))] = r
+        return out
+
+    # -- the long-context document, built when first needed --------------------------------
+    def _document(self) -> Document:
+        if self.state.document is None:
+            earlier = [r["extra"].get("context_tokens") for r in self.done.values()
+                       if r["extra"].get("category") == "long_context"]
+            granted = self.session.facts.granted_context
+            reserve = _LC_RESERVE + max((p.max_tokens for p in self.needles), default=0) + self.state.extra_tokens
+            override = int(earlier[0]) if earlier and earlier[0] else self.q.context
+            tokens, why = plan_context(granted=granted, working_depth=self.q.working_depth,
+                                       prefill_tok_s=_speed_prefill(self.store, self.run_id), override=override,
+                                       reserve=reserve)
+            cpt = _chars_per_token(self.session.client, build_document([], 8000).text)
+            self.state.document = build_document(self.needles, int(tokens * cpt))
+            self.state.context = {"tokens": tokens, "why": why, "chars_per_token": round(cpt, 3),
+                                  "needle_depths": self.state.document.depths}
+        return self.state.document
+
+    # -- one answer --------------------------------------------------------------------------
+    def _ask(self, p: Any) -> Ask:
+        doc = self._document().text if isinstance(p, LongContextPrompt) else None
+        return build_ask(p, self.mode, document=doc, extra_tokens=self.state.extra_tokens)
+
+    def _observe_reasoning(self, rec: RequestRecord) -> bool:
+        """Note reasoning; True when this answer ran out of room while reasoning (ask again)."""
+        reasoned = bool(rec.reasoning) or bool(rec.reasoning_tokens)
+        if not reasoned:
+            return False
+        first = not self.state.reasons
+        self.state.reasons = True
+        if first:
+            self.state.extra_tokens = self.q.reasoning_allowance
+            self.note(f"the model reasons before answering: each quality prompt got {self.q.reasoning_allowance:,} "
+                      "extra tokens for reasoning (reasoning is never graded)")
+        cut = rec.finish_reason == "length" and (rec.think_unclosed or not rec.content.strip())
+        return first and cut
+
+    def _count_reasoning(self, rec: RequestRecord) -> str | None:
+        if rec.reasoning_tokens is not None:
+            return "server"
+        if rec.reasoning and getattr(self.session.client, "can_tokenize", False):
+            n = self.session.client.count_tokens(rec.reasoning)
+            if n is not None:
+                rec.reasoning_tokens = n
+                return "tokenize"
+        if rec.reasoning:
+            self.state.reasoning_known = False
+        return None
+
+    def answer(self, p: Any, rep: int) -> Scored:
+        seed = SEED_BASE + rep
+        ask = self._ask(p)
+        rec = _send(self.session.client, ask, temperature=self.q.temperature, seed=seed)
+        retried = False
+        if rec.ok and self._observe_reasoning(rec):
+            ask, retried = self._ask(p), True
+            rec = _send(self.session.client, ask, temperature=self.q.temperature, seed=seed)
+        elif not rec.ok:
+            if not self.session.server_alive():
+                raise EngineError(f"the server stopped during the quality pass ({rec.error})",
+                                  "read the server log; answers graded so far are kept")
+            ask, retried = self._ask(p), True
+            rec = _send(self.session.client, ask, temperature=self.q.temperature, seed=seed)
+        self.state.retried += retried
+        source = self._count_reasoning(rec)
+        if rec.reasoning_tokens:
+            self.state.reasoning_tokens += rec.reasoning_tokens
+        if rec.ok:
+            text = (ask.primer + rec.content) if ask.text is not None else rec.content
+            others = [v for v in self.needle_values if v != str(getattr(p, "answer", ""))]
+            g = grade(p, text, other_answers=others)
+            if g.sandbox is not None and not self.state.sandbox_layers and g.sandbox.layers:
+                self.state.sandbox_layers = g.sandbox.layers
+        else:
+            self.state.failed += 1
+            g = Grade(0.0, {"why": f"request failed: {rec.error}"})
+        extra: dict[str, Any] = {
+            "category": p.category, "score": g.score, "grade": g.to_json(), "suite": self.suite.name,
+            "suite_version": self.suite.version, "mode": self.mode, "temperature": self.q.temperature,
+            "seed": seed, "max_tokens": ask.max_tokens, "primer": ask.primer or None, "retried": retried,
+            "reasoning_tokens_source": source,
+        }
+        if isinstance(p, LongContextPrompt):
+            extra["context_tokens"] = self.state.context.get("tokens")
+            extra["needle_depth"] = (self.state.document.depths.get(p.id) if self.state.document else None)
+        self.store.add_request(self.run_id, rec, phase="quality", role=p.id, rep=rep, extra=extra)
+        return Scored(p.id, p.category, rep, g.score)
+
+    def run(self) -> list[Scored]:
+        order = [p for p in self.suite.prompts if not isinstance(p, LongContextPrompt)] + self.needles
+        total = len(order) * self.q.repeats
+        self.progress.begin(total, "quality")
+        scored: list[Scored] = []
+        for p in order:
+            for rep in range(self.q.repeats):
+                self.progress.advance(f"quality · {p.id} · {rep + 1}/{self.q.repeats}")
+                prev = self.done.get((p.id, rep))
+                if prev is not None:
+                    if isinstance(p, LongContextPrompt):
+                        self._document()
+                    scored.append(Scored(p.id, p.category, rep, float(prev["extra"]["score"])))
+                    continue
+                scored.append(self.answer(p, rep))
+        self.progress.end()
+        return scored
+
+
+def _quality_speed(store: Any, run_id: int) -> dict[str, Any]:
+    rows = [r for r in store.requests(run_id, phase="quality") if r["status"] == "ok"]
+    figs = [figures(r) for r in rows]
+    dec = summarize([f.decode_tok_s for f in figs])
+    gen = [f.generated_tokens for f in figs if f.generated_tokens is not None]
+    return {"decode_tok_s": round(dec.median, 2) if dec.median is not None else None,
+            "decode_ci": [round(x, 2) for x in dec.ci] if dec.ci else None,
+            "answers": len(rows), "generated_tokens": sum(gen) if gen else None}
+
+
+def _judge(suite: Suite, q: QualityOptions, store: Any, run_id: int, progress: Any,
+           note: Callable[[str], None]) -> dict[str, Any] | None:
+    from rigbench.errors import RigbenchError
+    from rigbench.quality.judge import Judge
+    from rigbench.quality.prompts import prompt_content
+    from rigbench.quality.scoring import bootstrap_mean_ci
+
+    assert q.judge_url
+    rubrics = {p.id: p for p in suite.prompts if p.judge}
+    if not rubrics:
+        note("--judge: this suite marks no prompt as open-ended (no judge rubric); nothing was judged")
+        return None
+    try:
+        judge = Judge(q.judge_url, api_key=q.judge_api_key, model=q.judge_model)
+    except RigbenchError as exc:
+        note(f"--judge: could not use {q.judge_url}: {exc.one_line()}")
+        return None
+    rows = [r for r in store.requests(run_id, phase="quality")
+            if r["role"] in rubrics and (r.get("extra") or {}).get("suite_version") == suite.version]
+    ratings: dict[str, list[int]] = {}
+    failed = 0
+    with judge:
+        progress.begin(len(rows), "judging")
+        for r in rows:
+            p = rubrics[str(r["role"])]
+            progress.advance(f"judging · {p.id}")
+            answer = ((r["extra"] or {}).get("primer") or "") + (r.get("content") or "")
+            rating = judge.rate(prompt_content(p), answer, str(p.judge))
+            store.add_request(run_id, rating.record, phase="judge", role=p.id, rep=r["rep"],
+                              extra={"rating": rating.score, "judge_url": judge.url, "judge_model": judge.model})
+            if rating.score is None:
+                failed += 1
+            else:
+                ratings.setdefault(p.id, []).append(rating.score)
+        progress.end()
+    per_prompt = {pid: round(sum(v) / len(v), 3) for pid, v in ratings.items()}
+    vals = list(per_prompt.values())
+    ci = bootstrap_mean_ci(vals)
+    if failed:
+        note(f"--judge: {failed} of {len(rows)} ratings could not be read from the judge's replies")
+    return {"url": judge.url, "model": judge.model, "score": round(sum(vals) / len(vals), 3) if vals else None,
+            "ci": [round(ci[0], 3), round(ci[1], 3)] if ci else None, "prompts": len(per_prompt),
+            "ratings": sum(len(v) for v in ratings.values()), "unreadable": failed, "items": per_prompt,
+            "note": "an LLM's opinion on open-ended prompts (1-5), reported apart from the machine-graded score"}
+
+
+def run_quality(session: Any, store: Any, run_id: int, *, progress: Any, note: Callable[[str], None],
+                opts: Any) -> dict[str, Any]:
+    """Run the quality suite against ``session``'s server, store every graded answer, and
+    write the summary into the run's ``extra["quality"]``. Returns that summary."""
+    started = time.monotonic()
+    q = QualityOptions.from_params(dict(getattr(opts, "extra_params", None) or {}))
+    progress.stage("quality: loading the suite")
+    suite = load_suite(q.suite)
+    choice = choose_mode(session.facts, _props_template(session.client), q.mode)
+    if choice.reason:
+        note(choice.reason)
+    qp = _Pass(session, store, run_id, suite, q, choice.mode, progress, note)
+    scored = qp.run()
+    st = qp.state
+    agg = aggregate(scored, {p.id: p.category for p in suite.prompts})
+    sandbox_line = describe_layers(st.sandbox_layers) if st.sandbox_layers else None
+    if sandbox_line:
+        note(sandbox_line)
+    if st.failed:
+        note(f"quality: {st.failed} answers failed after a retry and were scored 0")
+    quality: dict[str, Any] = {
+        "suite": suite.name, "suite_version": suite.version,
+        "score": agg["score"], "ci": agg["ci"], "repeats": q.repeats, "prompts": len(suite.prompts),
+        "categories": agg["categories"], "category_ci": agg["category_ci"],
+        "reasoning_tokens": st.reasoning_tokens if st.reasoning_known else None,
+        "reasons": st.reasons, "reasoning_allowance": st.extra_tokens or None,
+        "mode": choice.mode, "mode_reason": choice.reason,
+        "temperature": q.temperature, "seeds": [SEED_BASE + r for r in range(q.repeats)],
+        "context": st.context or None,
+        "failed_answers": st.failed, "retried_answers": st.retried,
+        "sandbox": {"layers": st.sandbox_layers, "statement": sandbox_line} if st.sandbox_layers else None,
+        "speed": _quality_speed(store, run_id),
+        "items": agg["items"],
+    }
+    if q.judge_url:
+        quality["judge"] = _judge(suite, q, store, run_id, progress, note)
+    quality["wall_s"] = round(time.monotonic() - started, 1)
+    run = store.get_run(run_id) or {}
+    merged = dict(run.get("extra") or {})
+    merged["quality"] = quality
+    store.update_run(run_id, extra=merged)
+    return quality

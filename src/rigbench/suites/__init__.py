@@ -1,0 +1,1 @@
+"""Bundled quality suites (YAML data, loaded with importlib.resources by rigbench.quality.suite)."""

@@ -57,13 +57,13 @@ def write_gguf(path: Path, arch: str, kv: Mapping[str, Any], tensors: Iterable[T
     w.write_ti_data_to_file()
     assert w.fout is not None
     ends = []
-    for fout, shard in zip(w.fout, w.tensors):
+    for fout, shard in zip(w.fout, w.tensors, strict=True):
         start = -(-fout.tell() // w.data_alignment) * w.data_alignment
         data = sum(-(-ti.nbytes // w.data_alignment) * w.data_alignment for ti in shard.values())
         ends.append(start + data)
     paths = w.format_shard_names(path) if len(w.fout) > 1 else [path]
     w.close()
-    for p, end in zip(paths, ends):
+    for p, end in zip(paths, ends, strict=True):
         if fill:
             with open(p, "r+b") as f:
                 f.truncate(end)
@@ -171,3 +171,19 @@ def deepseek_like(*, n_layer: int = 4, dense_lead: int = 1, n_embd: int = 256, n
         else:
             t += moe_ffn(i, n_embd=n_embd, n_ff_exp=n_ff_exp, n_expert=n_expert, shared=True, qtype=qtype)
     return kv, t
+
+
+def in_memory(arch: str, kv: Mapping[str, Any], tensors: Iterable[Tensor]) -> Any:
+    """The same model as ``write_gguf`` would read back, without a file (for hypothesis)."""
+    from rigbench.model.gguf import GGUFFile, TensorInfo
+
+    meta = {"general.architecture": arch}
+    meta.update({k.replace("{arch}", arch): (v[0] if isinstance(v, tuple) else v) for k, v in kv.items()})
+    infos = []
+    for name, shape, qtype in tensors:
+        n = 1
+        for d in shape:
+            n *= d
+        infos.append(TensorInfo(name, tuple(shape), int(qtype), qtype.name, n, tensor_bytes(shape, qtype), 0, 0))
+    return GGUFFile(path=Path(f"/synthetic/{arch}.gguf"), shards=(Path(f"/synthetic/{arch}.gguf"),), version=3,
+                    metadata=meta, tensors=tuple(infos), file_bytes=sum(t.n_bytes for t in infos))

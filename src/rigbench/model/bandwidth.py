@@ -28,7 +28,7 @@ from typing import Any
 
 from rigbench.errors import UsageError
 
-__all__ = ["SPREAD_WARN", "Bandwidth", "measure_bandwidth", "parse_bandwidth", "resolve_bandwidth"]
+__all__ = ["SPREAD_WARN", "Bandwidth", "measure_bandwidth", "parse_bandwidth", "resolve_bandwidth", "summarize_runs"]
 
 SPREAD_WARN = 0.10
 _NUMBER = re.compile(r"^\s*([0-9]*\.?[0-9]+)\s*([kmgt]?)(?:i?b)?\s*(?:/\s*s|ps)?\s*$", re.IGNORECASE)
@@ -150,14 +150,21 @@ def measure_bandwidth(*, runs: int = 5, threads: int | None = None, buffer_bytes
         first = one(1)  # also warms the threads
         passes = max(1, min(64, int(target_s / max(first, 1e-6))))
         results = [buf.nbytes * passes / one(passes) / 1e9 for _ in range(max(1, runs))]
-    best, worst = max(results), min(results)
+    return summarize_runs(results)
+
+
+def summarize_runs(runs_gb_s: list[float] | tuple[float, ...]) -> Bandwidth:
+    """The best run, the spread (best - worst) / best, and a warning past ``SPREAD_WARN``."""
+    if not runs_gb_s:
+        raise ValueError("no runs to summarize")
+    best, worst = max(runs_gb_s), min(runs_gb_s)
     spread = (best - worst) / best if best > 0 else 0.0
     warning = None
     if spread > SPREAD_WARN:
         warning = (f"the runs disagreed by {spread:.0%} (another process using memory?); "
                    "the best run is used")
     return Bandwidth(
-        best, f"measured on this host (best of {len(results)}, spread {spread * 100:.1f}%)", "measured",
-        tuple(results), spread, warning,
+        best, f"measured on this host (best of {len(runs_gb_s)}, spread {spread * 100:.1f}%)", "measured",
+        tuple(runs_gb_s), spread, warning,
         note="host RAM: a model on a discrete GPU reads its VRAM; pass --bandwidth with the GPU's name",
     )

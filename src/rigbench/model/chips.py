@@ -16,7 +16,7 @@ from dataclasses import dataclass
 
 __all__ = ["CHIPS", "Chip", "find_chip", "normalize", "suggest"]
 
-_DROP = re.compile(r"\b(apple|nvidia|geforce|rtx|amd|tesla|gpu|chip)\b")
+_DROP = re.compile(r"\b(apple|nvidia|geforce|rtx|amd|tesla|gpu|chip)(?![a-z])")
 
 
 def normalize(text: str) -> str:
@@ -55,7 +55,7 @@ CHIPS: tuple[Chip, ...] = (
     Chip("RTX 4080 Super", 736), Chip("RTX 4090", 1008),
     # RTX 50 series
     Chip("RTX 5060", 448), Chip("RTX 5060 Ti", 448), Chip("RTX 5070", 672), Chip("RTX 5070 Ti", 896),
-    Chip("RTX 5080", 960), Chip("RTX 5090", 1792), Chip("RTX PRO 6000 Blackwell", 1792, ("rtx pro 6000", "pro 6000")),
+    Chip("RTX 5080", 960), Chip("RTX 5090", 1792), Chip("RTX PRO 6000 Blackwell", 1792, ("pro 6000",)),
     # NVIDIA data centre
     Chip("A100 80GB SXM", 2039, ("a100", "a100 sxm", "a100 80gb")), Chip("A100 80GB PCIe", 1935, ("a100 pcie",)),
     Chip("A100 40GB", 1555, ("a100 40gb pcie", "a100 40gb sxm")),

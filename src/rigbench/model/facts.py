@@ -242,10 +242,13 @@ class ModelFacts:
 
         ctx_used = int(ctx if ctx is not None else (self.ctx or self.native_context or 4096))
         parts = self.kv_cache_parts(ctx_used)
-        ceiling0 = ceiling_ctx = None
-        if bandwidth is not None:
-            ceiling0 = round(bytes_ceiling_tok_s(bandwidth.bytes_per_s, self.bytes_per_token_at(0)), 2)
-            ceiling_ctx = round(bytes_ceiling_tok_s(bandwidth.bytes_per_s, self.bytes_per_token_at(ctx_used)), 2)
+        def ceiling(depth: int) -> float | None:
+            need = self.bytes_per_token_at(depth)
+            if bandwidth is None or need <= 0:
+                return None
+            return round(bytes_ceiling_tok_s(bandwidth.bytes_per_s, need), 2)
+
+        ceiling0, ceiling_ctx = ceiling(0), ceiling(ctx_used)
         return {
             "path": self.path, "architecture": self.architecture, "name": self.name, "quant": self.quant,
             "bits_per_weight": round(self.bits_per_weight, 3), "file_bytes": self.file_bytes,

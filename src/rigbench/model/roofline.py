@@ -173,7 +173,7 @@ def advise(facts: _AdviseFacts, *, ram_bytes: int, bandwidth_bytes_per_s: float 
         f = facts.with_cache_type(ct)
         kv = f.kv_cache_bytes(ctx)
         c0 = cc = None
-        if bandwidth_bytes_per_s:
+        if bandwidth_bytes_per_s and f.bytes_per_token_at(0) > 0:
             c0 = model_ceiling_tok_s(f, bandwidth_bytes_per_s, 0)
             cc = model_ceiling_tok_s(f, bandwidth_bytes_per_s, ctx)
         options.append(Option(ct, ctx, kv, fit(f.weights_bytes, kv, ram_bytes, margin_fraction=margin_fraction,

@@ -29,9 +29,11 @@ DEBUG = False
 
 def _register() -> None:
     from rigbench.cli import advise as _advise  # noqa: F401
+    from rigbench.cli import board as _board  # noqa: F401
     from rigbench.cli import inspect as _inspect  # noqa: F401
     from rigbench.cli import run as _run  # noqa: F401
     from rigbench.cli import runs as _runs  # noqa: F401
+    from rigbench.cli import suite as _suite  # noqa: F401
 
 
 _register()

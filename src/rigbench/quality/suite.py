@@ -44,6 +44,7 @@ __all__ = [
     "SummarySpec",
     "list_suites",
     "load_suite",
+    "load_suite_file",
     "parse_suite",
     "user_suite_dir",
 ]
@@ -283,18 +284,24 @@ def list_suites() -> list[tuple[SuiteInfo, Suite | SuiteError]]:
     return out
 
 
+def load_suite_file(path: str | Path) -> Suite:
+    """A suite from a YAML file."""
+    p = Path(str(path)).expanduser()
+    if not p.is_file():
+        raise SuiteError(f"there is no suite file {p}", "give the path of a suite YAML file")
+    try:
+        text = p.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise SuiteError(f"cannot read {p}: {exc}", "check the file") from None
+    return parse_suite(text, str(p))
+
+
 def load_suite(ref: str | Path | None = None) -> Suite:
     """A suite by file path, or by name (bundled first, then the user's suites folder)."""
     ref = "default" if ref is None or str(ref) == "" else ref
     path = Path(str(ref)).expanduser()
-    if path.suffix in (".yaml", ".yml") or path.is_file():
-        if not path.is_file():
-            raise SuiteError(f"there is no suite file {path}", "give the path of a suite YAML file")
-        try:
-            text = path.read_text(encoding="utf-8")
-        except (OSError, UnicodeDecodeError) as exc:
-            raise SuiteError(f"cannot read {path}: {exc}", "check the file") from None
-        return parse_suite(text, str(path))
+    if path.suffix in (".yaml", ".yml") or path.is_file() or "/" in str(ref):
+        return load_suite_file(path)
     for info in _bundled() + _user():
         if info.name == str(ref):
             return parse_suite(info.text, info.name if info.source == "bundled" else info.source)

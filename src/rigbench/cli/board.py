@@ -1,0 +1,53 @@
+"""``rigbench board``: the leaderboard across every run in the database."""
+
+from __future__ import annotations
+
+import sys
+
+import typer
+
+from rigbench.cli import app
+from rigbench.cli.common import DB_HELP, emit_json, out
+
+
+@app.command(help="The leaderboard across everything measured: quality, decode at the working depth, verdict.")
+def board(
+    sort: str = typer.Option("quality", "--sort", help="order rows by: quality or decode"),
+    fmt: str = typer.Option("table", "--format", help="table, md (paste into a forum post), csv or json"),
+    json_out: bool = typer.Option(False, "--json", help="same as --format json"),
+    machine: str | None = typer.Option(None, "--machine", help="only machines whose name contains this"),
+    engine: str | None = typer.Option(None, "--engine", help="only engines (kind, URL, flags) containing this"),
+    model: str | None = typer.Option(None, "--model", help="only models whose name contains this"),
+    all_runs: bool = typer.Option(False, "--all-runs", help="every run, not only the newest of each configuration"),
+    db: str | None = typer.Option(None, "--db", help=DB_HELP),
+) -> int:
+    from rigbench.errors import UsageError
+    from rigbench.jobs.summary import run_summary
+    from rigbench.report.board import board_csv, board_json, board_markdown, board_table, build_board
+    from rigbench.store import open_store
+
+    if sort not in ("quality", "decode"):
+        raise UsageError(f"cannot sort by {sort!r}", "use --sort quality or --sort decode")
+    fmt = "json" if json_out else fmt
+    if fmt not in ("table", "md", "csv", "json"):
+        raise UsageError(f"unknown format {fmt!r}", "use --format table, md, csv or json")
+    store = open_store(db)
+    try:
+        summaries = [run_summary(store, int(r["id"])) for r in store.list_runs(kind="run")
+                     if r["status"] in ("complete", "incomplete")]
+    finally:
+        store.close()
+    rows = build_board(summaries, sort=sort, machine=machine, engine=engine, model=model,  # type: ignore[arg-type]
+                       all_runs=all_runs)
+    if fmt == "json":
+        emit_json(board_json(rows))
+    elif fmt == "md":
+        sys.stdout.write(board_markdown(rows))
+    elif fmt == "csv":
+        sys.stdout.write(board_csv(rows))
+    elif not rows:
+        out().print(f"No measured runs in {store.where}" + (" match the filters." if machine or engine or model
+                                                             else "; measure one with rigbench run."))
+    else:
+        out().print(board_table(rows, sort=sort))  # type: ignore[arg-type]
+    return 0

@@ -1,0 +1,237 @@
+"""The leaderboard: one row per measured configuration, from run summaries (no measuring).
+
+Columns in the shape people post (Model | Quant | Quality /5 | Decode tok/s | Disk) and
+more: decode, prefill and TTFT at the working depth (or the deepest depth measured below
+it, which the cell names), native context, % of the decode ceiling where the run knows
+it, the verdict, and the machine and engine each row was measured on.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import asdict, dataclass
+from typing import Any, Literal
+
+from rich.table import Table
+from rich.text import Text
+
+from rigbench.report.card import fmt_bytes, fmt_num
+
+__all__ = [
+    "HEADERS",
+    "BoardRow",
+    "SortKey",
+    "board_csv",
+    "board_json",
+    "board_markdown",
+    "board_row",
+    "board_table",
+    "build_board",
+    "fmt_tokens",
+]
+
+SortKey = Literal["quality", "decode"]
+HEADERS = ("Model", "Quant", "Quality /5", "Decode tok/s", "Prefill tok/s", "TTFT ms", "Disk", "Native ctx",
+           "% of ceiling", "Verdict", "Machine", "Engine", "Run")
+
+
+@dataclass(frozen=True)
+class BoardRow:
+    run_id: int
+    status: str
+    created_at: str | None
+    model: str
+    quant: str | None
+    quality: float | None
+    quality_ci: tuple[float, float] | None
+    decode_tok_s: float | None
+    depth: int | None  # where decode, prefill and TTFT were taken
+    working_depth: int | None
+    prefill_tok_s: float | None
+    ttft_ms: float | None
+    disk_bytes: int | None
+    native_context: int | None
+    pct_of_ceiling: float | None
+    verdict: str | None
+    machine: str
+    engine: str
+    config: str  # what makes two runs the same configuration
+
+    @property
+    def at_working_depth(self) -> bool:
+        return self.depth is not None and self.depth == self.working_depth
+
+    def to_json(self) -> dict[str, Any]:
+        d = asdict(self)
+        d["quality_ci"] = list(self.quality_ci) if self.quality_ci else None
+        d["at_working_depth"] = self.at_working_depth
+        return d
+
+
+def fmt_tokens(n: int | None) -> str:
+    """Context sizes the way llama.cpp users say them: 32K, 198K, 1M."""
+    if not n:
+        return "—"
+    if n >= 1 << 20:
+        v = n / (1 << 20)
+        return f"{v:.0f}M" if v.is_integer() or v >= 10 else f"{v:.1f}M"
+    if n >= 1024:
+        return f"{round(n / 1024):.0f}K"
+    return str(n)
+
+
+def _engine_label(e: Mapping[str, Any]) -> str:
+    kind = str(e.get("kind") or "?")
+    flags = e.get("flags") or {}
+    label = kind
+    if kind == "url" and e.get("base_url"):
+        label = str(e["base_url"])
+    if flags:
+        label += " " + " ".join(f"-{k} {v}" for k, v in sorted(flags.items()))
+    return label
+
+
+def board_row(s: Mapping[str, Any]) -> BoardRow:
+    """One row from a ``run_summary``."""
+    model = s.get("model") or {}
+    v = s.get("verdict") or {}
+    depth = v.get("at_depth")
+    point: Mapping[str, Any] = next((p for p in s.get("points") or [] if p.get("depth") == depth), {}) \
+        if depth is not None else {}
+    q = s.get("quality") or {}
+    ci = q.get("ci")
+    e = s.get("engine") or {}
+    machine = s.get("machine") or {}
+    flags = e.get("flags") or {}
+    url = e.get("base_url") if e.get("kind") == "url" else ""
+    config = "|".join(str(x) for x in (machine.get("hostname"), e.get("kind"), url, sorted(flags.items()),
+                                        model.get("name"), model.get("quant"),
+                                        model.get("path") or e.get("served_model")))
+    return BoardRow(
+        run_id=int(s["run_id"]), status=str(s.get("status") or "?"), created_at=s.get("created_at"),
+        model=str(model.get("name") or e.get("served_model") or "?"), quant=model.get("quant"),
+        quality=q.get("score"), quality_ci=(float(ci[0]), float(ci[1])) if ci else None,
+        decode_tok_s=v.get("decode_tok_s"), depth=depth, working_depth=v.get("working_depth"),
+        prefill_tok_s=point.get("prefill_tok_s"), ttft_ms=point.get("ttft_ms"),
+        disk_bytes=model.get("file_bytes"), native_context=model.get("native_context"),
+        pct_of_ceiling=point.get("pct_of_ceiling"), verdict=v.get("class"),
+        machine=str(machine.get("hostname") or "?"), engine=_engine_label(e), config=config,
+    )
+
+
+def _matches(value: str, wanted: str | None) -> bool:
+    return wanted is None or wanted.casefold() in value.casefold()
+
+
+def build_board(summaries: Iterable[Mapping[str, Any]], *, sort: SortKey = "quality", machine: str | None = None,
+                engine: str | None = None, model: str | None = None, all_runs: bool = False) -> list[BoardRow]:
+    """Rows for the runs that measured something (complete or incomplete), filtered by
+    machine, engine and model (case-insensitive substrings), the newest run of each
+    configuration unless ``all_runs``, sorted best first."""
+    rows = []
+    for s in summaries:
+        if s.get("status") not in ("complete", "incomplete"):
+            continue
+        r = board_row(s)
+        if r.decode_tok_s is None and r.quality is None:
+            continue
+        if _matches(r.machine, machine) and _matches(r.engine, engine) and _matches(r.model, model):
+            rows.append(r)
+    if not all_runs:
+        newest: dict[str, BoardRow] = {}
+        for r in rows:  # a complete run beats an incomplete one; then the newest wins
+            cur = newest.get(r.config)
+            if cur is None or ((r.status == "complete") > (cur.status == "complete")) or (
+                    (r.status == "complete") == (cur.status == "complete") and r.run_id > cur.run_id):
+                newest[r.config] = r
+        rows = list(newest.values())
+
+    def key(r: BoardRow) -> tuple[bool, float, bool, float, int]:
+        first, second = (r.quality, r.decode_tok_s) if sort == "quality" else (r.decode_tok_s, r.quality)
+        return (first is None, -(first or 0.0), second is None, -(second or 0.0), -r.run_id)
+
+    return sorted(rows, key=key)
+
+
+# -- rendering ---------------------------------------------------------------------------
+def _depth_tag(r: BoardRow) -> str:
+    if r.depth is None:
+        return ""
+    return f" @{fmt_tokens(r.depth) if r.depth else '0'}" + ("" if r.at_working_depth else "*")
+
+
+def _cells(r: BoardRow) -> list[str]:
+    return [
+        r.model,
+        r.quant or "—",
+        fmt_num(r.quality, 2),
+        (fmt_num(r.decode_tok_s) + _depth_tag(r)) if r.decode_tok_s is not None else "—",
+        fmt_num(r.prefill_tok_s),
+        fmt_num(r.ttft_ms, 0),
+        fmt_bytes(r.disk_bytes),
+        fmt_tokens(r.native_context),
+        f"{r.pct_of_ceiling:.0f}%" if r.pct_of_ceiling is not None else "",
+        r.verdict or "—",
+        r.machine,
+        r.engine,
+        str(r.run_id) + ("" if r.status == "complete" else " (incomplete)"),
+    ]
+
+
+def _footnote(rows: Sequence[BoardRow]) -> str:
+    wd = next((r.working_depth for r in rows if r.working_depth), None)
+    text = (f"Decode, prefill and TTFT at the working depth ({fmt_tokens(wd)}); * marks the deepest depth "
+            "measured below it." if wd else "Decode, prefill and TTFT at the deepest depth measured.")
+    return text + " Quality: machine-graded, 0-5."
+
+
+def board_table(rows: Sequence[BoardRow], *, sort: SortKey = "quality") -> Table:
+    t = Table(title=f"Leaderboard · {len(rows)} configuration{'s' if len(rows) != 1 else ''} · by {sort}",
+              title_justify="left", caption=_footnote(rows), caption_justify="left", pad_edge=False)
+    right = {"Quality /5", "Decode tok/s", "Prefill tok/s", "TTFT ms", "Disk", "Native ctx", "% of ceiling", "Run"}
+    for h in HEADERS:
+        t.add_column(h, justify="right" if h in right else "left", overflow="fold")
+    for r in rows:
+        cells: list[Text | str] = list(_cells(r))
+        style = "bold green" if r.verdict == "interactive" else ("yellow" if r.verdict == "background" else "")
+        cells[9] = Text(str(cells[9]), style=style)
+        t.add_row(*cells)
+    return t
+
+
+def _md_escape(s: str) -> str:
+    return s.replace("|", "\\|").replace("\n", " ")
+
+
+def board_markdown(rows: Sequence[BoardRow]) -> str:
+    """A GitHub-flavoured markdown table that pastes cleanly into a forum post."""
+    lines = ["| " + " | ".join(HEADERS) + " |",
+             "|" + "|".join("---:" if h in ("Quality /5", "Decode tok/s", "Prefill tok/s", "TTFT ms", "Disk",
+                                             "Native ctx", "% of ceiling", "Run") else "---" for h in HEADERS) + "|"]
+    for r in rows:
+        lines.append("| " + " | ".join(_md_escape(c) for c in _cells(r)) + " |")
+    lines.append("")
+    lines.append(f"_{_footnote(rows)} Measured with rigbench._")
+    return "\n".join(lines) + "\n"
+
+
+_CSV_FIELDS = ("run_id", "status", "created_at", "model", "quant", "quality", "quality_ci_low", "quality_ci_high",
+               "decode_tok_s", "depth", "at_working_depth", "prefill_tok_s", "ttft_ms", "disk_bytes",
+               "native_context", "pct_of_ceiling", "verdict", "machine", "engine")
+
+
+def board_csv(rows: Sequence[BoardRow]) -> str:
+    buf = io.StringIO()
+    w = csv.writer(buf, lineterminator="\n")
+    w.writerow(_CSV_FIELDS)
+    for r in rows:
+        d = r.to_json()
+        d["quality_ci_low"], d["quality_ci_high"] = (r.quality_ci if r.quality_ci else (None, None))
+        w.writerow(["" if d.get(f) is None else d.get(f) for f in _CSV_FIELDS])
+    return buf.getvalue()
+
+
+def board_json(rows: Sequence[BoardRow]) -> list[dict[str, Any]]:
+    return [r.to_json() for r in rows]

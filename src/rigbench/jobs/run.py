@@ -13,7 +13,7 @@ from rigbench.errors import Interrupted, RigbenchError, UsageError
 from rigbench.jobs.progress import NullProgress, Progress
 from rigbench.jobs.session import open_session
 from rigbench.jobs.summary import run_summary
-from rigbench.jobs.sweep import SweepPlan, run_sweep
+from rigbench.jobs.sweep import PROBE_TOKENS, SweepPlan, run_sweep
 from rigbench.measure.plan import DEFAULT_DEPTHS, fit_context
 from rigbench.model.machine import machine_facts
 from rigbench.paths import run_dir
@@ -23,7 +23,7 @@ from rigbench.types import EngineSpec
 __all__ = ["RunOptions", "resume_options", "run_job"]
 
 _CORE_PARAMS = ("depths_requested", "gen_tokens", "repeats", "budget_s", "quality", "timeout_s")
-PROBE_ALLOWANCE = 48  # tokens for the note after the context and the chat template around it
+PROBE_ALLOWANCE = PROBE_TOKENS
 
 
 @dataclass
@@ -59,8 +59,9 @@ def _default_budget(quality: bool) -> float:
 
 
 def _timeouts(opts: RunOptions) -> Timeouts:
-    read = opts.timeout_s or 300.0
-    return Timeouts(connect_s=10.0, read_s=read, total_s=None)
+    """``--timeout`` is the longest silence allowed in a stream; by default the sweep
+    scales it with each request's work (see ``jobs.sweep.request_timeouts``)."""
+    return Timeouts(connect_s=10.0, read_s=opts.timeout_s or 120.0, total_s=None)
 
 
 def resume_options(store: Store, run_id: int, db: str | None, api_key: str | None) -> RunOptions:
@@ -129,7 +130,8 @@ def _run(store: Store, opts: RunOptions, progress: Progress, resume: int | None)
                 run_agent_session(session, store, run_id, progress=progress, note=note, opts=opts)
             else:
                 plan = _plan(store, run_id, opts, session.facts.granted_context, note)
-                run_sweep(session, store, run_id, plan, progress, timeouts=timeouts, note=note)
+                run_sweep(session, store, run_id, plan, progress, timeouts=timeouts, note=note,
+                          explicit_timeout=opts.timeout_s is not None)
             if opts.quality:
                 _quality_pass(session, store, run_id, opts, progress, note)
         store.finish_run(run_id, "complete")

@@ -25,6 +25,7 @@ from rigbench.workload.text import ContextText, probe_text
 __all__ = ["SweepPlan", "cache_check", "run_sweep"]
 
 _CACHE_SLACK = 16  # tokens a server may legitimately re-evaluate at the boundary
+PROBE_TOKENS = 48  # the note after the context and the chat template around it
 
 
 @dataclass
@@ -36,6 +37,20 @@ class SweepPlan:
     done: set[tuple[int, int]] = field(default_factory=set)  # (depth, rep) already measured ok
 
 
+def request_timeouts(base: Timeouts, new_tokens: int, gen_tokens: int, prefill_tok_s: float | None,
+                     decode_tok_s: float | None, *, explicit: bool) -> Timeouts:
+    """A server sends nothing while it prefills, so the silence allowed before the first
+    token grows with the prompt: three times the expected prefill (at the last measured
+    rate, or a pessimistic 20 tok/s before any is known) plus a minute. An explicit
+    ``--timeout`` is taken as given."""
+    if explicit:
+        return base
+    prefill_s = new_tokens / (prefill_tok_s or 20.0)
+    read = max(base.read_s, 3 * prefill_s + 60.0)
+    total = 3 * (prefill_s + gen_tokens / (decode_tok_s or 5.0)) + 120.0
+    return Timeouts(connect_s=base.connect_s, read_s=read, total_s=total)
+
+
 def cache_check(cache_n: int | None, expected_reuse: int) -> bool | None:
     """True when the server reused the context we expected it to; None when it cannot tell."""
     if expected_reuse <= 0 or cache_n is None:
@@ -44,7 +59,7 @@ def cache_check(cache_n: int | None, expected_reuse: int) -> bool | None:
 
 
 def run_sweep(session: Session, store: Store, run_id: int, plan: SweepPlan, progress: Progress,
-              *, timeouts: Timeouts, note: Any) -> None:
+              *, timeouts: Timeouts, note: Any, explicit_timeout: bool = False) -> None:
     client = session.client
     text = ContextText(client)
     if text.method == "calibrated":
@@ -79,8 +94,10 @@ def run_sweep(session: Session, store: Store, run_id: int, plan: SweepPlan, prog
             expected = cached_depth if (rep == reps[0]) else depth
             role = "grow" if rep == 0 else "probe"
             progress.advance(f"depth {depth:,} · {'grow' if role == 'grow' else 'repeat'} {rep + 1}/{plan.repeats}")
+            new_tokens = depth - (expected or 0) + PROBE_TOKENS
+            limits = request_timeouts(timeouts, new_tokens, plan.gen_tokens, *last_rates, explicit=explicit_timeout)
             rec = client.chat(messages, max_tokens=plan.gen_tokens, exact=True, temperature=0.0, seed=rep,
-                              timeouts=timeouts)
+                              timeouts=limits)
             verified = cache_check(rec.server_cache_n(), expected or 0) if rec.ok else None
             store.add_request(run_id, rec, phase="speed", depth=depth, rep=rep, role=role, keep_text=False,
                               extra={"expected_reuse": expected, "cache_verified": verified,

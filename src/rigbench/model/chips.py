@@ -32,7 +32,7 @@ class Chip:
     note: str = ""
 
     def lookup_names(self) -> tuple[str, ...]:
-        return (normalize(self.name),) + tuple(normalize(a) for a in self.aliases)
+        return (normalize(self.name), *(normalize(a) for a in self.aliases))
 
 
 CHIPS: tuple[Chip, ...] = (

@@ -182,7 +182,11 @@ class ModelFacts:
 
     def kv_cache_parts(self, ctx: int | None = None, *, n_seq: int = 1, n_ubatch: int = DEFAULT_UBATCH,
                        unified: bool = False, swa_full: bool = False) -> list[KVCachePart]:
-        """The caches llama.cpp allocates for ``ctx`` (llama_context, llama_kv_cache_iswa)."""
+        """The caches llama.cpp allocates for ``ctx`` (llama_context, llama_kv_cache_iswa).
+
+        ``n_seq`` is llama-server's ``-np``, ``n_ubatch`` its ``-ub``, ``unified`` ``--kv-unified``
+        and ``swa_full`` ``--swa-full``; the defaults are one slot, as the embedded engine runs.
+        """
         n_ctx = pad_to(max(1, int(ctx if ctx is not None else (self.ctx or self.native_context or 4096))), 256)
         n_seq = max(1, n_seq)
         cells = n_ctx if unified else pad_to(n_ctx // n_seq, 256)
@@ -306,12 +310,15 @@ def _swa_layers(g: GGUFFile, n_layer: int, notes: list[str]) -> tuple[int | None
             notes.append(f"the GGUF declares a sliding window of {window}, but llama.cpp does not use "
                          f"sliding-window attention for {arch}: all layers are counted as global")
         return None, [False] * n_layer
-    if not window:
+    if not window or (arch == "exaone4" and n_layer != 64):  # llama.cpp: only EXAONE 4 32B slides
         return None, [False] * n_layer
     if isinstance(pattern, list):
         flags = [bool(x) for x in pattern[:n_layer]]
         return window, flags + [False] * (n_layer - len(flags))
-    n_pat, dense_first = (int(pattern), False) if isinstance(pattern, int) else (rule[0], rule[1]) if rule else (0, False)
+    if isinstance(pattern, int):
+        n_pat, dense_first = int(pattern), False
+    else:
+        n_pat, dense_first = (rule[0], rule[1]) if rule else (0, False)
     if n_pat == 0:
         return window, [True] * n_layer
     if dense_first:

@@ -13,7 +13,7 @@ spread x%)", "vendor figure for <chip>" or "given". GB here is 10^9 bytes.
 The probe streams reads over an int64 numpy buffer far larger than the caches (512 MiB, or 8x the
 last-level cache where that is larger), split across one thread per core (numpy releases the GIL in the
 reduction), and keeps the best of several runs; runs that disagree by more than 10% carry a
-warning (another process was probably using the memory bus). It takes a second or two.
+warning (another process was probably using the memory bus). It takes about two seconds.
 """
 
 from __future__ import annotations
@@ -124,7 +124,7 @@ def _buffer_bytes() -> int:
 
 
 def measure_bandwidth(*, runs: int = 5, threads: int | None = None, buffer_bytes: int | None = None,
-                      target_s: float = 0.15) -> Bandwidth:
+                      target_s: float = 0.3) -> Bandwidth:
     """Best-of-``runs`` streaming read bandwidth of this host's memory, in GB/s."""
     import numpy as np
 

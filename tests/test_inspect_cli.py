@@ -128,6 +128,22 @@ def test_unreadable_file(capsys: pytest.CaptureFixture[str], tmp_path: Path, den
     assert "cannot read" in one_line_error(capsys, "inspect", str(f))
 
 
+def test_unreadable_file_even_as_root(capsys: pytest.CaptureFixture[str], tmp_path: Path, dense: Path,
+                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    f = tmp_path / "locked.gguf"
+    f.write_bytes(dense.read_bytes())
+    real_open = Path.open
+
+    def deny(self: Path, *a: Any, **kw: Any) -> Any:
+        if self == f:
+            raise PermissionError(13, "Permission denied", str(self))
+        return real_open(self, *a, **kw)
+
+    monkeypatch.setattr(Path, "open", deny)
+    line = one_line_error(capsys, "inspect", str(f))
+    assert "cannot read" in line and "Permission denied" in line
+
+
 @pytest.mark.parametrize(("args", "words"), [
     (("--ctx", "lots"), "not a token count"),
     (("--cache-type", "q9_9"), "unknown cache type"),

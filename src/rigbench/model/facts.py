@@ -35,6 +35,7 @@ from __future__ import annotations
 import dataclasses
 import re
 from dataclasses import dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from rigbench.errors import UsageError
@@ -277,7 +278,7 @@ class ModelFacts:
         }
 
 
-def model_facts(path: str, *, ctx: int | None = None, cache_type: str = "f16") -> ModelFacts:
+def model_facts(path: str | Path, *, ctx: int | None = None, cache_type: str = "f16") -> ModelFacts:
     """Facts of the GGUF at ``path`` (header only). Raises GGUFError / InputError / UsageError."""
     return facts_from_gguf(read_gguf(path), ctx=ctx, cache_type=cache_type)
 

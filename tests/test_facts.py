@@ -221,6 +221,20 @@ def test_hybrid_attention_every_fourth_layer() -> None:
     assert f.state_bytes == 6 * (3 * (128 + 2 * 2 * 16) + 16 * 128) * 4
 
 
+def test_hybrids_with_per_layer_kv_heads() -> None:
+    ssm = {"{arch}.ssm.conv_kernel": 4, "{arch}.ssm.inner_size": 128, "{arch}.ssm.state_size": 16,
+           "{arch}.ssm.group_count": 1}
+    state = (3 * (128 + 2 * 16) + 16 * 128) * 4
+    jamba = facts("jamba", attn_kv(4, [0, 2, 0, 0], 64, **ssm))
+    assert [la.index for la in jamba.kv_layers] == [1] and jamba.state_bytes == 3 * state
+    # nemotron-h: a layer with neither KV heads nor an MLP is a mamba layer; an MLP-only layer has no state
+    nemo = facts("nemotron_h", attn_kv(4, [0, 2, 0, 0], 64, **{"{arch}.feed_forward_length": [0, 0, 512, 0]},
+                                        **ssm))
+    assert [la.index for la in nemo.kv_layers] == [1] and nemo.state_bytes == 2 * state
+    falcon = facts("falcon-h1", attn_kv(3, 2, 64, **ssm))  # attention and a state in every layer
+    assert len(falcon.kv_layers) == 3 and falcon.state_bytes == 3 * state and falcon.attention == "hybrid"
+
+
 # ---- context ------------------------------------------------------------------------------------------
 
 def test_yarn_declared_extends_the_maximum() -> None:

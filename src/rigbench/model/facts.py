@@ -51,7 +51,8 @@ _LAYER = re.compile(r"^blk\.(\d+)\.")
 _EXPERT = re.compile(r"_exps\.")
 _ROW_LOOKUPS = ("token_embd.weight", "per_layer_token_embd.weight", "position_embd.weight", "token_types.weight")
 _RECURRENT_ARCHS = {"mamba", "mamba2", "rwkv6", "rwkv6qwen2", "rwkv7", "arwkv7"}
-_HYBRID_INTERVAL_ARCHS = {"qwen3next", "qwen35", "qwen35moe"}  # recurrent except every Nth (default 4)
+_HYBRID_INTERVAL_ARCHS = {"qwen3next", "qwen35", "qwen35moe", "minimax-01"}  # recurrent but every Nth (default 4)
+_PARALLEL_HYBRID_ARCHS = {"falcon-h1"}  # attention and a recurrent state in every layer
 _DSA_ARCHS = {"deepseek32", "glm-dsa", "glm_dsa", "deepseek4", "minimax-m3", "hy-v4", "dots3note"}
 # arch -> (pattern, dense_first, window when the GGUF has no sliding_window key), from llama.cpp's
 # models/*.cpp load_swa_pattern calls. A pattern of n: n-1 sliding layers then 1 global
@@ -338,7 +339,14 @@ def _recurrent_layers(g: GGUFFile, n_layer: int, kv_heads: list[int]) -> list[bo
     if arch in _HYBRID_INTERVAL_ARCHS or g.arch_key("full_attention_interval") is not None:
         every = _int(g.arch_key("full_attention_interval")) or 4
         return [(il + 1) % every != 0 for il in range(n_layer)]
-    if g.arch_key("ssm.inner_size") is not None and isinstance(g.arch_key("attention.head_count_kv"), list):
+    if arch in _PARALLEL_HYBRID_ARCHS:
+        return [True] * n_layer  # every layer has both a recurrent state and attention
+    has_state = any(g.arch_key(k) is not None for k in ("ssm.inner_size", "shortconv.l_cache", "wkv.head_size",
+                                                         "kda.head_dim"))
+    if has_state and isinstance(g.arch_key("attention.head_count_kv"), list):
+        if arch.startswith("nemotron_h"):  # MLP-only layers have no KV heads either
+            n_ff = _per_layer(g.arch_key("feed_forward_length"), n_layer)
+            return [h == 0 and f == 0 for h, f in zip(kv_heads, n_ff, strict=True)]
         return [h == 0 for h in kv_heads]
     return [False] * n_layer
 
@@ -410,7 +418,7 @@ def facts_from_gguf(g: GGUFFile, *, ctx: int | None = None, cache_type: str = "f
 
     kv_layers: list[KVLayer] = []
     for il in range(n_layer):
-        if recurrent[il] or kv_heads[il] == 0 or il >= kv_from_start:
+        if (recurrent[il] and arch not in _PARALLEL_HYBRID_ARCHS) or kv_heads[il] == 0 or il >= kv_from_start:
             continue
         if mla:
             kv_layers.append(KVLayer(il, lora_rank + rope_dims, 0, None))
@@ -420,7 +428,7 @@ def facts_from_gguf(g: GGUFFile, *, ctx: int | None = None, cache_type: str = "f
             kv_layers.append(KVLayer(il, kv_heads[il] * hk, kv_heads[il] * hv, None))
     n_rec = sum(recurrent)
     state_bytes = n_rec * _state_elems(g, n_embd) * 4
-    attention = ("recurrent" if n_rec == n_layer and n_layer else "hybrid" if n_rec else
+    attention = ("recurrent" if n_rec == n_layer and n_layer and not kv_layers else "hybrid" if n_rec else
                  "mla" if mla else "gqa" if kv_layers else "none")
     if arch in _DSA_ARCHS:
         notes.append(f"llama.cpp keeps an extra indexer/compressed cache for {arch}: not counted here")

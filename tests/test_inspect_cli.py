@@ -17,6 +17,14 @@ JSON_KEYS = {"architecture", "params_total", "params_active", "file_bytes", "act
              "context_check", "notes"}
 
 
+@pytest.fixture(autouse=True)
+def _no_debug(monkeypatch: pytest.MonkeyPatch) -> None:
+    """``main(["--debug", ...])`` elsewhere sets a module global that outlives its test."""
+    import rigbench.cli
+
+    monkeypatch.setattr(rigbench.cli, "DEBUG", False)
+
+
 def run(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
     code = main(list(args))
     cap = capsys.readouterr()

@@ -170,21 +170,22 @@ def describe_layers(layers: dict[str, Any], limits: Limits = Limits()) -> str:
     """One line for the card: what contained the model's code on this machine."""
     if not layers:
         return "sandbox: not exercised"
-    parts = []
     net = layers.get("network")
-    parts.append("network namespace (no interfaces)" if net == "namespace"
-                 else "sockets refused by an audit hook (no network namespace here)" if net == "audit hook"
-                 else "NO network isolation")
+    parts = ["network namespace" if net == "namespace"
+             else "sockets refused by an audit hook (no network namespace here)" if net == "audit hook"
+             else "NO network isolation"]
     if layers.get("private_tmp"):
         parts.append("private /tmp")
     if layers.get("pid_namespace"):
         parts.append("PID namespace")
     user = layers.get("user")
-    parts.append("runs as nobody" if user == "nobody" else f"runs as {user}")
-    rl = layers.get("rlimits") or []
-    parts.append(f"rlimits on {', '.join(rl)} (CPU {limits.cpu_s} s, memory {limits.memory_bytes >> 20} MiB, "
-                 f"{limits.processes} processes)" if rl else "no rlimits")
+    parts.append("as nobody" if user == "nobody" else f"as {user}")
+    names = set(layers.get("rlimits") or [])
+    shown = [text for key, text in (("cpu", f"CPU {limits.cpu_s} s"), ("memory", f"{limits.memory_bytes >> 20} MiB"),
+                                    ("file size", f"{limits.file_bytes >> 10} KiB files"),
+                                    ("processes", f"{limits.processes} processes")) if key in names]
+    parts.append(f"rlimits ({', '.join(shown)})" if shown else "no rlimits")
     if layers.get("audit_hook"):
-        parts.append("audit hook (no subprocesses, ctypes or writes outside its folder)")
-    parts.append(f"wall clock {limits.wall_s:g} s")
-    return "sandbox: " + ", ".join(parts)
+        parts.append("audit hook (no sockets, programs, ctypes, or writes outside its folder)")
+    parts.append(f"{limits.wall_s:g} s wall clock")
+    return "sandbox for model-written code: " + ", ".join(parts)

@@ -61,8 +61,8 @@ class _PromptBase(_Model):
     id: str = Field(pattern=_ID)
     prompt: str = Field(min_length=1)
     max_tokens: int = Field(ge=1, le=65536, description="the answer's token budget (reasoning gets more)")
-    judge: str | None = Field(None, description="a rubric: --judge rates the answer against it (reported apart)")
-    primer: str | None = Field(None, description="completion mode only: how the answer starts")
+    judge: str | None = Field(default=None, description="a rubric: --judge rates answers against it, reported apart")
+    primer: str | None = Field(default=None, description="completion mode only: how the answer starts")
 
 
 class CodePrompt(_PromptBase):
@@ -93,23 +93,23 @@ class ReasoningPrompt(_PromptBase):
 class Check(_Model):
     """One verifiable constraint; exactly one field is set."""
 
-    max_words: int | None = Field(None, ge=1)
-    min_words: int | None = Field(None, ge=1)
-    max_chars: int | None = Field(None, ge=1)
-    lines: int | None = Field(None, ge=1, description="exactly this many non-empty lines")
-    bullets: int | None = Field(None, ge=1, description="exactly this many lines starting with - * or •")
-    numbered: int | None = Field(None, ge=1, description="exactly this many lines starting with 1. 2. ...")
-    sentences: int | None = Field(None, ge=1)
-    forbidden: list[str] | None = Field(None, min_length=1, description="words that must not appear")
-    required: list[str] | None = Field(None, min_length=1, description="texts that must appear (any case)")
+    max_words: int | None = Field(default=None, ge=1)
+    min_words: int | None = Field(default=None, ge=1)
+    max_chars: int | None = Field(default=None, ge=1)
+    lines: int | None = Field(default=None, ge=1, description="exactly this many non-empty lines")
+    bullets: int | None = Field(default=None, ge=1, description="exactly this many lines starting with - * or •")
+    numbered: int | None = Field(default=None, ge=1, description="exactly this many lines starting with 1. 2. ...")
+    sentences: int | None = Field(default=None, ge=1)
+    forbidden: list[str] | None = Field(default=None, min_length=1, description="words that must not appear")
+    required: list[str] | None = Field(default=None, min_length=1, description="texts that must appear (any case)")
     lowercase: bool | None = None
     uppercase: bool | None = None
     starts_with: str | None = None
     ends_with: str | None = None
-    line_starts_with: str | None = Field(None, description="every non-empty line starts with this")
-    no_chars: str | None = Field(None, min_length=1)
-    json_only: Literal["object", "array", "any"] | None = Field(None, description="the whole answer is JSON")
-    json_keys: list[str] | None = Field(None, min_length=1, description="the JSON object has exactly these keys")
+    line_starts_with: str | None = Field(default=None, description="every non-empty line starts with this")
+    no_chars: str | None = Field(default=None, min_length=1)
+    json_only: Literal["object", "array", "any"] | None = Field(default=None, description="the whole answer is JSON")
+    json_keys: list[str] | None = Field(default=None, min_length=1, description="the JSON object has exactly these")
     regex: str | None = None
 
     @model_validator(mode="after")
@@ -144,7 +144,7 @@ class InstructionPrompt(_PromptBase):
 class SummarySpec(_Model):
     field: str = Field(min_length=1)
     mentions: list[str] = Field(min_length=1)
-    max_words: int | None = Field(None, ge=1)
+    max_words: int | None = Field(default=None, ge=1)
 
 
 class ExtractionPrompt(_PromptBase):

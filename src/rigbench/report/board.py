@@ -14,6 +14,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass
 from typing import Any, Literal
 
+from rich import box
 from rich.table import Table
 from rich.text import Text
 
@@ -162,14 +163,20 @@ def _depth_tag(r: BoardRow) -> str:
     return f" @{fmt_tokens(r.depth) if r.depth else '0'}" + ("" if r.at_working_depth else "*")
 
 
+def _short_url(url: str) -> str:
+    for prefix in ("http://", "https://"):
+        url = url.removeprefix(prefix)
+    return url.removesuffix("/").removesuffix("/v1")
+
+
 def _cells(r: BoardRow) -> list[str]:
     return [
         r.model,
         r.quant or "—",
         fmt_num(r.quality, 2),
         (fmt_num(r.decode_tok_s) + _depth_tag(r)) if r.decode_tok_s is not None else "—",
-        fmt_num(r.prefill_tok_s),
-        fmt_num(r.ttft_ms, 0),
+        fmt_num(round(r.prefill_tok_s) if r.prefill_tok_s is not None else None, 0),
+        fmt_num(round(r.ttft_ms) if r.ttft_ms is not None else None, 0),
         fmt_bytes(r.disk_bytes),
         fmt_tokens(r.native_context),
         f"{r.pct_of_ceiling:.0f}%" if r.pct_of_ceiling is not None else "",
@@ -187,17 +194,33 @@ def _footnote(rows: Sequence[BoardRow]) -> str:
     return text + " Quality: machine-graded, 0-5."
 
 
+_TABLE_HEADERS = (*HEADERS[:10], "Run")
+_NUMERIC = {"Quality /5", "Decode tok/s", "Prefill tok/s", "TTFT ms", "Disk", "Native ctx", "% of ceiling", "Run"}
+
+
 def board_table(rows: Sequence[BoardRow], *, sort: SortKey = "quality") -> Table:
+    """The board for a terminal: machine and engine under each model's name."""
+    caption = _footnote(rows)
+    if any(r.status != "complete" for r in rows):
+        caption += " † an incomplete run."
     t = Table(title=f"Leaderboard · {len(rows)} configuration{'s' if len(rows) != 1 else ''} · by {sort}",
-              title_justify="left", caption=_footnote(rows), caption_justify="left", pad_edge=False)
-    right = {"Quality /5", "Decode tok/s", "Prefill tok/s", "TTFT ms", "Disk", "Native ctx", "% of ceiling", "Run"}
-    for h in HEADERS:
-        t.add_column(h, justify="right" if h in right else "left", overflow="fold")
-    for r in rows:
-        cells: list[Text | str] = list(_cells(r))
+              title_justify="left", caption=caption, caption_justify="left", box=box.SIMPLE_HEAD, pad_edge=False,
+              collapse_padding=True)
+    body = [_cells(r) for r in rows]
+    for h in _TABLE_HEADERS:
+        i = HEADERS.index(h)
+        cells = [str(r.run_id) + "†" for r in rows] if h == "Run" else [row[i] for row in body]
+        # every column but the model's is exactly as wide as its values (headers wrap at spaces);
+        # the model's name, machine and engine take what is left
+        width = None if i == 0 else max([len(c) for c in cells] + [len(w) for w in h.split()])
+        t.add_column(h, justify="right" if h in _NUMERIC else "left", overflow="fold", width=width)
+    for r, cells in zip(rows, body, strict=True):
         style = "bold green" if r.verdict == "interactive" else ("yellow" if r.verdict == "background" else "")
-        cells[9] = Text(str(cells[9]), style=style)
-        t.add_row(*cells)
+        engine = _short_url(r.engine) if r.engine.startswith("http") else r.engine
+        model = Text(cells[0])
+        model.append(f"\n{r.machine} · {engine}", style="dim")
+        run = str(r.run_id) + ("" if r.status == "complete" else "†")
+        t.add_row(model, *cells[1:9], Text(cells[9], style=style), run)
     return t
 
 

@@ -1,0 +1,168 @@
+"""The leaderboard: rows from run summaries, filters, sorting, golden text for the table
+and the markdown export, and ``rigbench board`` over a real results database."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+import pytest
+from rich.console import Console
+
+from rigbench.report.board import board_csv, board_json, board_markdown, board_table, build_board, fmt_tokens
+from rigbench.store import open_store
+from rigbench.types import EngineSpec, RequestRecord
+
+GOLDEN = Path(__file__).parent / "golden"
+
+
+def _summary(run_id: int, name: str, quant: str, quality: float | None, points: list[tuple[int, float, float, float]],
+             *, host: str = "studio", kind: str = "llama-server", flags: dict[str, str] | None = None,
+             native: int = 202752, disk: int = 14_000_000_000, status: str = "complete",
+             ceiling: dict[int, float] | None = None, cls: str = "background") -> dict[str, Any]:
+    pts: list[dict[str, Any]] = [{"depth": d, "decode_tok_s": dec, "prefill_tok_s": pre, "ttft_ms": ttft,
+                                  "pct_of_ceiling": (ceiling or {}).get(d)} for d, dec, pre, ttft in points]
+    at = max((p for p in pts if p["depth"] <= 32768), key=lambda p: int(p["depth"]))
+    return {
+        "run_id": run_id, "status": status, "created_at": "2026-04-01T10:00:00+00:00",
+        "model": {"name": name, "quant": quant, "file_bytes": disk, "native_context": native, "path": f"/m/{name}"},
+        "engine": {"kind": kind, "flags": flags or {}, "base_url": "http://127.0.0.1:8080/v1"},
+        "machine": {"hostname": host},
+        "points": pts,
+        "verdict": {"class": cls, "decode_tok_s": at["decode_tok_s"], "at_depth": at["depth"], "working_depth": 32768},
+        **({"quality": {"score": quality, "ci": [quality - 0.2, quality + 0.2]}} if quality is not None else {}),
+    }
+
+
+def _fleet() -> list[dict[str, Any]]:
+    return [
+        _summary(1, "GLM-4.7-Flash", "Q4_K_M", 2.14, [(0, 70.1, 900.0, 40.0), (32768, 62.3, 610.5, 2900.0)],
+                 disk=18_000_000_000, native=131072, flags={"ub": "2048", "fa": "on"}, ceiling={32768: 71.0}),
+        _summary(2, "Qwen3.5-122B-A10B", "Q8_0", 4.09, [(0, 25.0, 300.0, 80.0), (16384, 22.9, 210.0, 9100.0)],
+                 disk=121_000_000_000, native=262144),
+        _summary(3, "gemma-3-270m", "Q4_K - Medium", None, [(0, 160.2, 4100.0, 12.0), (32768, 101.5, 2100.0, 300.0)],
+                 host="laptop", kind="embedded", disk=253_000_000, native=32768, cls="background"),
+        _summary(4, "SuperGemma4-26B", "MLX 4-bit", 4.41, [(0, 63.3, 500.0, 30.0)], kind="url",
+                 disk=14_000_000_000, native=1048576, status="incomplete"),
+        _summary(5, "broken", "Q4_0", 3.0, [(0, 10.0, 10.0, 10.0)], status="failed"),
+    ]
+
+
+def _render(renderable: Any) -> str:
+    console = Console(width=120, color_system=None, force_terminal=False, record=True)
+    console.print(renderable)
+    return console.export_text()
+
+
+def _golden(name: str, text: str) -> None:
+    path = GOLDEN / name
+    if os.environ.get("RIGBENCH_UPDATE_GOLDEN"):
+        path.parent.mkdir(exist_ok=True)
+        path.write_text(text)
+    assert text == path.read_text(), f"{name} changed; RIGBENCH_UPDATE_GOLDEN=1 rewrites it after a review"
+
+
+def test_board_table_golden() -> None:
+    _golden("board.txt", _render(board_table(build_board(_fleet()))))
+
+
+def test_board_markdown_golden() -> None:
+    _golden("board.md.txt", board_markdown(build_board(_fleet())))
+
+
+def test_rows_sorting_and_what_is_left_out() -> None:
+    rows = build_board(_fleet())
+    assert [r.model for r in rows] == ["SuperGemma4-26B", "Qwen3.5-122B-A10B", "GLM-4.7-Flash", "gemma-3-270m"]
+    assert "broken" not in [r.model for r in rows]  # a failed run measured nothing to rank
+    by_decode = build_board(_fleet(), sort="decode")
+    assert [r.decode_tok_s for r in by_decode] == [101.5, 63.3, 62.3, 22.9]
+    qwen = next(r for r in rows if r.model.startswith("Qwen"))
+    assert (qwen.depth, qwen.at_working_depth, qwen.prefill_tok_s, qwen.ttft_ms) == (16384, False, 210.0, 9100.0)
+    glm = next(r for r in rows if r.model.startswith("GLM"))
+    assert glm.at_working_depth and glm.pct_of_ceiling == 71.0 and glm.engine == "llama-server -fa on -ub 2048"
+
+
+def test_filters_by_machine_engine_model() -> None:
+    assert [r.model for r in build_board(_fleet(), machine="LAPTOP")] == ["gemma-3-270m"]
+    assert [r.model for r in build_board(_fleet(), engine="ub 2048")] == ["GLM-4.7-Flash"]
+    assert [r.model for r in build_board(_fleet(), model="qwen")] == ["Qwen3.5-122B-A10B"]
+    assert build_board(_fleet(), machine="nowhere") == []
+
+
+def test_newest_complete_run_per_configuration() -> None:
+    older = _summary(10, "m", "Q4", 1.0, [(0, 50.0, 100.0, 10.0)])
+    newer = _summary(11, "m", "Q4", 2.0, [(0, 55.0, 100.0, 10.0)])
+    newest_incomplete = _summary(12, "m", "Q4", 3.0, [(0, 60.0, 100.0, 10.0)], status="incomplete")
+    tuned = _summary(13, "m", "Q4", 2.5, [(0, 70.0, 100.0, 10.0)], flags={"ub": "2048"})
+    rows = build_board([older, newer, newest_incomplete, tuned])
+    assert sorted(r.run_id for r in rows) == [11, 13]
+    assert len(build_board([older, newer, newest_incomplete, tuned], all_runs=True)) == 4
+
+
+def test_csv_and_json_carry_raw_values() -> None:
+    rows = build_board(_fleet())
+    recs = list(csv.DictReader(io.StringIO(board_csv(rows))))
+    assert recs[0]["model"] == "SuperGemma4-26B" and recs[0]["quality"] == "4.41"
+    assert recs[0]["quality_ci_low"] == str(4.41 - 0.2) and recs[0]["status"] == "incomplete"
+    data = board_json(rows)
+    assert json.loads(json.dumps(data))[1]["native_context"] == 262144
+    assert data[2]["at_working_depth"] is True and data[1]["at_working_depth"] is False
+
+
+def test_fmt_tokens() -> None:
+    assert [fmt_tokens(n) for n in (None, 512, 32768, 202752, 1048576, 1_500_000)] == \
+        ["—", "512", "32K", "198K", "1M", "1.4M"]
+
+
+# -- through the store and the CLI --------------------------------------------------------
+def _rec(t0: int, prompt: int, gen: int, ttft_ms: float, decode_tok_s: float) -> RequestRecord:
+    first = t0 + int(ttft_ms * 1e6)
+    last = first + int((gen - 1) / decode_tok_s * 1e9)
+    return RequestRecord(status="ok", t_sent_ns=t0, t_first_token_ns=first, t_first_content_ns=first,
+                         t_last_token_ns=last, t_end_ns=last + 1000, prompt_tokens=prompt, completion_tokens=gen,
+                         cached_tokens=0, reasoning_tokens=0, finish_reason="length",
+                         timings={"prompt_n": prompt, "cache_n": 0, "predicted_n": gen})
+
+
+def _stored_run(db: Path, *, name: str, host: str, decode: float, quality: float | None) -> int:
+    store = open_store(db)
+    try:
+        spec = EngineSpec(kind="embedded")
+        rid = store.create_run(kind="run", spec=spec, params={}, command="test", machine={"hostname": host},
+                               tool_version="t")
+        store.update_run(rid, server_facts={"kind": "embedded", "granted_context": 32768, "n_ctx_train": 32768})
+        store.set_model(rid, {"name": name, "quant": "Q4_K_M", "file_bytes": 253_000_000, "native_context": 32768,
+                              "path": f"/m/{name}.gguf"})
+        for rep in range(2):
+            store.add_request(rid, _rec(10**9 * (rep + 1), 1024, 64, 200.0, decode), phase="speed", depth=1024,
+                              rep=rep, role="grow" if rep == 0 else "probe")
+        if quality is not None:
+            store.update_run(rid, extra={"quality": {"score": quality, "ci": [quality - 0.5, quality + 0.5]}})
+        store.finish_run(rid, "complete")
+        return rid
+    finally:
+        store.close()
+
+
+def test_cli_board_over_a_database(cli: Any, tmp_path: Path) -> None:
+    db = tmp_path / "r.db"
+    _stored_run(db, name="alpha", host="box1", decode=80.0, quality=1.5)
+    _stored_run(db, name="beta", host="box2", decode=120.0, quality=None)
+    r = cli("board", "--db", str(db), "--format", "json")
+    assert r.code == 0
+    rows = r.json()
+    assert [x["model"] for x in rows] == ["alpha", "beta"]  # quality first; no quality sorts last
+    assert rows[0]["decode_tok_s"] == pytest.approx(80.0, rel=0.01) and rows[0]["depth"] == 1024
+    assert rows[0]["at_working_depth"] is False and rows[0]["machine"] == "box1"
+    r = cli("board", "--db", str(db), "--sort", "decode", "--format", "md")
+    assert r.code == 0 and r.out.splitlines()[2].startswith("| beta |")
+    r = cli("board", "--db", str(db), "--machine", "box2", "--format", "csv")
+    assert [x["model"] for x in csv.DictReader(io.StringIO(r.out))] == ["beta"]
+    r = cli("board", "--db", str(db))
+    assert r.code == 0 and "alpha" in r.out and "Leaderboard" in r.out
+    r = cli("board", "--db", str(db), "--sort", "speed")
+    assert r.code == 2 and "--sort quality" in r.err

@@ -45,6 +45,9 @@ def test_run_json_contract(run_result: tuple) -> None:
         assert abs(p["decode_tok_s"] - p["decode_tok_s_server"]) / p["decode_tok_s_server"] < 0.05
         assert p["reasoning_tokens"] == 0
     assert out["points"][1]["cache_verified"] is True  # repeats at 512 reused the cached context
+    assert out["ceiling"]["bandwidth_gb_s"] > 0 and "bandwidth" in out["ceiling"]["statement"]
+    assert all(p["pct_of_ceiling"] and 0 < p["pct_of_ceiling"] < 100 for p in out["points"])
+    assert out["model"]["params_total"] == 268098176 and out["context"]["status"] == "native"
     v = out["verdict"]
     assert v["decode_bar_tok_s"] == 100 and v["context_bar_tokens"] == 1_000_000
     assert v["context_ok"] is False and v["class"] in ("interactive", "background")

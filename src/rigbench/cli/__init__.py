@@ -30,7 +30,9 @@ DEBUG = False
 def _register() -> None:
     from rigbench.cli import advise as _advise  # noqa: F401
     from rigbench.cli import board as _board  # noqa: F401
+    from rigbench.cli import compare as _compare  # noqa: F401
     from rigbench.cli import inspect as _inspect  # noqa: F401
+    from rigbench.cli import report as _report  # noqa: F401
     from rigbench.cli import run as _run  # noqa: F401
     from rigbench.cli import runs as _runs  # noqa: F401
     from rigbench.cli import suite as _suite  # noqa: F401
@@ -47,9 +49,9 @@ def _say(line: str) -> None:
 def main(argv: list[str] | None = None) -> int:
     global DEBUG
     args = list(sys.argv[1:] if argv is None else argv)
-    if "--debug" in args:
+    DEBUG = "--debug" in args
+    if DEBUG:
         args.remove("--debug")
-        DEBUG = True
     try:
         rv = app(args=args, prog_name="rigbench", standalone_mode=False)
         return int(rv) if isinstance(rv, int) else 0

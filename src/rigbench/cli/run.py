@@ -10,7 +10,7 @@ from rigbench.cli.common import DB_HELP, JSON_HELP, RichProgress, emit_json, out
 
 
 def _extra_params(quality_repeats: int, suite: str | None, judge: str | None,
-                  session_kind: str | None) -> dict[str, object]:
+                  session_kind: str | None, bandwidth: str | None) -> dict[str, object]:
     from rigbench.errors import UsageError
 
     extra: dict[str, object] = {"quality_repeats": quality_repeats}
@@ -18,6 +18,14 @@ def _extra_params(quality_repeats: int, suite: str | None, judge: str | None,
         extra["suite"] = suite
     if judge:
         extra["judge_url"] = judge
+    if bandwidth:
+        from rigbench.model.bandwidth import parse_bandwidth
+        from rigbench.model.chips import find_chip
+
+        if bandwidth.strip().lower() != "auto" and parse_bandwidth(bandwidth) is None and not find_chip(bandwidth):
+            raise UsageError(f"unknown bandwidth or chip {bandwidth!r}",
+                             "give GB/s (800, 3.35TB/s), a chip name (\"M3 Ultra\", h100) or auto")
+        extra["bandwidth"] = bandwidth
     if session_kind:
         if session_kind != "agent":
             raise UsageError(f"unknown session workload {session_kind!r}", "use --session agent")
@@ -46,6 +54,8 @@ def run(
         None, "--suite", help="quality suite: a name from 'rigbench suite list' or a YAML file"),
     judge: str | None = typer.Option(None, "--judge", help="OpenAI-compatible URL of an LLM judge (reported apart)"),
     session_kind: str | None = typer.Option(None, "--session", help="workload instead of the depth sweep: agent"),
+    bandwidth: str | None = typer.Option(
+        None, "--bandwidth", help="for the ceiling: GB/s, a chip name (\"M3 Ultra\", h100) or auto (measure)"),
     resume: int | None = typer.Option(None, "--resume", metavar="RUN", help="finish an incomplete run"),
     json_out: bool = typer.Option(False, "--json", help=JSON_HELP),
     db: str | None = typer.Option(None, "--db", help=DB_HELP),
@@ -75,7 +85,7 @@ def run(
             spec=spec, api_key=key, depths=parse_depths(depths) if depths is not None else None,
             gen_tokens=gen_tokens, repeats=repeats, budget_s=parse_duration(budget) if budget else None,
             quality=not no_quality, timeout_s=timeout, db=db, command=sanitized_command(),
-            extra_params=_extra_params(quality_repeats, suite, judge, session_kind),
+            extra_params=_extra_params(quality_repeats, suite, judge, session_kind, bandwidth),
         )
     with RichProgress() as progress:
         summary = run_job(opts, progress, resume=resume)

@@ -10,8 +10,9 @@ from typing import Any
 from rigbench import __version__
 from rigbench.client.stream import Timeouts
 from rigbench.errors import Interrupted, RigbenchError, UsageError
+from rigbench.jobs.ceiling import ceiling_basis
 from rigbench.jobs.progress import NullProgress, Progress
-from rigbench.jobs.session import open_session
+from rigbench.jobs.session import merge_gguf_facts, open_session
 from rigbench.jobs.summary import run_summary
 from rigbench.jobs.sweep import PROBE_TOKENS, SweepPlan, run_sweep
 from rigbench.measure.plan import DEFAULT_DEPTHS, fit_context
@@ -113,7 +114,16 @@ def _run(store: Store, opts: RunOptions, progress: Progress, resume: int | None)
             from rigbench.jobs.session import model_info
 
             store.update_run(run_id, server_facts=session.facts.to_json())
-            store.set_model(run_id, model_info(session.facts, opts.spec))
+            info = model_info(session.facts, opts.spec)
+            progress.stage("reading the model's header and the memory bandwidth")
+            basis, gguf, ceiling_notes = ceiling_basis(session.facts, opts.spec, machine,
+                                                       opts.extra_params.get("bandwidth"))
+            if gguf:
+                info = merge_gguf_facts(info, gguf)
+            store.set_model(run_id, info)
+            _merge_extra(store, run_id, {"ceiling": basis} if basis else {})
+            for text in ceiling_notes:
+                note(text)
             for what in session.facts.unavailable:
                 note(f"the server could not tell: {what}")
             progress.stage("warming up")
@@ -148,6 +158,13 @@ def _run(store: Store, opts: RunOptions, progress: Progress, resume: int | None)
         raise
     progress.stage("done")
     return run_summary(store, run_id)
+
+
+def _merge_extra(store: Store, run_id: int, values: dict[str, Any]) -> None:
+    if not values:
+        return
+    run = store.get_run(run_id) or {}
+    store.update_run(run_id, extra={**(run.get("extra") or {}), **values})
 
 
 def preflight(spec: EngineSpec) -> None:

@@ -49,6 +49,18 @@ def open_session(spec: EngineSpec, log_dir: Path, *, api_key: str | None = None,
         engine.stop()
 
 
+def merge_gguf_facts(info: dict[str, Any], gguf: dict[str, Any]) -> dict[str, Any]:
+    """The GGUF header's word wins for what it knows (name, quant, contexts, sizes)."""
+    out = dict(info)
+    for key in ("name", "quant", "architecture", "native_context", "max_context", "params_total", "params_active",
+                "active_bytes_per_token", "kv_bytes_per_token", "rope_scaling", "bits_per_weight", "file_bytes"):
+        if gguf.get(key) is not None:
+            out[key] = gguf[key]
+    out["gguf"] = {k: gguf.get(k) for k in ("layers", "heads", "kv_heads", "head_dim", "attention", "sliding_window",
+                                             "experts", "experts_used", "weights_bytes", "notes")}
+    return out
+
+
 def model_info(facts: ServerFacts, spec: EngineSpec) -> dict[str, Any]:
     """What we know of the served model, from the file, the boot log and the server."""
     log = facts.log_facts or {}

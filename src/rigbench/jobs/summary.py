@@ -5,10 +5,11 @@ from __future__ import annotations
 from typing import Any
 
 from rigbench.errors import UsageError
+from rigbench.measure.ceiling import annotate_points, ceiling_statement
 from rigbench.measure.points import depth_points, sweep_cost, verdict
 from rigbench.store import Store
 
-__all__ = ["context_statement", "run_summary"]
+__all__ = ["context_statement", "context_status", "run_summary"]
 
 
 def context_statement(requested: int | None, native: int | None, granted: int | None, capped: bool | None,
@@ -26,12 +27,25 @@ def context_statement(requested: int | None, native: int | None, granted: int | 
     elif granted:
         parts.append(f"the server grants {granted:,} per slot")
     text = "; ".join(parts) if parts else "context sizes unknown"
+    if requested and native and requested > native and not capped and not granted:
+        text += " (past the trained window)"
     if granted and native and granted > native and not capped:
         if max_ctx and granted <= max_ctx:
             text += " (beyond the trained window, through declared rope scaling)"
         else:
             text += " (running past the trained window by extrapolation)"
     return text
+
+
+def context_status(n: int | None, native: int | None, max_ctx: int | None) -> str:
+    """native (within the trained window) | extended (within declared rope scaling) | beyond | unknown."""
+    if not n or not native:
+        return "unknown"
+    if n <= native:
+        return "native"
+    if max_ctx and n <= max_ctx:
+        return "extended"
+    return "beyond"
 
 
 def run_summary(store: Store, run_id: int) -> dict[str, Any]:
@@ -43,6 +57,8 @@ def run_summary(store: Store, run_id: int) -> dict[str, Any]:
     model = dict(run.get("model_facts") or {})
     spec = run.get("engine_spec") or {}
     points = depth_points(rows)
+    basis = (run.get("extra") or {}).get("ceiling")
+    annotate_points(points, basis)
     native = model.get("native_context") or facts.get("n_ctx_train")
     granted = facts.get("granted_context")
     requested = facts.get("requested_context")
@@ -71,18 +87,25 @@ def run_summary(store: Store, run_id: int) -> dict[str, Any]:
             "granted_context": granted,
             "path": model.get("path"),
             "architecture": model.get("architecture"),
+            "max_context": model.get("max_context"),
+            "params_total": model.get("params_total"),
+            "params_active": model.get("params_active"),
+            "active_bytes_per_token": model.get("active_bytes_per_token"),
         },
         "machine": run.get("machine_facts") or {},
         "context": {
             "requested": requested,
             "native": native,
+            "max": model.get("max_context"),
             "granted": granted,
+            "status": context_status(requested or granted, native, model.get("max_context")),
             "capped": facts.get("capped"),
             "capping_line": facts.get("capping_line"),
             "statement": context_statement(requested, native, granted, facts.get("capped"),
                                            model.get("max_context")),
         },
         "points": points,
+        "ceiling": ceiling_statement(basis, points),
         "verdict": verdict(points, native),
         "server": {"unavailable": facts.get("unavailable") or [], "endpoints": facts.get("endpoints") or {}},
         "sweep_cost": sweep_cost(rows),
@@ -93,5 +116,6 @@ def run_summary(store: Store, run_id: int) -> dict[str, Any]:
         "requests": {"total": len(rows), "failed": sum(1 for r in rows if r["status"] != "ok")},
     }
     for key, value in (run.get("extra") or {}).items():  # what other passes added: quality, session ...
-        out.setdefault(key, value)
+        if key != "ceiling":
+            out.setdefault(key, value)
     return out

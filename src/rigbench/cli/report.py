@@ -1,0 +1,1 @@
+"""``rigbench report RUN...``: one self-contained HTML file (placeholder, filled in below)."""

@@ -1,0 +1,375 @@
+"""``rigbench compare A B``: two servers side by side, interleaved, per context depth.
+
+Both servers run at the same time, each with its own growing conversation (so neither
+reloads nor loses its prefix cache), and the requests alternate A B A B at every depth
+with the same prompts. A pair (A's and B's request of one repeat at one depth) is
+measured back to back, so whatever else the machine is doing weighs on both alike.
+A stored run (``run:ID``) is used as it is: its requests were not interleaved, which the
+output says. The statistics are ``measure.compare``'s; this module does the I/O.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from rigbench import __version__
+from rigbench.client.stream import Timeouts
+from rigbench.errors import Interrupted, RigbenchError, UsageError
+from rigbench.jobs.agent import AgentLoop, FailureGuard, plan_json, session_plan
+from rigbench.jobs.progress import NullProgress, Progress
+from rigbench.jobs.session import Session, model_info, open_session
+from rigbench.jobs.sweep import cache_check
+from rigbench.measure.plan import DEFAULT_DEPTHS, fit_context
+from rigbench.paths import run_dir
+from rigbench.store import Store, open_store
+from rigbench.types import EngineSpec
+from rigbench.workload.agent import DEFAULT_TURNS, build_turns
+from rigbench.workload.text import ContextText, probe_text
+
+__all__ = ["SPEC_FORMS", "CompareOptions", "Side", "compare_job", "compare_summary", "parse_side"]
+
+SPEC_FORMS = ("write each side as http://HOST:PORT/v1 (a running server), server:PATH (a llama-server binary), "
+              "run:ID (a stored run) or embedded:FLAGS (e.g. embedded:t=1,c=8192)")
+DEFAULT_REPEATS = 5
+DEFAULT_GEN_TOKENS = 128
+_NEED_AFTER = 48  # the note after the context and the chat template around it
+
+
+@dataclass(frozen=True)
+class Side:
+    name: str  # "a" | "b"
+    text: str  # as the user wrote it
+    kind: str  # url | server | run | embedded
+    engine: EngineSpec | None = None
+    run_id: int | None = None
+
+    @property
+    def live(self) -> bool:
+        return self.kind != "run"
+
+    def to_json(self) -> dict[str, Any]:
+        return {"name": self.name, "label": self.name.upper(), "text": self.text, "kind": self.kind,
+                "engine": self.engine.to_json() if self.engine else None, "run_id": self.run_id}
+
+    @classmethod
+    def from_json(cls, d: Mapping[str, Any]) -> Side:
+        eng = d.get("engine")
+        return cls(str(d["name"]), str(d["text"]), str(d["kind"]), EngineSpec.from_json(eng) if eng else None,
+                   d.get("run_id"))
+
+
+def parse_side(text: str, name: str, *, model: str | None = None, flags: Mapping[str, Any] | None = None,
+               extra: Sequence[str] = ()) -> Side:
+    """``http://...`` | ``server:PATH`` | ``run:ID`` | ``embedded[:FLAGS]`` -> Side. Shared
+    llama.cpp flags apply to launched sides; a side's own flags win over them."""
+    from rigbench.engines.flags import normalize_flags, parse_flag_string
+
+    raw = (text or "").strip()
+    label = name.upper()
+    shared = dict(normalize_flags(flags or {}))
+    if raw.startswith(("http://", "https://")):
+        return Side(name, raw, "url", EngineSpec(kind="url", url=raw, label=label))
+    kind, sep, rest = raw.partition(":")
+    kind = kind.lower()
+    if kind == "embedded":
+        own = dict(parse_flag_string(rest)) if sep else {}
+        merged = normalize_flags({**shared, **own})
+        return Side(name, raw, "embedded", EngineSpec(kind="embedded", model_path=model, flags=merged, label=label))
+    if kind == "server" and rest.strip():
+        return Side(name, raw, "server", EngineSpec(kind="llama-server", model_path=model, server_bin=rest.strip(),
+                                                    flags=tuple(sorted(shared.items())), extra_args=tuple(extra),
+                                                    label=label))
+    if kind == "run" and rest.strip().isdigit():
+        return Side(name, raw, "run", run_id=int(rest.strip()))
+    raise UsageError(f"{label} = {raw!r} is not a comparison side", SPEC_FORMS)
+
+
+@dataclass
+class CompareOptions:
+    a: Side
+    b: Side
+    depths: list[int] | None = None
+    repeats: int = DEFAULT_REPEATS
+    gen_tokens: int | None = None  # None: the stored side's, else DEFAULT_GEN_TOKENS
+    session: str | None = None  # "agent": the scripted session instead of the depth sweep
+    session_turns: int | None = None
+    timeout_s: float | None = None
+    api_key: str | None = None
+    db: str | None = None
+    command: str = ""
+    notes: list[str] = field(default_factory=list)
+
+
+def compare_job(opts: CompareOptions, progress: Progress | None = None) -> dict[str, Any]:
+    store = open_store(opts.db)
+    try:
+        return _Compare(store, opts, progress or NullProgress()).run()
+    finally:
+        store.close()
+
+
+class _Compare:
+    def __init__(self, store: Store, opts: CompareOptions, progress: Progress) -> None:
+        self.store, self.opts, self.progress = store, opts, progress
+        self.sides = (opts.a, opts.b)
+        self.run_id = 0
+        self.stored: dict[str, dict[str, Any]] = {}  # side name -> the stored run it reads
+
+    def note(self, text: str) -> None:
+        self.store.add_note(self.run_id, text)
+
+    # -- before anything is recorded -------------------------------------------------
+    def _check(self) -> int:
+        from rigbench.jobs.run import preflight
+
+        gen: int | None = None
+        for side in self.sides:
+            if side.kind == "run":
+                run = self.store.get_run(side.run_id or 0)
+                if run is None:
+                    raise UsageError(f"there is no run {side.run_id} in {self.store.where}",
+                                     "list runs with rigbench runs")
+                if run["kind"] != "run":
+                    raise UsageError(f"run {side.run_id} is a {run['kind']} run",
+                                     "compare against a run made by rigbench run")
+                phase = "session" if self.opts.session else "speed"
+                if not any(r["status"] == "ok" for r in self.store.requests(side.run_id or 0, phase=phase)):
+                    what = "an agent session" if self.opts.session else "depth-sweep requests"
+                    raise UsageError(f"run {side.run_id} holds no {what}", "pick a run that measured them")
+                self.stored[side.name] = run
+                gen = gen or (run.get("params") or {}).get("gen_tokens")
+            elif side.engine is not None:
+                preflight(side.engine)
+        if self.opts.a.kind == "run" and self.opts.b.kind == "run" and self.opts.session:
+            raise UsageError("two stored sessions cannot be paired turn by turn here",
+                             "give at least one side that runs now")
+        return int(self.opts.gen_tokens or gen or DEFAULT_GEN_TOKENS)
+
+    def _params(self, gen_tokens: int) -> dict[str, Any]:
+        return {"a": self.opts.a.to_json(), "b": self.opts.b.to_json(), "depths_requested": self.opts.depths,
+                "repeats": self.opts.repeats, "gen_tokens": gen_tokens, "session": self.opts.session,
+                "session_turns": self.opts.session_turns, "timeout_s": self.opts.timeout_s, "order": "ABAB"}
+
+    def run(self) -> dict[str, Any]:
+        from rigbench.model.machine import machine_facts
+
+        gen_tokens = self._check()
+        self.progress.stage("reading this machine")
+        self.run_id = self.store.create_run(kind="compare", spec=None, params=self._params(gen_tokens),
+                                            command=self.opts.command, machine=machine_facts(),
+                                            tool_version=__version__)
+        for n in self.opts.notes:
+            self.note(n)
+        try:
+            self._measure(gen_tokens)
+            self.store.finish_run(self.run_id, "complete")
+        except KeyboardInterrupt:
+            self.store.finish_run(self.run_id, "incomplete", "interrupted (Ctrl-C)")
+            raise Interrupted(f"interrupted; compare {self.run_id} keeps what was measured",
+                              f"see it with rigbench report {self.run_id}") from None
+        except RigbenchError as exc:
+            measured = any(r["phase"] == "compare" for r in self.store.requests(self.run_id))
+            self.store.finish_run(self.run_id, "incomplete" if measured else "failed", exc.one_line())
+            raise
+        self.progress.stage("done")
+        return compare_summary(self.store, self.run_id)
+
+    # -- measuring ---------------------------------------------------------------------
+    def _measure(self, gen_tokens: int) -> None:
+        timeouts = Timeouts(connect_s=10.0, read_s=self.opts.timeout_s or 300.0)
+        extra: dict[str, Any] = {"sides": {}}
+        with contextlib.ExitStack() as stack:
+            sessions: dict[str, Session] = {}
+            for side in self.sides:
+                if side.kind == "run":
+                    run = self.stored[side.name]
+                    extra["sides"][side.name] = {"run_id": side.run_id, "model": run.get("model_facts"),
+                                                 "server_facts": run.get("server_facts"),
+                                                 "engine_spec": run.get("engine_spec"),
+                                                 "command": run.get("command"), "created_at": run.get("created_at")}
+                    self.note(f"{side.name.upper()} is stored run {side.run_id} ({run.get('created_at')}): "
+                              "not interleaved; its repeats are paired by index, so drift between the two "
+                              "times is not cancelled")
+                    continue
+                assert side.engine is not None
+                self.progress.stage(f"starting {side.name.upper()}: {side.text}")
+                s = stack.enter_context(open_session(side.engine, run_dir(self.opts.db, self.run_id) / side.name,
+                                                     api_key=self.opts.api_key, timeouts=timeouts,
+                                                     start_timeout_s=self.opts.timeout_s))
+                sessions[side.name] = s
+                extra["sides"][side.name] = {"server_facts": s.facts.to_json(),
+                                             "model": model_info(s.facts, side.engine)}
+                for what in s.facts.unavailable:
+                    self.note(f"{side.name.upper()}: the server could not tell: {what}")
+            first = next(iter(extra["sides"].values()))
+            if first.get("model"):
+                self.store.set_model(self.run_id, first["model"])
+            self.store.update_run(self.run_id, extra=extra)
+            self._check_same_model(extra["sides"])
+            for name, s in sessions.items():
+                self.progress.stage(f"warming up {name.upper()}")
+                warm = s.client.chat([{"role": "user", "content": "Say hello."}], max_tokens=8, timeouts=timeouts)
+                self.store.add_request(self.run_id, warm, phase="warmup", role=name)
+                if not warm.ok:
+                    raise RigbenchError(f"the warm-up request to {name.upper()} failed: {warm.error}",
+                                        "check that the server can answer a chat completion")
+            if self.opts.session:
+                self._session(sessions, gen_tokens, timeouts)
+            else:
+                self._depths(sessions, gen_tokens, timeouts)
+
+    def _check_same_model(self, sides: Mapping[str, Any]) -> None:
+        names = {(v.get("model") or {}).get("name") for v in sides.values()}
+        if len(names - {None}) > 1:
+            self.note("A and B serve different models (" + ", ".join(sorted(str(n) for n in names if n))
+                      + "): the comparison is of the models too, not only the servers")
+
+    def _granted(self, sessions: Mapping[str, Session]) -> int | None:
+        known = [s.facts.granted_context for s in sessions.values() if s.facts.granted_context]
+        return min(known) if known else None
+
+    def _plan_depths(self, sessions: Mapping[str, Session], gen_tokens: int) -> list[int]:
+        stored_depths: set[int] | None = None
+        for run in self.stored.values():
+            got = {int(r["depth"]) for r in self.store.requests(run["id"], phase="speed")
+                   if r["status"] == "ok" and r["depth"] is not None}
+            stored_depths = got if stored_depths is None else stored_depths & got
+        if self.opts.depths is not None:
+            wanted = list(self.opts.depths)
+        elif stored_depths is not None:
+            wanted = sorted(stored_depths)
+        else:
+            wanted = list(DEFAULT_DEPTHS)
+        if stored_depths is not None:
+            for d in [d for d in wanted if d not in stored_depths]:
+                self.note(f"depth {d:,} skipped: the stored run did not measure it")
+            wanted = [d for d in wanted if d in stored_depths]
+        depths, skipped = fit_context(wanted, self._granted(sessions), _NEED_AFTER + gen_tokens)
+        for d, why in skipped:
+            self.note(f"depth {d:,} skipped: {why}")
+        params = dict((self.store.get_run(self.run_id) or {}).get("params") or {})
+        params["planned_depths"] = depths
+        self.store.update_run(self.run_id, params=params)
+        return depths
+
+    def _depths(self, sessions: Mapping[str, Session], gen_tokens: int, timeouts: Timeouts) -> None:
+        depths = self._plan_depths(sessions, gen_tokens)
+        if not sessions or not depths:
+            return
+        client = next(iter(sessions.values())).client
+        text = ContextText(client)
+        if text.method == "calibrated":
+            cpt = text.calibrate(lambda s: client.chat([{"role": "user", "content": s}], max_tokens=1).prompt_tokens)
+            self.note(f"no /tokenize: context lengths calibrated ({cpt:.2f} characters per token)")
+        guards = {n: FailureGuard(s, f"{n.upper()} ") for n, s in sessions.items()}
+        cached: dict[str, int | None] = dict.fromkeys(sessions)
+        self.progress.begin(len(depths) * self.opts.repeats * len(sessions), "compare")
+        for depth in depths:
+            context = text.text(depth)
+            for rep in range(self.opts.repeats):
+                messages = [{"role": "user", "content": context + probe_text(rep)}]
+                for name, s in sessions.items():  # A then B, every repeat: A B A B
+                    self.progress.advance(f"depth {depth:,} · repeat {rep + 1}/{self.opts.repeats} · {name.upper()}")
+                    expected = cached[name] if rep == 0 else depth
+                    rec = s.client.chat(messages, max_tokens=gen_tokens, exact=True, temperature=0.0, seed=rep,
+                                        timeouts=timeouts)
+                    verified = cache_check(rec.server_cache_n(), expected or 0) if rec.ok else None
+                    self.store.add_request(self.run_id, rec, phase="compare", depth=depth, rep=rep, role=name,
+                                           keep_text=False,
+                                           extra={"step": "grow" if rep == 0 else "probe", "expected_reuse": expected,
+                                                  "cache_verified": verified, "context_method": text.method})
+                    if verified is False:
+                        self.note(f"{name.upper()} at depth {depth:,}: the server re-prefilled the context "
+                                  f"(cache_n {rec.server_cache_n()}, about {expected:,} expected)")
+                    cached[name] = depth if rec.ok else None
+                    guards[name].check(rec, f"depth {depth:,}")
+        self.progress.end()
+
+    def _session(self, sessions: Mapping[str, Session], gen_tokens: int, timeouts: Timeouts) -> None:
+        if not sessions:
+            return
+        client = next(iter(sessions.values())).client
+        granted = self._granted(sessions)
+        turns = int(self.opts.session_turns or DEFAULT_TURNS)
+        stored_plan = None
+        for run in self.stored.values():  # replay the stored session's own script
+            stored_plan = (run.get("params") or {}).get("session_plan")
+        plan = session_plan(client, granted, gen_tokens, turns, stored_plan)
+        params = dict((self.store.get_run(self.run_id) or {}).get("params") or {})
+        params["session_plan"] = plan_json(plan)
+        self.store.update_run(self.run_id, params=params)
+        for n in plan.notes:
+            self.note(n)
+        script = build_turns(plan)
+        loops = {n: AgentLoop(s.client, script, gen_tokens, timeouts, granted) for n, s in sessions.items()}
+        guards = {n: FailureGuard(s, f"{n.upper()} ") for n, s in sessions.items()}
+        self.progress.begin(len(script) * len(loops), "agent session, A and B in turn")
+        for i in range(len(script)):
+            if not all(loop.fits() for loop in loops.values()):
+                self.note(f"the session stopped before turn {i + 1}: it would not fit {granted or 0:,} tokens")
+                break
+            for name, loop in loops.items():  # A then B, every turn
+                self.progress.advance(f"turn {i + 1}/{len(script)} · {script[i].kind} · {name.upper()}")
+                rec, turn, depth, extra = loop.step()
+                self.store.add_request(self.run_id, rec, phase="compare", depth=depth, rep=turn.index, role=name,
+                                       extra=extra)
+                guards[name].check(rec, f"session turn {i + 1}")
+        self.progress.end()
+
+
+def compare_summary(store: Store, run_id: int) -> dict[str, Any]:
+    """A compare run's evidence, recomputed from the database (the ``--json`` contract)."""
+    from rigbench.measure.compare import compare_result
+
+    run = store.get_run(run_id)
+    if run is None:
+        raise UsageError(f"there is no run {run_id} in {store.where}", "list runs with rigbench runs")
+    if run["kind"] != "compare":
+        raise UsageError(f"run {run_id} is a {run['kind']} run, not a compare", f"see it with rigbench show {run_id}")
+    params = dict(run.get("params") or {})
+    session = bool(params.get("session"))
+    rows = store.requests(run_id)
+    sides = {k: Side.from_json(params[k]) for k in ("a", "b")}
+    stored = dict((run.get("extra") or {}).get("sides") or {})
+
+    def rows_of(side: Side) -> list[dict[str, Any]]:
+        if side.kind == "run":
+            return store.requests(side.run_id or 0, phase="session" if session else "speed")
+        return [r for r in rows if r["phase"] == "compare" and r["role"] == side.name]
+
+    result = compare_result(rows_of(sides["a"]), rows_of(sides["b"]), session=session)
+    out: dict[str, Any] = {
+        "compare_id": run_id, "run_id": run_id, "kind": "compare", "status": run["status"],
+        "reason": run.get("reason"), "created_at": run["created_at"],
+        "a": _side_json(sides["a"], stored.get("a") or {}), "b": _side_json(sides["b"], stored.get("b") or {}),
+        "mode": "session" if session else "depth",
+        "interleaved": sides["a"].live and sides["b"].live,
+        **result,
+        "params": params, "notes": run.get("notes") or [], "command": run.get("command"),
+        "tool_version": run.get("tool_version"), "machine": run.get("machine_facts") or {},
+        "requests": {"total": len(rows), "failed": sum(1 for r in rows if r["status"] != "ok")},
+    }
+    return out
+
+
+def _side_json(side: Side, stored: Mapping[str, Any]) -> dict[str, Any]:
+    facts = stored.get("server_facts") or {}
+    model = stored.get("model") or {}
+    spec = side.engine.to_json() if side.engine else (stored.get("engine_spec") or {})
+    return {
+        **side.to_json(),
+        "interleaved": side.live,
+        "engine_kind": spec.get("kind") or facts.get("kind"),
+        "flags": spec.get("flags") or {},
+        "server_bin": spec.get("server_bin"),
+        "build": facts.get("build"),
+        "base_url": facts.get("base_url"),
+        "model": model.get("name"),
+        "quant": model.get("quant"),
+        "native_context": model.get("native_context") or facts.get("n_ctx_train"),
+        "granted_context": facts.get("granted_context"),
+        "command": stored.get("command"),
+    }

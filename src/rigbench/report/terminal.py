@@ -1,0 +1,171 @@
+"""Quick looks in the terminal (rich renderables): decode against depth as bars, the
+per-turn session curve as a sparkline, and the compare card. Renders summaries only."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from rich.console import Group, RenderableType
+from rich.table import Table
+from rich.text import Text
+
+__all__ = ["compare_card", "decode_bars", "session_curve", "sparkline"]
+
+_TICKS = "▁▂▃▄▅▆▇█"
+_STYLES = ("cyan", "magenta", "green", "yellow")
+_VERDICT_STYLE = {"b_faster": "bold green", "a_faster": "bold yellow", "no_difference": "dim",
+                  "mixed": "bold magenta"}
+
+
+def sparkline(values: Sequence[float | None], *, low: float | None = None, high: float | None = None) -> str:
+    """One character per value, scaled between ``low`` and ``high`` (default: the data's
+    own range); a missing value is a space."""
+    known = [v for v in values if v is not None]
+    if not known:
+        return " " * len(values)
+    lo = min(known) if low is None else low
+    hi = max(known) if high is None else high
+    span = hi - lo
+    out = []
+    for v in values:
+        if v is None:
+            out.append(" ")
+        elif span <= 0:
+            out.append(_TICKS[len(_TICKS) // 2])
+        else:
+            k = round((min(max(v, lo), hi) - lo) / span * (len(_TICKS) - 1))
+            out.append(_TICKS[k])
+    return "".join(out)
+
+
+def _bar(value: float, top: float, width: int) -> str:
+    cells = value / top * width if top > 0 else 0.0
+    full = int(cells)
+    part = " ▏▎▍▌▋▊▉"[int((cells - full) * 8)]
+    return ("█" * full + (part if part != " " else ""))[:width]
+
+
+def decode_bars(series: Sequence[tuple[str, Sequence[tuple[int, float | None]]]], *, width: int = 36,
+                title: str = "Decode tok/s by context depth") -> RenderableType:
+    """A compact bar chart: one row per depth and series, bars on one shared scale."""
+    top = max((v for _, pts in series for _, v in pts if v is not None), default=0.0)
+    depths = sorted({d for _, pts in series for d, _ in pts})
+    t = Table.grid(padding=(0, 1))
+    t.add_column(justify="right", style="bold")
+    t.add_column()
+    t.add_column()
+    t.add_column(justify="right")
+    for d in depths:
+        for i, (label, pts) in enumerate(series):
+            v = dict(pts).get(d)
+            style = _STYLES[i % len(_STYLES)]
+            t.add_row(f"{d:,}" if i == 0 else "", Text(label, style=style) if len(series) > 1 else "",
+                      Text(_bar(v, top, width) if v is not None else "", style=style),
+                      f"{v:,.1f}" if v is not None else "—")
+    return Group(Text(title, style="bold"), t)
+
+
+def session_curve(session: Mapping[str, Any], *, label: str = "") -> RenderableType:
+    """The per-turn decode of a session as a sparkline, with its median and worst dip."""
+    per = session.get("per_turn") or []
+    dec = [p.get("decode_tok_s") if p.get("status") == "ok" else None for p in per]
+    known = [v for v in dec if v is not None]
+    head = Text(f"Agent session{' ' + label if label else ''} · decode tok/s per turn", style="bold")
+    if not known:
+        return Group(head, Text("no turn produced a decode figure", style="yellow"))
+    line = Text(f"{min(known):6.1f} ", style="dim")
+    line.append(sparkline(dec, low=0.0), style="cyan")
+    line.append(f" {max(known):.1f}", style="dim")
+    tail = Text(f"median {session.get('decode_median_tok_s') or 0:.1f} · worst dip "
+                f"{session.get('decode_worst_tok_s') or 0:.1f} at turn {(session.get('worst_turn') or 0) + 1}",
+                style="")
+    ctx = [p.get("prompt_tokens") for p in per]
+    ctx_line = Text("  context ", style="dim")
+    ctx_line.append(sparkline(ctx, low=0.0), style="dim")
+    if any(c is not None for c in ctx):
+        ctx_line.append(f" up to {max(c for c in ctx if c is not None):,} tokens", style="dim")
+    return Group(head, line, ctx_line, tail)
+
+
+def _num(v: float | None, nd: int = 1) -> str:
+    return "—" if v is None else f"{v:,.{nd}f}"
+
+
+def _verdict(v: str | None) -> Text:
+    return Text((v or "?").replace("_", " "), style=_VERDICT_STYLE.get(v or "", ""))
+
+
+def _side_line(s: Mapping[str, Any]) -> str:
+    bits = [str(s.get("text"))]
+    if s.get("build"):
+        bits.append(str(s["build"]))
+    if s.get("model"):
+        bits.append(f"{s['model']} {s.get('quant') or ''}".strip())
+    if s.get("granted_context"):
+        bits.append(f"ctx {s['granted_context']:,}")
+    if not s.get("interleaved", True):
+        bits.append("stored, not interleaved")
+    return " · ".join(bits)
+
+
+def compare_card(s: Mapping[str, Any]) -> RenderableType:
+    """The compare result for people: both sides, a row per depth, the verdict."""
+    status = s.get("status", "?")
+    style = {"complete": "bold green", "incomplete": "bold yellow", "failed": "bold red"}.get(status, "bold")
+    head = Text.assemble(("rigbench compare ", "bold"), (str(s.get("compare_id")), "bold cyan"), " · ",
+                         (status, style))
+    if s.get("reason"):
+        head.append(f" · {s['reason']}", style="yellow")
+    sides = Table.grid(padding=(0, 2))
+    sides.add_column(style="bold")
+    sides.add_column()
+    sides.add_row("A", _side_line(s.get("a") or {}))
+    sides.add_row("B", _side_line(s.get("b") or {}))
+    session = s.get("mode") == "session"
+    t = Table(title="Decode and prefill tok/s · B/A with its 95% paired CI" + (" · by turn band" if session else ""),
+              title_justify="left", pad_edge=False)
+    t.add_column("Turns" if session else "Depth", justify="right")
+    if session:
+        t.add_column("Context", justify="right")
+    for col in ("A decode", "B decode", "B/A", "95% CI", "Verdict", "±MDE", "A prefill", "B prefill"):
+        t.add_column(col, justify="right" if col != "Verdict" else "left")
+    for p in s.get("depths") or []:
+        ci = p.get("ci")
+        first: list[RenderableType] = ([f"{p['turns'][0]}–{p['turns'][1]}", f"{p['depth']:,}"] if session
+                                       else [f"{p['depth']:,}"])
+        t.add_row(*first, _num(p.get("a_decode_tok_s")), _num(p.get("b_decode_tok_s")),
+                  _num(p.get("ratio"), 3), f"{ci[0]:.3f}–{ci[1]:.3f}" if ci else "—", _verdict(p.get("verdict")),
+                  f"{p['mde_pct']:.1f}%" if p.get("mde_pct") is not None else "—",
+                  _num(p.get("a_prefill_tok_s")), _num(p.get("b_prefill_tok_s")))
+    parts: list[RenderableType] = [head, sides, t]
+    fl = s.get("floors") or {}
+    fl_bits = []
+    for k in ("a", "b"):
+        f = fl.get(k)
+        if f:
+            where = f"turn {f['turn'] + 1}, context {f['depth']:,}" if "turn" in f else f"depth {f['depth']:,}"
+            fl_bits.append(f"{k.upper()} {f['decode_tok_s']:.1f} tok/s ({where})")
+    if fl_bits:
+        parts.append(Text.assemble(("Sustained floor: ", "bold"), " · ".join(fl_bits)))
+    cross = s.get("crossover")
+    parts.append(Text.assemble(("Crossover: ", "bold"), cross["statement"] if cross else
+                               "none: the lead never changes hands across the measured depths"))
+    if not session:
+        pts = s.get("depths") or []
+        if len(pts) >= 3:
+            parts.append(decode_bars([("A", [(p["depth"], p.get("a_decode_tok_s")) for p in pts]),
+                                      ("B", [(p["depth"], p.get("b_decode_tok_s")) for p in pts])]))
+    else:
+        for k in ("a", "b"):
+            ss = (s.get("sessions") or {}).get(k)
+            if ss:
+                parts.append(session_curve(ss, label=k.upper()))
+    parts.append(Text.assemble(("Verdict: ", "bold"), _verdict(s.get("verdict")), " — ", str(s.get("statement", ""))))
+    notes = list(s.get("notes") or [])
+    if notes:
+        nt = Text("Notes:\n", style="bold")
+        for n in notes:
+            nt.append(f"  • {n}\n")
+        parts.append(nt)
+    return Group(*parts)

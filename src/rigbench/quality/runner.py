@@ -198,18 +198,29 @@ class _Pass:
             self.state.reasoning_known = False
         return None
 
+    def _superseded(self, p: Any, rep: int, rec: RequestRecord, ask: Ask, why: str) -> None:
+        """Keep an answer that was asked again: every request is evidence, graded or not."""
+        self._count_reasoning(rec)
+        if rec.reasoning_tokens:
+            self.state.reasoning_tokens += rec.reasoning_tokens
+        self.store.add_request(self.run_id, rec, phase="quality", role=p.id, rep=rep, extra={
+            "category": p.category, "superseded": why, "suite": self.suite.name, "suite_version": self.suite.version,
+            "mode": self.mode, "max_tokens": ask.max_tokens})
+
     def answer(self, p: Any, rep: int) -> Scored:
         seed = SEED_BASE + rep
         ask = self._ask(p)
         rec = _send(self.session.client, ask, temperature=self.q.temperature, seed=seed)
         retried = False
         if rec.ok and self._observe_reasoning(rec):
+            self._superseded(p, rep, rec, ask, "ran out of room while reasoning; asked again with the allowance")
             ask, retried = self._ask(p), True
             rec = _send(self.session.client, ask, temperature=self.q.temperature, seed=seed)
         elif not rec.ok:
             if not self.session.server_alive():
                 raise EngineError(f"the server stopped during the quality pass ({rec.error})",
                                   "read the server log; answers graded so far are kept")
+            self._superseded(p, rep, rec, ask, "failed; asked again")
             ask, retried = self._ask(p), True
             rec = _send(self.session.client, ask, temperature=self.q.temperature, seed=seed)
         self.state.retried += retried
@@ -263,7 +274,7 @@ def _quality_speed(store: Any, run_id: int) -> dict[str, Any]:
     gen = [f.generated_tokens for f in figs if f.generated_tokens is not None]
     return {"decode_tok_s": round(dec.median, 2) if dec.median is not None else None,
             "decode_ci": [round(x, 2) for x in dec.ci] if dec.ci else None,
-            "answers": len(rows), "generated_tokens": sum(gen) if gen else None}
+            "requests": len(rows), "generated_tokens": sum(gen) if gen else None}
 
 
 def _judge(suite: Suite, q: QualityOptions, store: Any, run_id: int, progress: Any,

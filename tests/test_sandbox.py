@@ -200,3 +200,31 @@ def test_describe_layers_names_what_held(layers: dict[str, object]) -> None:
     assert ("network namespace" in line) == (layers["network"] == "namespace")
     assert ("audit hook" in line)
     assert describe_layers({}) == "sandbox: not exercised"
+
+
+def test_an_unprivileged_caller_gets_namespaces_through_a_user_namespace(tmp_path: Path) -> None:
+    """Not root: the kernel layers come from a user namespace where the kernel allows one."""
+    import shutil
+    import subprocess
+
+    import rigbench
+
+    python = shutil.which("python3", path="/usr/bin:/bin")
+    if os.geteuid() != 0 or python is None:
+        pytest.skip("needs root (to become nobody) and a system python3 that nobody can run")
+    src = str(Path(rigbench.__file__).resolve().parents[1])
+    code = ("import json\nfrom rigbench.quality.sandbox import run_tests\n"
+            "r = run_tests('import os\\nwhile True:\\n    os.fork()\\n', ['assert 1'], audit=False)\n"
+            "print(json.dumps({'passed': r.passed, 'error': r.error, 'layers': r.layers}))\n")
+    proc = subprocess.run([python, "-c", code], user=65534, group=65534, env={"PYTHONPATH": src}, cwd="/",
+                          capture_output=True, text=True, timeout=60)
+    if proc.returncode != 0:
+        pytest.skip(f"nobody cannot run rigbench from here: {proc.stderr.strip().splitlines()[-1:]}")
+    import json
+
+    res = json.loads(proc.stdout)
+    assert res["passed"] == 0 and res["layers"]["user"] == "same user"
+    assert "Resource temporarily unavailable" in str(res["error"])  # RLIMIT_NPROC applies to a normal user
+    if not res["layers"]["user_namespace"]:
+        pytest.skip("this kernel refuses unprivileged user namespaces: the audit hook is the network guard")
+    assert res["layers"]["network"] == "namespace" and res["layers"]["pid_namespace"]

@@ -179,7 +179,8 @@ def describe_layers(layers: dict[str, Any], limits: Limits = Limits()) -> str:
     if layers.get("pid_namespace"):
         parts.append("PID namespace")
     user = layers.get("user")
-    parts.append("as nobody" if user == "nobody" else f"as {user}")
+    parts.append("as nobody" if user == "nobody" else "as the calling user (not root)" if user == "same user"
+                 else f"as {user}")
     names = set(layers.get("rlimits") or [])
     shown = [text for key, text in (("cpu", f"CPU {limits.cpu_s} s"), ("memory", f"{limits.memory_bytes >> 20} MiB"),
                                     ("file size", f"{limits.file_bytes >> 10} KiB files"),

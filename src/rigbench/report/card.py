@@ -132,10 +132,16 @@ def card(s: Mapping[str, Any]) -> RenderableType:
     if s.get("reason"):
         head.append(f" · {s['reason']}", style="yellow")
     parts: list[RenderableType] = [head, _facts_table(s)]
+    from rigbench.report.terminal import decode_bars, session_curve
+
     if s.get("points"):
         parts.append(_points_table(s))
-    else:
+        if len(s["points"]) >= 3:
+            parts.append(decode_bars([("", [(p["depth"], p.get("decode_tok_s")) for p in s["points"]])]))
+    elif not s.get("session"):
         parts.append(Text("No depth was measured.", style="yellow"))
+    if s.get("session"):
+        parts += [session_curve(s["session"]), Text(f"Session: {s['session'].get('statement', '')}")]
     v = s.get("verdict") or {}
     cls = v.get("class", "?")
     cls_style = "bold green" if cls == "interactive" else "bold yellow"

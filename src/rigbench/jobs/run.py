@@ -9,7 +9,7 @@ from typing import Any
 
 from rigbench import __version__
 from rigbench.client.stream import Timeouts
-from rigbench.errors import Interrupted, RigbenchError, UsageError
+from rigbench.errors import Interrupted, RequestError, RigbenchError, StoreError, UsageError
 from rigbench.jobs.ceiling import ceiling_basis
 from rigbench.jobs.progress import NullProgress, Progress
 from rigbench.jobs.session import merge_gguf_facts, open_session
@@ -133,6 +133,7 @@ def _run(store: Store, opts: RunOptions, progress: Progress, resume: int | None)
                 raise RigbenchError(f"the warm-up request failed: {warm.error}",
                                     "check that the server can answer a chat completion")
             measured_any = True
+            failed: list[str] = []
             workload = opts.extra_params.get("session")
             if workload == "agent":
                 from rigbench.jobs.agent import run_agent_session
@@ -140,24 +141,40 @@ def _run(store: Store, opts: RunOptions, progress: Progress, resume: int | None)
                 run_agent_session(session, store, run_id, progress=progress, note=note, opts=opts)
             else:
                 plan = _plan(store, run_id, opts, session.facts.granted_context, note)
-                run_sweep(session, store, run_id, plan, progress, timeouts=timeouts, note=note,
-                          explicit_timeout=opts.timeout_s is not None)
+                failed = run_sweep(session, store, run_id, plan, progress, timeouts=timeouts, note=note,
+                                   explicit_timeout=opts.timeout_s is not None)
             if opts.quality:
                 _quality_pass(session, store, run_id, opts, progress, note)
+            if failed:
+                raise RequestError(f"{len(failed)} speed request{'s' if len(failed) > 1 else ''} failed "
+                                   f"({failed[0]}); the card shows the rest",
+                                   f"measure the missing points with rigbench run --resume {run_id}")
         store.finish_run(run_id, "complete")
     except KeyboardInterrupt:
-        store.finish_run(run_id, "incomplete", "interrupted (Ctrl-C)")
+        _mark(store, run_id, "incomplete", "interrupted (Ctrl-C)")
         raise Interrupted(f"interrupted; run {run_id} keeps what was measured",
                           f"finish it with rigbench run --resume {run_id}") from None
     except RigbenchError as exc:
-        measured_any = measured_any or bool(store.requests(run_id))
-        store.finish_run(run_id, "incomplete" if measured_any else "failed", exc.one_line())
+        try:
+            measured_any = measured_any or bool(store.requests(run_id))
+        except StoreError:
+            measured_any = True
+        _mark(store, run_id, "incomplete" if measured_any else "failed", exc.one_line())
         if measured_any and "--resume" not in (exc.hint or ""):
             exc.hint = f"{exc.hint + '; ' if exc.hint else ''}run {run_id} keeps what was measured " \
                        f"(rigbench run --resume {run_id})"
         raise
     progress.stage("done")
     return run_summary(store, run_id)
+
+
+def _mark(store: Store, run_id: int, status: str, reason: str) -> None:
+    """Record how a run ended; when the database itself is what failed (disk full), the
+    run stays 'running' in the store, and --resume still finishes it."""
+    try:
+        store.finish_run(run_id, status, reason)
+    except StoreError:
+        pass
 
 
 def _merge_extra(store: Store, run_id: int, values: dict[str, Any]) -> None:

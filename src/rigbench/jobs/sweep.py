@@ -59,7 +59,9 @@ def cache_check(cache_n: int | None, expected_reuse: int) -> bool | None:
 
 
 def run_sweep(session: Session, store: Store, run_id: int, plan: SweepPlan, progress: Progress,
-              *, timeouts: Timeouts, note: Any, explicit_timeout: bool = False) -> None:
+              *, timeouts: Timeouts, note: Any, explicit_timeout: bool = False) -> list[str]:
+    """Measure the plan's missing points. Returns the errors of the points that failed
+    (and were not measured); an empty list means every planned point is in the store."""
     client = session.client
     text = ContextText(client)
     if text.method == "calibrated":
@@ -72,6 +74,7 @@ def run_sweep(session: Session, store: Store, run_id: int, plan: SweepPlan, prog
     cached_depth: int | None = None  # the context depth the server's cache holds, as far as we know
     last_rates: tuple[float | None, float | None] = (None, None)
     failures = 0
+    errors: list[str] = []
     for i, depth in enumerate(plan.depths):
         reps = [r for r in range(plan.repeats) if (depth, r) not in plan.done]
         if not reps:
@@ -82,12 +85,11 @@ def run_sweep(session: Session, store: Store, run_id: int, plan: SweepPlan, prog
                                 depth_from=cached_depth, depth_to=depth)
             left = plan.budget_s - (time.monotonic() - t_start)
             if est is not None and est.seconds > left:
-                skipped = [d for d in plan.depths[i:]]
-                for d in skipped:
+                for d in plan.depths[i:]:
                     note(f"depth {d:,} skipped: the time budget has {max(left, 0):.0f} s left and depth {depth:,} "
                          f"alone needs about {est.seconds:.0f} s (raise it with --budget)")
                 progress.end()
-                return
+                return errors
         context = text.text(depth)
         for rep in reps:
             messages = [{"role": "user", "content": context + probe_text(rep)}]
@@ -107,6 +109,7 @@ def run_sweep(session: Session, store: Store, run_id: int, plan: SweepPlan, prog
                      f"where about {expected:,} tokens were expected to be reused)")
             if not rec.ok:
                 failures += 1
+                errors.append(f"depth {depth:,} repeat {rep + 1}: {rec.error}")
                 if not session.server_alive():
                     raise EngineError(f"the server died at depth {depth:,}: {rec.error}",
                                       f"read its log ({session.facts.log_path}); resume with --resume {run_id}")
@@ -123,3 +126,4 @@ def run_sweep(session: Session, store: Store, run_id: int, plan: SweepPlan, prog
             else:
                 last_rates = (last_rates[0], f.decode_tok_s or last_rates[1])
     progress.end()
+    return errors

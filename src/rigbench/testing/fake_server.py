@@ -13,7 +13,10 @@ comparable across processes on one Linux host) are kept in ``sent_log``.
 
 from __future__ import annotations
 
+import dataclasses
 import json
+import os
+import signal
 import socket
 import threading
 import time
@@ -44,6 +47,9 @@ class Script:
     stall_after: int | None = None  # chunks before going silent forever (headers sent)
     close_after: int | None = None  # chunks before dropping the connection
     hang_before_headers: bool = False
+    die_after: int | None = None  # chunks before the whole server process is SIGKILLed
+    fault_at: int | None = None  # faults apply only to this chat request (1-based); None: to every one
+    state_file: str | None = None  # counts chat requests across server processes (for fault_at)
     done_marker: bool = True  # send `data: [DONE]`
     finish_reason: bool = True
     crlf: bool = False  # CRLF line endings
@@ -111,6 +117,7 @@ class _Handler(BaseHTTPRequestHandler):
         if self.path not in ("/v1/chat/completions", "/chat/completions"):
             self._json(404, {"error": {"message": "not found", "code": 404}})
             return
+        s = self.server.script_for(self.server.next_request())
         if s.hang_before_headers:
             time.sleep(3600)
             return
@@ -156,6 +163,8 @@ class _Handler(BaseHTTPRequestHandler):
                             break
                         if left > 2_000_000:
                             time.sleep((left - 1_000_000) / 1e9)
+                if s.die_after is not None and chunk_i == s.die_after:
+                    os.kill(os.getpid(), signal.SIGKILL)
                 if s.stall_after is not None and chunk_i == s.stall_after:
                     time.sleep(3600)
                 if s.close_after is not None and chunk_i == s.close_after:
@@ -228,6 +237,31 @@ class _Server(ThreadingHTTPServer):
         self.script = script
         self.sent_log: list[list[int]] = []
         self.bodies: list[dict[str, Any]] = []
+        self._count = 0
+        self._lock = threading.Lock()
+
+    def next_request(self) -> int:
+        """1-based number of this chat request (across processes when a state file is set)."""
+        with self._lock:
+            path = self.script.state_file
+            if path:
+                try:
+                    with open(path) as f:
+                        self._count = int(f.read().strip() or 0)
+                except (OSError, ValueError):
+                    self._count = 0
+            self._count += 1
+            if path:
+                with open(path, "w") as f:
+                    f.write(str(self._count))
+            return self._count
+
+    def script_for(self, n: int) -> Script:
+        s = self.script
+        if s.fault_at is None or n == s.fault_at:
+            return s
+        return dataclasses.replace(s, http_status=200, error_after=None, malformed_after=None, stall_after=None,
+                                   close_after=None, hang_before_headers=False, die_after=None)
 
 
 class FakeServer:

@@ -109,6 +109,7 @@ class _Handler(BaseHTTPRequestHandler):
         except ValueError:
             body = {}
         self.server.bodies.append(body)
+        self.server.auth.append(self.headers.get("Authorization"))
         if self.path == "/tokenize" and s.tokenize:
             text = str(body.get("content", ""))
             n = max(1, len(text) // s.chars_per_token) if text else 0
@@ -237,6 +238,7 @@ class _Server(ThreadingHTTPServer):
         self.script = script
         self.sent_log: list[list[int]] = []
         self.bodies: list[dict[str, Any]] = []
+        self.auth: list[str | None] = []  # the Authorization header of each POST
         self._count = 0
         self._lock = threading.Lock()
 
@@ -285,6 +287,10 @@ class FakeServer:
     @property
     def bodies(self) -> list[dict[str, Any]]:
         return self._srv.bodies
+
+    @property
+    def auth(self) -> list[str | None]:
+        return self._srv.auth
 
     def start(self) -> FakeServer:
         self._thread = threading.Thread(target=self._srv.serve_forever, daemon=True)

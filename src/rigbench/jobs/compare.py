@@ -267,10 +267,12 @@ class _Compare:
         guards = {n: FailureGuard(s, f"{n.upper()} ") for n, s in sessions.items()}
         cached: dict[str, int | None] = dict.fromkeys(sessions)
         self.progress.begin(len(depths) * self.opts.repeats * len(sessions), "compare")
-        for depth in depths:
-            context = text.text(depth)
+        for i, depth in enumerate(depths):
+            # one prompt per depth, repeated: a server that cannot roll its cache back
+            # part-way (llama.cpp's checkpoints for sliding-window models) still reuses
+            # all of it, where a different note per repeat would re-prefill the context
+            messages = [{"role": "user", "content": text.text(depth) + probe_text(i)}]
             for rep in range(self.opts.repeats):
-                messages = [{"role": "user", "content": context + probe_text(rep)}]
                 for name, s in sessions.items():  # A then B, every repeat: A B A B
                     self.progress.advance(f"depth {depth:,} · repeat {rep + 1}/{self.opts.repeats} · {name.upper()}")
                     expected = cached[name] if rep == 0 else depth

@@ -336,7 +336,8 @@ def session_bands(a_rows: Sequence[Mapping[str, Any]], b_rows: Sequence[Mapping[
     turns = sorted(set(a_t) & set(b_t))
     chunks = [turns[i:i + band] for i in range(0, len(turns), band)]
     if len(chunks) > 1 and len(chunks[-1]) < 2:  # a lone last turn joins the band before it
-        chunks[-2] += chunks.pop()
+        last = chunks.pop()
+        chunks[-1] = chunks[-1] + last
     out: list[dict[str, Any]] = []
     groups: Groups = []
     for chunk in chunks:

@@ -178,12 +178,18 @@ def _tokens(v: float) -> str:
 
 
 def _spread(ticks: list[float], top: float) -> list[float]:
-    """Drop ticks that would print on top of each other (closer than 6% of the axis)."""
+    """Drop ticks that would print on top of each other (closer than 6% of the axis),
+    always keeping the first (the origin) and the last (the deepest)."""
+    gap = 0.06 * top
     kept: list[float] = []
-    for t in reversed(ticks):
-        if not kept or kept[-1] - t >= 0.06 * top:
+    for t in ticks:
+        if not kept or t - kept[-1] >= gap:
             kept.append(t)
-    return sorted(kept)
+    if ticks and kept[-1] != ticks[-1]:
+        if len(kept) > 1 and ticks[-1] - kept[-1] < gap:
+            kept.pop()
+        kept.append(ticks[-1])
+    return kept
 
 
 def _mark_session(ax: Any, s: Series, color: str) -> None:

@@ -44,6 +44,7 @@ def no_engines(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     monkeypatch.setattr(ServerClient, "probe", refuse)
     monkeypatch.setattr("rigbench.jobs.session.make_engine", refuse, raising=False)
     monkeypatch.setenv("RIGBENCH_HOME", str(tmp_path / "home"))
+    monkeypatch.chdir(tmp_path)  # a fuzzed "--db --json" makes a file named "--json": keep it out of the repo
 
 
 argv_st = st.tuples(

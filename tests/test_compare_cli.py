@@ -14,6 +14,9 @@ from rigbench.jobs.compare import Side, parse_side
 def test_side_forms() -> None:
     url = parse_side("http://127.0.0.1:8080/v1", "a")
     assert url.kind == "url" and url.engine is not None and url.engine.url == "http://127.0.0.1:8080/v1"
+    named = parse_side("http://127.0.0.1:1234/v1#qwen3-8b", "a")
+    assert named.engine is not None and named.engine.model_name == "qwen3-8b"
+    assert named.engine.url == "http://127.0.0.1:1234/v1" and url.engine.model_name is None
     srv = parse_side("server:/opt/llama/bin/llama-server", "b", model="m.gguf", flags={"c": 4096}, extra=["--jinja"])
     assert srv.kind == "server" and srv.engine is not None
     assert srv.engine.server_bin == "/opt/llama/bin/llama-server" and srv.engine.model_path == "m.gguf"

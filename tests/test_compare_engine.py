@@ -108,3 +108,16 @@ def test_agent_session_compare(db: Path) -> None:
     rows = [r for r in s.requests(out["compare_id"]) if r["phase"] == "compare"]
     s.close()
     assert [(r["rep"], r["role"]) for r in rows] == [(t, k) for t in range(4) for k in "ab"]  # turns A B A B
+
+
+def test_two_urls_of_one_running_server(embedded_server: Any, db: Path) -> None:
+    import httpx
+
+    url = embedded_server.base_url
+    served = httpx.get(url + "/models", timeout=10).json()["data"][0]["id"]
+    code, out = _json("compare", url, f"{url}#{served}", "--depths", "0", "--repeats", "2",
+                      "--gen-tokens", "8", "--json", "--db", str(db))
+    assert code == 0
+    assert out["a"]["kind"] == out["b"]["kind"] == "url" and out["a"]["granted_context"] == 4096
+    assert any("the same server" in n for n in out["notes"])
+    assert out["depths"][0]["pairs"] == 2

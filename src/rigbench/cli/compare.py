@@ -8,7 +8,8 @@ from rigbench.cli import app
 from rigbench.cli import engine_opts as eo
 from rigbench.cli.common import DB_HELP, JSON_HELP, RichProgress, emit_json, out, sanitized_command
 
-_SIDE_HELP = "http://HOST:PORT/v1 | server:PATH (llama-server) | run:ID (stored run) | embedded:t=1,c=8192"
+_SIDE_HELP = ("http://HOST:PORT/v1[#MODEL] | server:PATH (llama-server) | run:ID (stored run) | "
+              "embedded:t=1,c=8192")
 
 
 @app.command(context_settings={"allow_extra_args": True},

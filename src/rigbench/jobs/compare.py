@@ -31,8 +31,8 @@ from rigbench.workload.text import ContextText, probe_text
 
 __all__ = ["SPEC_FORMS", "CompareOptions", "Side", "compare_job", "compare_summary", "parse_side"]
 
-SPEC_FORMS = ("write each side as http://HOST:PORT/v1 (a running server), server:PATH (a llama-server binary), "
-              "run:ID (a stored run) or embedded:FLAGS (e.g. embedded:t=1,c=8192)")
+SPEC_FORMS = ("write each side as http://HOST:PORT/v1 (a running server; #MODEL picks a served model), "
+              "server:PATH (a llama-server binary), run:ID (a stored run) or embedded:FLAGS (e.g. embedded:t=1,c=8192)")
 DEFAULT_REPEATS = 5
 DEFAULT_GEN_TOKENS = 128
 _NEED_AFTER = 48  # the note after the context and the chat template around it
@@ -71,7 +71,8 @@ def parse_side(text: str, name: str, *, model: str | None = None, flags: Mapping
     label = name.upper()
     shared = dict(normalize_flags(flags or {}))
     if raw.startswith(("http://", "https://")):
-        return Side(name, raw, "url", EngineSpec(kind="url", url=raw, label=label))
+        url, _, served = raw.partition("#")  # http://host:port/v1#MODEL picks a served model
+        return Side(name, raw, "url", EngineSpec(kind="url", url=url, model_name=served or None, label=label))
     kind, sep, rest = raw.partition(":")
     kind = kind.lower()
     if kind == "embedded":
@@ -222,6 +223,9 @@ class _Compare:
                 self._depths(sessions, gen_tokens, timeouts)
 
     def _check_same_model(self, sides: Mapping[str, Any]) -> None:
+        urls = [(v.get("server_facts") or {}).get("base_url") for k, v in sides.items() if k in ("a", "b")]
+        if len(urls) == 2 and urls[0] and urls[0] == urls[1]:
+            self.note(f"A and B are the same server ({urls[0]}): the two conversations share its cache slots")
         names = {(v.get("model") or {}).get("name") for v in sides.values()}
         if len(names - {None}) > 1:
             self.note("A and B serve different models (" + ", ".join(sorted(str(n) for n in names if n))

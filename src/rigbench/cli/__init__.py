@@ -36,6 +36,7 @@ def _register() -> None:
     from rigbench.cli import run as _run  # noqa: F401
     from rigbench.cli import runs as _runs  # noqa: F401
     from rigbench.cli import suite as _suite  # noqa: F401
+    from rigbench.cli import tune as _tune  # noqa: F401
 
 
 _register()

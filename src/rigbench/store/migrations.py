@@ -113,8 +113,35 @@ def _m0001_initial(conn: sa.Connection) -> None:
     md.create_all(conn)
 
 
+def _m0002_tune_trials(conn: sa.Connection) -> None:
+    """Tuning campaigns (runs of kind "tune"): one row per trial, its decision and evidence."""
+    md = sa.MetaData()
+    sa.Table("runs", md, sa.Column("id", sa.Integer, primary_key=True))  # for the foreign key only
+    sa.Table(
+        "tune_trials", md,
+        sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+        sa.Column("run_id", sa.Integer, sa.ForeignKey("runs.id"), nullable=False, index=True),
+        sa.Column("n", sa.Integer, nullable=False),
+        sa.Column("config", sa.JSON, nullable=False),
+        sa.Column("config_key", sa.Text, nullable=False),
+        sa.Column("status", sa.Text, nullable=False),
+        sa.Column("hypothesis", sa.Text),
+        sa.Column("decision", sa.Text),
+        sa.Column("reason", sa.Text),
+        sa.Column("figures", sa.JSON),
+        sa.Column("evidence", sa.JSON),
+        sa.Column("log_tail", sa.Text),
+        sa.Column("extra", sa.JSON),
+        sa.Column("created_at", sa.Text, nullable=False),
+        sa.Column("updated_at", sa.Text),
+        sa.UniqueConstraint("run_id", "n", name="uq_tune_trials_run_n"),
+    )
+    md.tables["tune_trials"].create(conn)
+
+
 MIGRATIONS: list[tuple[str, Callable[[sa.Connection], None]]] = [
     ("0001_initial", _m0001_initial),
+    ("0002_tune_trials", _m0002_tune_trials),
 ]
 
 

@@ -1,0 +1,94 @@
+"""The quality gate for lossy changes (a quantized KV cache: ``ctk``/``ctv`` other than f16).
+
+A lossy trial is kept only if its answers are about as good as the baseline's on a small
+subset of the quality suite: the first prompts of the machine-graded categories that need
+no sandbox (reasoning, instruction, extraction), asked once each at temperature 0 with a
+fixed seed on the baseline and on the trial, graded by ``rigbench.quality.graders.grade``.
+The gate passes when the trial's mean score is no more than ``TOLERANCE`` below the
+baseline's (on the 0-5 scale). Built from the quality package's public pieces
+(``load_suite``, ``choose_mode``, ``build_ask``, ``grade``); chat-mode servers only: a
+model without a chat template gets "quality gate not run" with the reason.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from rigbench.jobs.session import Session
+from rigbench.store import Store
+
+__all__ = ["PER_CATEGORY", "TOLERANCE", "GateScores", "gate_verdict", "grade_subset"]
+
+PER_CATEGORY = 2
+TOLERANCE = 0.5  # points of 5
+_CATEGORIES = ("reasoning", "instruction", "extraction")
+_SEED = 1000
+
+
+@dataclass
+class GateScores:
+    scores: dict[str, float] = field(default_factory=dict)  # prompt id -> 0..5
+    not_run: str | None = None  # why the gate could not run
+    suite: str | None = None
+
+    @property
+    def mean(self) -> float | None:
+        return sum(self.scores.values()) / len(self.scores) if self.scores else None
+
+    def to_json(self) -> dict[str, Any]:
+        return {"scores": self.scores, "mean": self.mean, "not_run": self.not_run, "suite": self.suite}
+
+    @classmethod
+    def from_json(cls, d: dict[str, Any] | None) -> GateScores | None:
+        if not d:
+            return None
+        return cls(dict(d.get("scores") or {}), d.get("not_run"), d.get("suite"))
+
+
+def grade_subset(session: Session, store: Store, run_id: int, trial: int) -> GateScores:
+    """Ask and grade the gate's prompts on a running server; every answer is stored."""
+    from rigbench.errors import RigbenchError
+    from rigbench.quality.graders import grade
+    from rigbench.quality.prompts import build_ask, choose_mode
+    from rigbench.quality.suite import load_suite
+
+    try:
+        suite = load_suite(None)
+    except RigbenchError as exc:
+        return GateScores(not_run=f"the quality suite could not be loaded ({exc.one_line()})")
+    choice = choose_mode(session.facts, None)
+    if choice.mode != "chat":
+        return GateScores(not_run=f"the model has no chat template ({choice.reason}); the gate asks chat prompts")
+    out = GateScores(suite=f"{suite.name} v{suite.version}")
+    for category in _CATEGORIES:
+        for p in [q for q in suite.prompts if q.category == category][:PER_CATEGORY]:
+            ask = build_ask(p, "chat")
+            assert ask.messages is not None
+            rec = session.client.chat(ask.messages, max_tokens=ask.max_tokens, temperature=0.0, seed=_SEED)
+            score = grade(p, rec.content).score if rec.ok else 0.0
+            store.add_request(run_id, rec, phase="tune", role=f"trial{trial}:quality:{p.id}",
+                              extra={"trial": trial, "stage": "quality", "prompt": p.id, "score": score})
+            out.scores[p.id] = float(score)
+    if not out.scores:
+        return GateScores(not_run="the quality suite has no reasoning, instruction or extraction prompts")
+    return out
+
+
+def gate_verdict(base: GateScores | None, trial: GateScores | None) -> tuple[bool | None, str]:
+    """(passed, statement). ``passed`` is None when the gate did not run (the statement says why)."""
+    if trial is None or base is None:
+        return None, "quality gate not run: the baseline's answers were not graded"
+    if trial.not_run or base.not_run:
+        return None, f"quality gate not run: {trial.not_run or base.not_run}"
+    common = sorted(set(base.scores) & set(trial.scores))
+    if not common:
+        return None, "quality gate not run: no prompt was graded on both"
+    b = sum(base.scores[k] for k in common) / len(common)
+    t = sum(trial.scores[k] for k in common) / len(common)
+    worse = [k for k in common if trial.scores[k] < base.scores[k]]
+    passed = t >= b - TOLERANCE
+    detail = f"{t:.2f} vs the baseline's {b:.2f} of 5 on {len(common)} prompts at temperature 0"
+    if worse:
+        detail += f" (worse on {', '.join(worse)})"
+    return passed, f"quality gate {'passed' if passed else 'failed'}: {detail}; allowed drop {TOLERANCE}"

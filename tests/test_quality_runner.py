@@ -248,6 +248,23 @@ def test_base_model_gets_completion_prompts(suite_file: str, store: tuple[Store,
     assert first["text"].endswith("### Response:\n```python\n") and "\n```" in first["stop"]
 
 
+def test_no_completions_endpoint_falls_back_to_chat(suite_file: str, store: tuple[Store, int]) -> None:
+    session = FakeSession(_answers(RIGHT), chat_template=False)
+
+    def refuse(text: str, *, max_tokens: int, **params: Any) -> RequestRecord:
+        session.client.calls.append({"kind": "completion", "tag": "?"})
+        rec = _rec("", status="error", error="HTTP 404: not found")
+        rec.http_status = 404
+        return rec
+
+    session.client.complete = refuse  # type: ignore[method-assign]
+    notes = Notes()
+    q = _run(session, store, notes, suite=suite_file, quality_repeats=1)
+    assert q["mode"] == "chat" and q["score"] == 5.0 and q["failed_answers"] == 0
+    assert [c["kind"] for c in session.client.calls].count("completion") == 1
+    assert any("refused completion prompts" in n for n in notes)
+
+
 def test_resume_keeps_graded_answers(suite_file: str, store: tuple[Store, int]) -> None:
     first = FakeSession(_answers(RIGHT))
     _run(first, store, suite=suite_file, quality_repeats=1)
@@ -372,11 +389,13 @@ def test_choose_mode(tmp_path: Path) -> None:
 
 def test_document_plants_needles_at_their_depths() -> None:
     needles = [p for p in load_suite().prompts if isinstance(p, LongContextPrompt)]
-    doc = build_document(needles, 20_000)
-    for p in needles:
-        assert doc.text.count(p.needle) == 1
-        assert abs(doc.depths[p.id] - p.depth) < 0.08
-    assert abs(len(doc.text) - 20_000) < 600
+    for size in (8_000, 20_000, 130_000):
+        doc = build_document(needles, size)
+        for p in needles:
+            assert doc.text.count(p.needle) == 1
+            assert abs(doc.depths[p.id] - p.depth) < 0.03, (size, p.id, doc.depths[p.id])
+        assert abs(len(doc.text) - size) < 600
+        assert "\n\n" + needles[0].needle + "\n\n" in doc.text  # a paragraph of its own
 
 
 # -- the real engine -------------------------------------------------------------------------

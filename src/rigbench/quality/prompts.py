@@ -122,7 +122,7 @@ class Document:
 
 def _break_near(body: str, pos: int) -> int:
     """A paragraph break near ``pos`` (else a sentence end, else ``pos``)."""
-    window = 1500
+    window = max(80, len(body) // 50)  # stay within 2% of the planned depth
     lo, hi = max(0, pos - window), min(len(body), pos + window)
     best = None
     for sep in ("\n\n", ". "):

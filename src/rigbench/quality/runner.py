@@ -216,6 +216,12 @@ class _Pass:
             self._superseded(p, rep, rec, ask, "ran out of room while reasoning; asked again with the allowance")
             ask, retried = self._ask(p), True
             rec = _send(self.session.client, ask, temperature=self.q.temperature, seed=seed)
+        elif not rec.ok and ask.text is not None and rec.http_status in (404, 405, 501):
+            self._superseded(p, rep, rec, ask, "the server has no completions endpoint; asked again as chat")
+            self.mode = "chat"
+            self.note(f"the server refused completion prompts (HTTP {rec.http_status}): quality prompts sent as chat")
+            ask, retried = self._ask(p), True
+            rec = _send(self.session.client, ask, temperature=self.q.temperature, seed=seed)
         elif not rec.ok:
             if not self.session.server_alive():
                 raise EngineError(f"the server stopped during the quality pass ({rec.error})",
@@ -255,14 +261,14 @@ class _Pass:
         scored: list[Scored] = []
         for p in order:
             for rep in range(self.q.repeats):
-                self.progress.advance(f"quality · {p.id} · {rep + 1}/{self.q.repeats}")
                 prev = self.done.get((p.id, rep))
                 if prev is not None:
                     if isinstance(p, LongContextPrompt):
                         self._document()
                     scored.append(Scored(p.id, p.category, rep, float(prev["extra"]["score"])))
-                    continue
-                scored.append(self.answer(p, rep))
+                else:
+                    scored.append(self.answer(p, rep))
+                self.progress.advance(f"quality · {p.id} · {rep + 1}/{self.q.repeats}")
         self.progress.end()
         return scored
 
@@ -349,7 +355,8 @@ def run_quality(session: Any, store: Any, run_id: int, *, progress: Any, note: C
         "categories": agg["categories"], "category_ci": agg["category_ci"],
         "reasoning_tokens": st.reasoning_tokens if st.reasoning_known else None,
         "reasons": st.reasons, "reasoning_allowance": st.extra_tokens or None,
-        "mode": choice.mode, "mode_reason": choice.reason,
+        "mode": qp.mode, "mode_reason": choice.reason if qp.mode == choice.mode else
+        "the server refused completion prompts; sent as chat",
         "temperature": q.temperature, "seeds": [SEED_BASE + r for r in range(q.repeats)],
         "context": st.context or None,
         "failed_answers": st.failed, "retried_answers": st.retried,

@@ -124,7 +124,7 @@ def figure(name: str, series: Sequence[Series], *, width: float = 8.0, height: f
     """A matplotlib Figure for one plot (no pyplot: no global state, the Agg canvas)."""
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
-    from matplotlib.ticker import FuncFormatter
+    from matplotlib.ticker import FuncFormatter, MaxNLocator
 
     title, xlabel, ylabel = _TITLES[name]
     fig = Figure(figsize=(width, height), dpi=100, layout="constrained")
@@ -147,6 +147,8 @@ def figure(name: str, series: Sequence[Series], *, width: float = 8.0, height: f
             ax.fill_between(s.x, _nan(lo), _nan(hi), color=color, alpha=0.18, linewidth=0)
         if name == "session":
             _mark_session(ax, s, color)
+    if name == "session":
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     if name == "session" and any(s.context for s in series):
         ax2 = ax.twinx()
         longest = max(series, key=lambda s: len(s.context))

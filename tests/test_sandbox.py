@@ -14,6 +14,7 @@ import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -228,3 +229,24 @@ def test_an_unprivileged_caller_gets_namespaces_through_a_user_namespace(tmp_pat
     if not res["layers"]["user_namespace"]:
         pytest.skip("this kernel refuses unprivileged user namespaces: the audit hook is the network guard")
     assert res["layers"]["network"] == "namespace" and res["layers"]["pid_namespace"]
+
+
+def test_an_interrupted_run_leaves_nothing_behind(monkeypatch: pytest.MonkeyPatch) -> None:
+    import subprocess
+
+    started: list[subprocess.Popen[bytes]] = []
+
+    class Interrupting(subprocess.Popen[bytes]):
+        def __init__(self, *a: Any, **kw: Any) -> None:
+            super().__init__(*a, **kw)
+            started.append(self)
+
+        def communicate(self, *a: Any, **kw: Any) -> tuple[bytes, bytes]:
+            time.sleep(0.5)  # the child is running the sleeper by now
+            raise KeyboardInterrupt
+
+    monkeypatch.setattr(subprocess, "Popen", Interrupting)
+    sleeper = "import time\nwhile True:\n    try:\n        time.sleep(60)\n    except BaseException:\n        pass\n"
+    with pytest.raises(KeyboardInterrupt):
+        run_tests(sleeper, ["assert 1"])
+    assert started and started[0].returncode is not None  # killed and reaped

@@ -141,6 +141,10 @@ def run_tests(code: str, tests: Sequence[str], *, setup: str = "", limits: Limit
             timed_out = True
             _kill_group(proc)
             proc.wait()
+        except BaseException:  # Ctrl-C or anything else: leave nothing running behind us
+            _kill_group(proc)
+            proc.wait()
+            raise
         wall = time.monotonic() - start
         result = _read_report(Path(folder) / f"result-{nonce}.json")
         if result is not None:

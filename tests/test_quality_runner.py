@@ -428,6 +428,6 @@ def test_default_suite_on_the_embedded_engine(tmp_path: Path) -> None:
         lc = [r for r in rows if r["extra"]["category"] == "long_context"]
         assert all(r["prompt_tokens"] > q["context"]["tokens"] * 0.8 for r in lc)  # the document was really read
         assert any("plain completions" in n for n in notes)
-        assert wall < 150  # one repeat; the default three stay within the run's budget
+        assert 0 < q["wall_s"] <= wall + 1  # the pass times itself (its budget: test_quality_suite)
     finally:
         s.close()

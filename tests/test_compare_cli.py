@@ -89,3 +89,12 @@ def test_report_of_a_missing_run(cli: Any, tmp_path: Path) -> None:
     r = cli("report", "7", "-o", str(tmp_path / "r.html"), "--db", str(tmp_path / "r.db"))
     assert r.code == 2 and "there is no run 7" in _one_line(r)
     assert not (tmp_path / "r.html").exists()
+
+
+def test_a_launched_server_without_model_gets_the_bundled_one() -> None:
+    from rigbench.jobs.compare import _with_model
+
+    side = _with_model(parse_side("server:/opt/llama-server", "a"))
+    assert side.engine is not None and str(side.engine.model_path).endswith(".gguf")
+    given = parse_side("server:/opt/llama-server", "a", model="/m/x.gguf")
+    assert _with_model(given) == given and _with_model(parse_side("run:3", "b")).engine is None

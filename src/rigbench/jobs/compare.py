@@ -11,6 +11,7 @@ output says. The statistics are ``measure.compare``'s; this module does the I/O.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -115,7 +116,7 @@ def compare_job(opts: CompareOptions, progress: Progress | None = None) -> dict[
 class _Compare:
     def __init__(self, store: Store, opts: CompareOptions, progress: Progress) -> None:
         self.store, self.opts, self.progress = store, opts, progress
-        self.sides = (opts.a, opts.b)
+        self.sides: tuple[Side, ...] = (opts.a, opts.b)
         self.run_id = 0
         self.stored: dict[str, dict[str, Any]] = {}  # side name -> the stored run it reads
 
@@ -144,6 +145,8 @@ class _Compare:
                 gen = gen or (run.get("params") or {}).get("gen_tokens")
             elif side.engine is not None:
                 preflight(side.engine)
+        self.sides = tuple(_with_model(side) for side in self.sides)
+        self.opts.a, self.opts.b = self.sides
         if self.opts.a.kind == "run" and self.opts.b.kind == "run" and self.opts.session:
             raise UsageError("two stored sessions cannot be paired turn by turn here",
                              "give at least one side that runs now")
@@ -324,6 +327,15 @@ class _Compare:
                                        extra=extra)
                 guards[name].check(rec, f"session turn {i + 1}")
         self.progress.end()
+
+
+def _with_model(side: Side) -> Side:
+    """A launched llama-server needs a model file: the bundled one unless --model gave one."""
+    if side.kind != "server" or side.engine is None or side.engine.model_path:
+        return side
+    from rigbench.engines.bundled import bundled_model_path
+
+    return dataclasses.replace(side, engine=dataclasses.replace(side.engine, model_path=str(bundled_model_path())))
 
 
 def compare_summary(store: Store, run_id: int) -> dict[str, Any]:

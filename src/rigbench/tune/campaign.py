@@ -57,7 +57,8 @@ from rigbench.tune.space import EMBEDDED, SERVER, Config, Space, combination_pro
 from rigbench.tune.trial import Bench, TrialFigures, load_average, log_tail, measure_trial
 from rigbench.types import EngineSpec
 
-__all__ = ["DEFAULT_BUDGET", "EXHAUSTIVE_MAX", "TuneOptions", "resume_options", "tune_job"]
+__all__ = ["DEFAULT_BUDGET", "EXHAUSTIVE_MAX", "TuneOptions", "resume_options", "startup_trials", "tpe_sampler",
+           "tune_job"]
 
 EXHAUSTIVE_MAX = 12
 DEFAULT_BUDGET = 12  # trials after the baseline, when the space is searched
@@ -108,6 +109,20 @@ class _Trial:
     decision: str | None = None
     gate: GateScores | None = None
     gate_passed: bool | None = None  # False: a lossy change failed its quality gate; it never wins
+
+
+def startup_trials(n_dims: int) -> int:
+    """Random trials before TPE models the space: few, since every trial is a server start."""
+    return min(10, max(3, n_dims + 1))
+
+
+def tpe_sampler(seed: int, n_dims: int) -> Any:
+    """The campaign's sampler (``bench/tune_search.py`` replays searches with the same one)."""
+    import optuna
+
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    return optuna.samplers.TPESampler(seed=seed, n_startup_trials=startup_trials(n_dims), multivariate=True,
+                                      warn_independent_sampling=False)
 
 
 def resume_options(store: Store, run_id: int, db: str | None) -> TuneOptions:
@@ -437,13 +452,11 @@ class _Campaign:
         from optuna.distributions import BaseDistribution, CategoricalDistribution
         from optuna.trial import TrialState
 
-        optuna.logging.set_verbosity(optuna.logging.WARNING)
-        startup = min(10, max(3, len(self.opts.space.dims) + 1))
+        startup = startup_trials(len(self.opts.space.dims))
         self._tune_extra(search=f"optuna TPE (seed {self.opts.seed}, {startup} random start-up trials) over "
                                 f"{len(candidates)} configurations; study rigbench-tune-{self.run_id} in this "
                                 "database")
-        sampler = optuna.samplers.TPESampler(seed=self.opts.seed, n_startup_trials=startup, multivariate=True,
-                                             warn_independent_sampling=False)
+        sampler = tpe_sampler(self.opts.seed, len(self.opts.space.dims))
         study = optuna.create_study(study_name=f"rigbench-tune-{self.run_id}",
                                     storage=optuna.storages.RDBStorage(url=self._storage_url()),
                                     sampler=sampler, direction="maximize", load_if_exists=True)

@@ -47,7 +47,10 @@ def test_series_from_a_run_and_a_compare() -> None:
     assert len(run["ttft"]) == 3  # first at depth, repeats, session turns
     assert len(run["session"]) == 1 and len(run["session"][0].context) == 12
     cmp = series_of(compare_summary_fixture())
-    assert [s.label for s in cmp["decode"]] == ["A · server:/old/llama-server", "B · server:/new/llama-server"]
+    assert [s.label for s in cmp["decode"]] == ["A · server:/old/llama-server (b6000)",
+                                                "B · server:/new/llama-server (b6500)"]
+    long = {**compare_summary_fixture(), "a": {"text": "server:/home/me/src/llama.cpp/build/bin/llama-server"}}
+    assert series_of(long)["decode"][0].label == "A · server:…/build/bin/llama-server"
     assert cmp["session"] == []
     both = plot_series([compare_summary_fixture(), run_summary_fixture()])
     colors = [s.color for s in both["decode"]]

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import os
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -229,8 +230,12 @@ class _Compare:
         urls = [(v.get("server_facts") or {}).get("base_url") for k, v in sides.items() if k in ("a", "b")]
         if len(urls) == 2 and urls[0] and urls[0] == urls[1]:
             self.note(f"A and B are the same server ({urls[0]}): the two conversations share its cache slots")
-        names = {(v.get("model") or {}).get("name") for v in sides.values()}
-        if len(names - {None}) > 1:
+        models = [v.get("model") or {} for v in sides.values()]
+        paths = {os.path.realpath(m["path"]) for m in models if m.get("path")}
+        if len(paths) == 1 and all(m.get("path") for m in models):
+            return  # the same file on both sides, whatever each server calls it
+        names = {m.get("name") for m in models}
+        if len(names - {None}) > 1 or len(paths) > 1:
             self.note("A and B serve different models (" + ", ".join(sorted(str(n) for n in names if n))
                       + "): the comparison is of the models too, not only the servers")
 

@@ -51,7 +51,13 @@ def _run_label(s: Mapping[str, Any]) -> str:
 
 def _side_label(s: Mapping[str, Any], side: str) -> str:
     d = s.get(side) or {}
-    text = f"{side.upper()} · {d.get('text', '?')}"
+    spec = str(d.get("text", "?"))
+    kind, sep, path = spec.partition(":")
+    if kind == "server" and sep and path.count("/") > 3:  # a long binary path: its last parts say enough
+        spec = "server:…/" + "/".join(path.rstrip("/").split("/")[-3:])
+    text = f"{side.upper()} · {spec}"
+    if d.get("build") and kind == "server":
+        text += f" ({d['build']})"
     return text if d.get("interleaved", True) else text + " (stored)"
 
 

@@ -15,6 +15,7 @@ __all__ = ["CONTEXT_BAR", "DECODE_BAR", "GAP_FLAG_PCT", "depth_points", "sweep_c
 DECODE_BAR = 100.0
 CONTEXT_BAR = 1_000_000
 GAP_FLAG_PCT = 5.0
+SHORT_PROMPT = 256
 WORKING_DEPTH = 32768
 
 
@@ -65,7 +66,12 @@ def depth_points(rows: Sequence[Mapping[str, Any]], *, phase: str = "speed") -> 
         for name in ("decode_gap_pct", "prefill_gap_pct"):
             g = point[name]
             if g is not None and abs(g) > GAP_FLAG_PCT:
-                flags.append(f"{name.split('_')[0]} client/server gap {g:+.1f}%")
+                text = f"{name.split('_')[0]} client/server gap {g:+.1f}%"
+                new = point["prefill_new_tokens"]
+                if name == "prefill_gap_pct" and new is not None and new < SHORT_PROMPT:
+                    text += (f" (only {new} new prompt tokens: the client's TTFT also holds the first decode step "
+                             "and the HTTP round trip)")
+                flags.append(text)
         if point["cache_verified"] is False:
             flags.append("server re-prefilled the cached context")
         point["flags"] = flags

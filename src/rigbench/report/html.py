@@ -81,6 +81,28 @@ def _num(v: Any, nd: int = 1) -> str:
     return f"{v:,.{nd}f}"
 
 
+def _value(v: Any) -> str:
+    """A fact for people: 246,587,904 not 246587904.0; yes/no for booleans."""
+    if isinstance(v, bool):
+        return "yes" if v else "no"
+    if isinstance(v, int) or (isinstance(v, float) and v.is_integer() and abs(v) >= 1000):
+        return f"{int(v):,}"
+    if isinstance(v, float):
+        return f"{v:,.2f}" if abs(v) < 1000 else f"{v:,.0f}"
+    if isinstance(v, (list, tuple)):
+        return ", ".join(_value(x) for x in v)
+    return str(v)
+
+
+_UNITS = (("_depth0", " at depth 0"), ("_gb_s", " GB/s"), ("_tok_s", " tok/s"), ("_ms", " ms"), ("_pct", " %"))
+
+
+def _label(key: str) -> str:
+    for part, unit in _UNITS:
+        key = key.replace(part, unit)
+    return key.replace("_", " ")
+
+
 def _bytes(n: Any) -> str:
     if not isinstance(n, (int, float)) or not n:
         return "—"
@@ -188,6 +210,6 @@ def render_html(summaries: Sequence[Mapping[str, Any]], *, generated_at: str | N
         title=ids or "no runs", summaries=summaries, board=leaderboard_rows(summaries),
         provenance=_provenance(summaries), plots=_plots(summaries), working_depth=f"{WORKING_DEPTH:,}",
         generated_at=generated_at or datetime.now(timezone.utc).isoformat(timespec="seconds"),
-        tool_version=__version__, num=_num, bytes=_bytes,
+        tool_version=__version__, num=_num, bytes=_bytes, value=_value, label=_label,
         has_ceiling=lambda s: any(p.get("pct_of_ceiling") is not None for p in s.get("points") or []),
     )

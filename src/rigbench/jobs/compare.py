@@ -178,6 +178,9 @@ class _Compare:
         except RigbenchError as exc:
             measured = any(r["phase"] == "compare" for r in self.store.requests(self.run_id))
             self.store.finish_run(self.run_id, "incomplete" if measured else "failed", exc.one_line())
+            if measured:
+                exc.hint = f"{exc.hint + '; ' if exc.hint else ''}compare {self.run_id} keeps what was measured " \
+                           f"(rigbench report {self.run_id})"
             raise
         self.progress.stage("done")
         return compare_summary(self.store, self.run_id)

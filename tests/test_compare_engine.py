@@ -121,3 +121,39 @@ def test_two_urls_of_one_running_server(embedded_server: Any, db: Path) -> None:
     assert out["a"]["kind"] == out["b"]["kind"] == "url" and out["a"]["granted_context"] == 4096
     assert any("the same server" in n for n in out["notes"])
     assert out["depths"][0]["pairs"] == 2
+
+
+def test_a_server_dying_leaves_an_incomplete_compare(tmp_path: Path) -> None:
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    import psutil
+
+    db = tmp_path / "r.db"
+    argv = [sys.executable, "-m", "rigbench", "compare", "embedded:t=1", "embedded:t=1", "--depths", "0,256,512",
+            "--repeats", "2", "--gen-tokens", "16", "--json", "--db", str(db)]
+    proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    t0 = time.monotonic()
+    while True:
+        assert proc.poll() is None and time.monotonic() - t0 < 120, proc.communicate()
+        s = open_store(db) if db.exists() else None
+        runs = s.list_runs() if s else []
+        n = len(s.requests(runs[0]["id"], phase="compare")) if s and runs else 0
+        if s:
+            s.close()
+        if n >= 2:
+            break
+        time.sleep(0.2)
+    workers = [c for c in psutil.Process(proc.pid).children(recursive=True)
+               if "_embedded_worker" in " ".join(c.cmdline())]
+    assert len(workers) == 2
+    workers[1].send_signal(signal.SIGKILL)
+    _, err = proc.communicate(timeout=120)
+    assert proc.returncode == 3
+    assert len(err.strip().splitlines()) == 1 and "died" in err and "rigbench report" in err
+    s = open_store(db)
+    run = s.list_runs()[0]
+    s.close()
+    assert run["kind"] == "compare" and run["status"] == "incomplete" and "died" in run["reason"]

@@ -14,7 +14,7 @@ from rigbench.store import open_store
 from rigbench.store.trials import list_trials
 from rigbench.tune.export import parse_command_flags
 
-TINY = ["--space", "ub=32,64", "b=32", "--objective", "prefill@128", "--repeats", "2"]
+TINY = ["--space", "ub=32,64", "b=32", "--objective", "prefill@128", "--repeats", "2", "--gen-tokens", "16"]
 
 
 def _search_requests(db: str, run_id: int) -> list[tuple[Any, ...]]:

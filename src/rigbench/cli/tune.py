@@ -58,6 +58,7 @@ def tune(
         None, "--objective", help="decode@32k, prefill@8k or balanced (default; decode at 4k)"),
     budget: str | None = typer.Option(None, "--budget", help="trials (e.g. 20) or time (e.g. 30m) for the search"),
     repeats: int = typer.Option(3, "--repeats", min=2, max=50, help="requests per figure and trial"),
+    gen_tokens: int = typer.Option(64, "--gen-tokens", min=8, max=4096, help="tokens generated per decode request"),
     seed: int = typer.Option(0, "--seed", help="seed of the optuna sampler (spaces of more than 12 points)"),
     timeout: float | None = typer.Option(
         None, "--timeout", min=1, help="seconds: server start deadline and longest silence in a stream"),
@@ -99,7 +100,8 @@ def tune(
         trials, seconds = parse_budget(budget)
         opts = TuneOptions(space=sp, objective=parse_objective(objective), model=model,
                            server=servers[0] if len(servers) == 1 else None, budget_trials=trials, budget_s=seconds,
-                           repeats=repeats, seed=seed, timeout_s=timeout, db=db, command=sanitized_command())
+                           repeats=repeats, seed=seed, timeout_s=timeout, db=db, command=sanitized_command(),
+                           gen_tokens=gen_tokens)
     with RichProgress() as progress:
         summary = tune_job(opts, progress, resume=resume)
     launcher = _launcher(summary, export, port) if export else None

@@ -51,7 +51,7 @@ from rigbench.tune.journal import (
     hypothesis,
     restart_statement,
 )
-from rigbench.tune.objective import DEFAULT_GEN_TOKENS, Objective, Workload, plan_workload, rep_scores, score
+from rigbench.tune.objective import DEFAULT_GEN_TOKENS, Objective, Workload, plan_workload, rep_scores, trial_score
 from rigbench.tune.result import server_labels, tune_summary
 from rigbench.tune.space import EMBEDDED, SERVER, Config, Space, combination_problem
 from rigbench.tune.trial import Bench, TrialFigures, load_average, log_tail, measure_trial
@@ -400,7 +400,7 @@ class _Campaign:
                                                bp, bd),
                    trial_prefill=figs.prefill, trial_decode=figs.decode, incumbent_prefill=inc.figures.prefill,
                    incumbent_decode=inc.figures.decode, incumbent=self.incumbent, gate=gate_v)
-        s = score(self.opts.objective.kind, summarize(figs.prefill).median, summarize(figs.decode).median, bp, bd)
+        s = trial_score(self.opts.objective.kind, figs.prefill, figs.decode, bp, bd)
         t = _Trial(n, cfg, "measured", figs, s, d.decision, gate, gate_v[0] if gate_v else None)
         self.trials[n] = t
         update_trial(self.store, self.run_id, n, status="measured", decision=d.decision, reason=d.reason,

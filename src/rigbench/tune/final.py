@@ -25,7 +25,7 @@ from rigbench.measure.compare import paired
 from rigbench.measure.stats import summarize
 from rigbench.store import Store
 from rigbench.tune.journal import figure_summary
-from rigbench.tune.objective import Workload, rep_scores, score
+from rigbench.tune.objective import Workload, rep_scores, trial_score
 from rigbench.tune.trial import Bench, TrialFigures
 from rigbench.types import EngineSpec
 
@@ -117,7 +117,7 @@ def pick_winner(kind: str, figs: Mapping[int, TrialFigures], labels: Mapping[int
     base_scores = rep_scores(kind, base.prefill, base.decode, bp, bd)
     rows: list[dict[str, Any]] = []
     for n, f in figs.items():
-        s = score(kind, _med(f.prefill), _med(f.decode), bp, bd)
+        s = trial_score(kind, f.prefill, f.decode, bp, bd)
         rows.append({
             "n": n, "label": labels.get(n, str(n)), "score": round(s, 4) if s is not None else None,
             "prefill": figure_summary(f.prefill), "decode": figure_summary(f.decode),

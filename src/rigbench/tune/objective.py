@@ -33,6 +33,7 @@ __all__ = [
     "plan_workload",
     "rep_scores",
     "score",
+    "trial_score",
 ]
 
 DEFAULT_OBJECTIVE = "balanced"
@@ -165,3 +166,13 @@ def rep_scores(kind: str, prefill: Sequence[float | None], decode: Sequence[floa
     pad_p = list(prefill) + [None] * (n - len(prefill))
     pad_d = list(decode) + [None] * (n - len(decode))
     return [score(kind, p, d, base_prefill, base_decode) for p, d in zip(pad_p, pad_d, strict=True)]
+
+
+def trial_score(kind: str, prefill: Sequence[float | None], decode: Sequence[float | None],
+                base_prefill: float | None, base_decode: float | None) -> float | None:
+    """A trial's score: the median of its repeats' scores (what the paired ratios compare)."""
+    vals = sorted(v for v in rep_scores(kind, prefill, decode, base_prefill, base_decode) if v is not None)
+    if not vals:
+        return None
+    mid = len(vals) // 2
+    return vals[mid] if len(vals) % 2 else (vals[mid - 1] + vals[mid]) / 2

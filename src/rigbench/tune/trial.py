@@ -4,9 +4,10 @@ A ``Bench`` holds one started session and the campaign's workload. ``prefill(rep
 a cold prompt (a distinct passage header per repeat, the same across trials, so repeat
 ``i`` of one trial pairs with repeat ``i`` of another); ``decode(rep)`` generates with the
 working depth in the context: the first decode request on a server prefills that context
-(a "grow"), the later ones reuse it through the prefix cache, which is checked from the
-server's own counters. Every request is stored as it ends (phase "tune", role
-``trial{n}:prefill`` / ``trial{n}:decode``, ``extra.trial`` = n).
+(a "grow"), the later ones send the same prompt again, which the prefix cache serves
+(checked from the server's own counters): the work measured is the generation. Every
+request is stored as it ends (phase "tune", role ``trial{n}:prefill`` /
+``trial{n}:decode``, ``extra.trial`` = n).
 """
 
 from __future__ import annotations
@@ -152,7 +153,9 @@ class Bench:
         """Generation with the working depth in the context; returns decode tok/s (client side)."""
         wl = self.workload
         expected = self._cached_depth or 0
-        messages = [{"role": "user", "content": self._context + probe_text(rep)}]
+        # the same prompt every repeat: the server's cache then holds all of it, and even a
+        # sliding-window model (whose checkpoints sit a few tokens before a prompt's end) reuses it
+        messages = [{"role": "user", "content": self._context + probe_text(0)}]
         new_tokens = wl.decode_depth - expected + PROBE_TOKENS
         rec = self.session.client.chat(messages, max_tokens=wl.gen_tokens, exact=True, temperature=0.0, seed=rep,
                                        timeouts=self._limits(new_tokens, wl.gen_tokens))

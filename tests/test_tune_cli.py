@@ -14,6 +14,7 @@ from rigbench.errors import UsageError
 def test_split_words_model_and_space() -> None:
     assert split_words("ub=128,512", "t=1,2", []) == (None, ["t=1,2", "ub=128,512"])
     assert split_words("m.gguf", "t=1,2", ["ub=1"]) == ("m.gguf", ["t=1,2", "ub=1"])
+    assert split_words(None, "t=1,2 ub=1", []) == (None, ["t=1,2", "ub=1"])
     with pytest.raises(UsageError):
         split_words("a.gguf", "t=1", ["b.gguf"])
 

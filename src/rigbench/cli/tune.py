@@ -29,7 +29,7 @@ def split_words(model: str | None, space_first: str | None, extra: list[str]) ->
         raise UsageError(f"more than one model given ({', '.join(plain)})",
                          "give one MODEL.gguf; dimensions of the space are written name=v1,v2")
     space = ([space_first] if space_first is not None else []) + [w for w in words if "=" in w]
-    return (plain[0] if plain else None), space
+    return (plain[0] if plain else None), [part for w in space for part in w.split()]  # "--space 't=1 ub=2'" too
 
 
 def parse_budget(text: str | None) -> tuple[int | None, float | None]:

@@ -118,11 +118,14 @@ def startup_trials(n_dims: int) -> int:
 
 def tpe_sampler(seed: int, n_dims: int) -> Any:
     """The campaign's sampler (``bench/tune_search.py`` replays searches with the same one)."""
+    import warnings
+
     import optuna
 
-    optuna.logging.set_verbosity(optuna.logging.WARNING)
-    return optuna.samplers.TPESampler(seed=seed, n_startup_trials=startup_trials(n_dims), multivariate=True,
-                                      warn_independent_sampling=False)
+    optuna.logging.set_verbosity(optuna.logging.ERROR)  # the library never prints
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+        return optuna.samplers.TPESampler(seed=seed, n_startup_trials=startup_trials(n_dims), multivariate=True)
 
 
 def resume_options(store: Store, run_id: int, db: str | None) -> TuneOptions:

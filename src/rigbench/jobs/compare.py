@@ -199,8 +199,8 @@ class _Compare:
                                                  "engine_spec": run.get("engine_spec"),
                                                  "command": run.get("command"), "created_at": run.get("created_at")}
                     self.note(f"{side.name.upper()} is stored run {side.run_id} ({run.get('created_at')}): "
-                              "not interleaved; its repeats are paired by index, so drift between the two "
-                              "times is not cancelled")
+                              f"not interleaved; its {'turns' if self.opts.session else 'repeats'} are paired by "
+                              "index, so drift between the two times is not cancelled")
                     continue
                 assert side.engine is not None
                 self.progress.stage(f"starting {side.name.upper()}: {side.text}")

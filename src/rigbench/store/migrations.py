@@ -8,6 +8,7 @@ so the same migrations run on SQLite and PostgreSQL.
 from __future__ import annotations
 
 from collections.abc import Callable
+import time
 from datetime import datetime, timezone
 
 import sqlalchemy as sa
@@ -161,8 +162,23 @@ def applied_migrations(conn: sa.Connection) -> list[str]:
     return [r[0] for r in conn.execute(sa.select(t.c.name).order_by(t.c.name))]
 
 
-def migrate(engine: sa.Engine) -> list[str]:
-    """Apply what is missing; returns the names applied now."""
+def migrate(engine: sa.Engine, attempts: int = 5) -> list[str]:
+    """Apply what is missing; returns the names applied now.
+
+    Two rigbench processes may open a new database at the same moment: the loser of a
+    race on CREATE TABLE sees "already exists" once the winner commits, and simply
+    starts over (by then the winner has recorded what it applied)."""
+    for attempt in range(attempts):
+        try:
+            return _migrate_once(engine)
+        except (sa.exc.OperationalError, sa.exc.ProgrammingError) as exc:
+            if "already exists" not in str(exc) or attempt == attempts - 1:
+                raise
+            time.sleep(0.05 * (attempt + 1))
+    return []
+
+
+def _migrate_once(engine: sa.Engine) -> list[str]:
     done_now: list[str] = []
     with engine.begin() as conn:
         table = _ensure_table(conn)

@@ -15,6 +15,9 @@ def _extra_params(quality_repeats: int, suite: str | None, judge: str | None,
 
     extra: dict[str, object] = {"quality_repeats": quality_repeats}
     if suite:
+        from rigbench.quality.suite import load_suite
+
+        load_suite(suite)  # a bad --suite fails now, not after the speed sweep
         extra["suite"] = suite
     if judge:
         extra["judge_url"] = judge

@@ -202,6 +202,18 @@ class ServerClient:
         return len(toks) if toks is not None else None
 
     # -- requests ------------------------------------------------------------------
+    def complete(self, prompt: str, *, max_tokens: int, timeouts: Timeouts | None = None,
+                 **params: Any) -> RequestRecord:
+        """One streamed plain completion (``/v1/completions``): for base models without a
+        chat template."""
+        body: dict[str, Any] = {"model": self.model, "prompt": prompt, "max_tokens": max_tokens, "stream": True,
+                                "stream_options": {"include_usage": True}}
+        if self.facts.is_llamacpp:
+            body["cache_prompt"] = True
+        body.update(params)
+        return stream_request(self.http, self.api_base + "/completions", body, headers=self._headers,
+                              timeouts=timeouts or self.timeouts)
+
     def chat(self, messages: list[dict[str, Any]], *, max_tokens: int, exact: bool = False,
              timeouts: Timeouts | None = None, **params: Any) -> RequestRecord:
         """One streamed chat completion. ``exact`` asks the server to generate exactly

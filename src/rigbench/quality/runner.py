@@ -97,19 +97,8 @@ def _props_template(client: Any) -> str | None:
 
 
 def _complete(client: Any, ask: Ask, **params: Any) -> RequestRecord:
-    own = getattr(client, "complete", None)
-    if callable(own):
-        rec: RequestRecord = own(ask.text, max_tokens=ask.max_tokens, **params)
-        return rec
-    from rigbench.client.stream import stream_request
-
-    body: dict[str, Any] = {"model": client.model, "prompt": ask.text, "max_tokens": ask.max_tokens,
-                            "stream": True, "stream_options": {"include_usage": True}}
-    if client.facts.is_llamacpp:
-        body["cache_prompt"] = True
-    body.update(params)
-    return stream_request(client.http, client.api_base + "/completions", body,
-                          headers=getattr(client, "_headers", {}), timeouts=client.timeouts)
+    rec: RequestRecord = client.complete(ask.text, max_tokens=ask.max_tokens, **params)
+    return rec
 
 
 def _send(client: Any, ask: Ask, *, temperature: float, seed: int) -> RequestRecord:

@@ -18,6 +18,9 @@ from rigbench.tune.trial import TrialFigures
 def test_effective_defaults_from_the_boot_log() -> None:
     d = effective_defaults({"n_threads": 2, "n_ubatch": 512, "n_batch": 2048, "n_slots": 1, "n_ctx": 32768})
     assert d["t"] == "2" and d["ub"] == "512" and d["np"] == "1" and d["fa"] == "auto" and d["ctk"] == "f16"
+    quiet = effective_defaults({"n_slots": 4}, "0.01.6 I cmn          init: llama threadpool init, n_threads = 2\n")
+    assert quiet["t"] == "2" and quiet["np"] == "4" and quiet["ub"] == "512" and quiet["b"] == "2048"
+    assert "not reported" in hypothesis([("t", None, "2")])
 
 
 def test_hypotheses_name_each_change() -> None:

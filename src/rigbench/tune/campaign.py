@@ -309,7 +309,7 @@ class _Campaign:
                 facts = session.facts
                 self.store.update_run(self.run_id, server_facts=facts.to_json())
                 self.store.set_model(self.run_id, model_info(facts, session.spec))
-                self.defaults = effective_defaults(facts.log_facts)
+                self.defaults = effective_defaults(facts.log_facts, log_tail(facts.log_path, 10_000))
                 self._tune_extra(defaults=self.defaults, model_path=facts.model_path or self.model)
                 if self.workload is None:
                     self.workload = plan_workload(self.opts.objective, self.opts.space.max_ubatch(),

@@ -12,6 +12,7 @@ fails its quality gate is discarded whatever its speed.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -31,16 +32,21 @@ __all__ = [
     "restart_statement",
 ]
 
-# llama.cpp's defaults for the flags the boot log does not echo
-DEFAULTS = {"fa": "auto", "ctk": "f16", "ctv": "f16", "mlock": "off", "no-mmap": "off"}
+# llama.cpp's defaults for the flags a boot log may not echo (``llama-server --help`` says the same)
+DEFAULTS = {"fa": "auto", "ctk": "f16", "ctv": "f16", "mlock": "off", "no-mmap": "off", "ub": "512", "b": "2048"}
+_THREADPOOL = re.compile(r"threadpool init, n_threads\s*=\s*(\d+)")
 _FROM_LOG = {"t": "n_threads", "ub": "n_ubatch", "b": "n_batch", "np": "n_slots", "c": "n_ctx"}
 _BITS = {"f32": 32, "f16": 16, "bf16": 16, "q8_0": 8.5, "q5_1": 6, "q5_0": 5.5, "q4_1": 5, "q4_0": 4.5,
          "iq4_nl": 4.5}
 
 
-def effective_defaults(log_facts: Mapping[str, Any]) -> dict[str, str]:
-    """What the baseline (no flags) resolved to, from its boot log (threads, batch sizes, slots, context)."""
+def effective_defaults(log_facts: Mapping[str, Any], log_text: str = "") -> dict[str, str]:
+    """What the baseline (no flags) resolved to, from its boot log (threads, batch sizes, slots,
+    context); llama.cpp's documented defaults where the log is silent."""
     out = dict(DEFAULTS)
+    m = _THREADPOOL.search(log_text)
+    if m:  # a quieter llama-server log names its threads only here
+        out["t"] = m.group(1)
     for flag, key in _FROM_LOG.items():
         value = log_facts.get(key)
         if isinstance(value, int):
@@ -82,7 +88,12 @@ def _sentence(name: str, old: str | None, new: str | None, cores: int | None,
             return f"-{name} {n} puts {n} cores to {what} instead of {o}: {gain}"
         if o is not None and n < o:
             return f"-{name} {n} leaves {o - n} of the {o} threads idle: {falls}"
+        if o is None:
+            return (f"-{name} {n} fixes the thread count (the defaults' was not reported): at most one per "
+                    "physical core should be fastest")
         return f"-{name} {n} is what the defaults already use: no change expected"
+    if name == "ub" and n is not None and o is None:
+        return f"-ub {n} sets the micro-batch: larger ones keep prompt processing busier, decode should not move"
     if name == "ub" and n is not None and o is not None:
         if n > o:
             return (f"-ub {n} keeps the batch busy during prompt processing ({n} tokens a step instead of {o}): "
@@ -93,6 +104,8 @@ def _sentence(name: str, old: str | None, new: str | None, cores: int | None,
         return f"-ub {n} is the default micro-batch: no change expected"
     if name == "b":
         return f"-b {new} caps the prompt tokens handed over per batch{was}: it matters only where it limits -ub"
+    if name == "np" and n is not None and o is None:
+        return f"-np {n} sets the slot count: a single stream gains nothing from more slots"
     if name == "np" and n is not None:
         if o is not None and n < o:
             return (f"-np {n} runs {n} slot{'s' if n > 1 else ''} instead of {o}: a single stream keeps the whole "

@@ -134,7 +134,10 @@ def tune_summary(store: Store, run_id: int) -> dict[str, Any]:
     winner, improvement = _winner(params, tune, trials, rows, model)
     if winner:
         effects = dimension_effects(trials, space, cores)
-        winner["why"] = "; ".join(effects) if effects else None
+        parts = [str((tune.get("final") or {}).get("statement") or "")]
+        if effects:
+            parts.append("in the search, trial after trial: " + "; ".join(effects))
+        winner["why"] = ". ".join(p for p in parts if p) or None
     summary: dict[str, Any] = {
         "campaign_id": run_id, "status": run["status"], "reason": run.get("reason"),
         "objective": {**objective.to_json(), "description": objective.describe()},

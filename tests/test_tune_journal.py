@@ -90,6 +90,8 @@ def test_pick_winner_side_by_side() -> None:
     assert "beats the defaults" in r["statement"] and "runner-up (trial 4)" in r["statement"]
     only_base = pick_winner("decode", {0: figs[0], 4: TrialFigures(prefill=[1.0] * 3, decode=[5.0, 5.0, 5.0])}, {})
     assert only_base["winner"] == 0 and "defaults scored best" in only_base["statement"]
+    tie = pick_winner("decode", {0: figs[0], 5: TrialFigures(prefill=[1.0] * 3, decode=[9.95, 10.05, 9.9])}, {})
+    assert tie["winner"] == 5 and "pin what was measured" in tie["statement"]
 
 
 def test_render_journal_reads_like_an_experiment_log() -> None:

@@ -287,6 +287,8 @@ def render_journal(summary: Mapping[str, Any]) -> str:
                      f"{fmt_ci(imp.get('decode_ci'), 2)} over the defaults")
         if win.get("why"):
             lines.append(f"  why: {win['why']}")
+        if win.get("note"):
+            lines.append(f"  note: {win['note']}")
         lines.append(f"  {win.get('command')}")
     return "\n".join(lines)
 

@@ -44,7 +44,8 @@ def server_labels(servers: Sequence[str]) -> dict[str, str]:
     return out
 
 
-def dimension_effects(trials: Sequence[Mapping[str, Any]], space: Space, cores: int | None) -> list[str]:
+def dimension_effects(trials: Sequence[Mapping[str, Any]], space: Space, cores: int | None,
+                      defaults: Mapping[str, str] | None = None) -> list[str]:
     """Per dimension of the space: the best score each value reached. Why the winner won."""
     out: list[str] = []
     labels = server_labels(space.servers)
@@ -63,7 +64,9 @@ def dimension_effects(trials: Sequence[Mapping[str, Any]], space: Space, cores: 
             continue
         ranked = sorted(best.items(), key=lambda kv: -kv[1])
         shown = ", ".join(f"{d.name}={labels.get(v, v) if d.name == SERVER else v} {s:.2f}x" for v, s in ranked)
-        line = f"{d.name}: best score per value {shown} (the defaults = 1.00x)"
+        line = f"{d.name}: best score per value {shown}"
+        if defaults and defaults.get(d.name):
+            line += f" (the defaults, {d.name}={defaults[d.name]}, = 1.00x)"
         if d.name in ("t", "tb") and cores:
             line += f"; this machine has {cores} physical cores"
         out.append(line)
@@ -132,8 +135,13 @@ def tune_summary(store: Store, run_id: int) -> dict[str, Any]:
     cores = (run.get("machine_facts") or {}).get("cores")
     model = tune.get("model_path") or params.get("model")
     winner, improvement = _winner(params, tune, trials, rows, model)
+    if winner and tune.get("defaults"):
+        same = {k: v for k, v in winner["config"].items() if tune["defaults"].get(k) == v}
+        if same and len(same) == len(winner["config"]):
+            winner["note"] = ("these flags are what the defaults resolve to on this machine: pinning them changes "
+                              "nothing here and keeps them if a build or machine resolves the defaults differently")
     if winner:
-        effects = dimension_effects(trials, space, cores)
+        effects = dimension_effects(trials, space, cores, tune.get("defaults"))
         parts = [str((tune.get("final") or {}).get("statement") or "")]
         if effects:
             parts.append("in the search, trial after trial: " + "; ".join(effects))

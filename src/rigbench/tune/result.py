@@ -141,10 +141,17 @@ def tune_summary(store: Store, run_id: int) -> dict[str, Any]:
             winner["note"] = ("these flags are what the defaults resolve to on this machine: pinning them changes "
                               "nothing here and keeps them if a build or machine resolves the defaults differently")
     if winner:
-        effects = dimension_effects(trials, space, cores, tune.get("defaults"))
+        final_rows = [{"n": p["n"], "status": "measured", "score": p.get("score"), "config": rows[p["n"]]["config"]}
+                      for p in (tune.get("final") or {}).get("participants") or [] if p["n"] in rows]
+        side = dimension_effects(final_rows, space, cores, tune.get("defaults"))
+        seen = {e.split(":", 1)[0] for e in side}
+        search = [e for e in dimension_effects(trials, space, cores, tune.get("defaults"))
+                  if e.split(":", 1)[0] not in seen]
         parts = [str((tune.get("final") or {}).get("statement") or "")]
-        if effects:
-            parts.append("in the search, trial after trial: " + "; ".join(effects))
+        if side:
+            parts.append("Side by side: " + "; ".join(side))
+        if search:
+            parts.append("In the search (one trial after another): " + "; ".join(search))
         winner["why"] = ". ".join(p for p in parts if p) or None
     summary: dict[str, Any] = {
         "campaign_id": run_id, "status": run["status"], "reason": run.get("reason"),

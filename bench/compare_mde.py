@@ -12,15 +12,13 @@ Two comparisons, each interleaved A B A B with the same prompts:
 Two threads only beat one when both cores are free: a llama.cpp thread pool whose
 threads are preempted waits at every barrier. So the script also measures what the
 *other* processes on the machine used while each comparison ran (CPU-seconds, sampled
-every half second) and prints it beside the verdict.
+every second) and prints it beside the verdict.
 """
 
 from __future__ import annotations
 
 import argparse
-import os
 import tempfile
-import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -32,55 +30,12 @@ from rigbench.measure.plan import parse_depths
 from rigbench.model.machine import machine_facts
 
 
-class OtherLoad:
-    """CPU-seconds used by processes outside this one's tree while the block runs."""
-
-    def __init__(self) -> None:
-        self.first: dict[int, float] = {}
-        self.last: dict[int, float] = {}
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, daemon=True)
-
-    def _sample(self) -> None:
-        me = psutil.Process(os.getpid())
-        ours = {me.pid} | {c.pid for c in me.children(recursive=True)}
-        for p in psutil.process_iter():
-            if p.pid in ours:
-                continue
-            try:
-                t = p.cpu_times()
-            except (psutil.NoSuchProcess, psutil.AccessDenied):
-                continue
-            used = t.user + t.system
-            self.first.setdefault(p.pid, used)
-            self.last[p.pid] = used
-
-    def _run(self) -> None:
-        while not self._stop.wait(0.5):
-            self._sample()
-
-    def __enter__(self) -> OtherLoad:
-        self._sample()
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self._stop.set()
-        self._thread.join()
-        self._sample()
-
-    def cpu_s(self) -> float:
-        return sum(self.last[p] - self.first[p] for p in self.last)
-
-
 def _compare(a: str, b: str, depths: list[int], repeats: int, gen: int, db: str) -> dict[str, Any]:
     t0 = time.monotonic()
-    with OtherLoad() as load:
-        out = compare_job(CompareOptions(a=parse_side(a, "a"), b=parse_side(b, "b"), depths=depths,
-                                         repeats=repeats, gen_tokens=gen, db=db,
-                                         command=f"bench/compare_mde.py {a} {b}"))
+    out = compare_job(CompareOptions(a=parse_side(a, "a"), b=parse_side(b, "b"), depths=depths, repeats=repeats,
+                                     gen_tokens=gen, db=db, command=f"bench/compare_mde.py {a} {b}"))
     out["wall_s"] = time.monotonic() - t0
-    out["other_cores"] = load.cpu_s() / out["wall_s"]
+    out["other_cores"] = (out.get("other_load") or {}).get("cores_busy", 0.0)
     return out
 
 

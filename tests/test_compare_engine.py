@@ -53,6 +53,7 @@ def test_json_contract(live: dict[str, Any]) -> None:
     assert live["depths"][1]["a_prompt_tokens"] == live["depths"][1]["b_prompt_tokens"] >= 256
     assert live["verdict"] in ("b_faster", "a_faster", "no_difference", "mixed")
     assert set(live["floors"]) == {"a", "b"} and live["floors"]["a"]["decode_tok_s"] > 1
+    assert live["other_load"]["cores"] >= 1 and live["other_load"]["cores_busy"] >= 0  # the machine's other work
 
 
 def test_requests_alternate_and_are_stored_as_a_compare(live: dict[str, Any], db: Path) -> None:

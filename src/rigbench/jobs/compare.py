@@ -13,6 +13,8 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import os
+import threading
+import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -31,7 +33,7 @@ from rigbench.types import EngineSpec
 from rigbench.workload.agent import DEFAULT_TURNS, build_turns
 from rigbench.workload.text import ContextText, probe_text
 
-__all__ = ["SPEC_FORMS", "CompareOptions", "Side", "compare_job", "compare_summary", "parse_side"]
+__all__ = ["SPEC_FORMS", "CompareOptions", "OtherLoad", "Side", "compare_job", "compare_summary", "parse_side"]
 
 SPEC_FORMS = ("write each side as http://HOST:PORT/v1 (a running server; #MODEL picks a served model), "
               "server:PATH (a llama-server binary), run:ID (a stored run) or embedded:FLAGS (e.g. embedded:t=1,c=8192)")
@@ -168,8 +170,11 @@ class _Compare:
                                             tool_version=__version__)
         for n in self.opts.notes:
             self.note(n)
+        load = OtherLoad()
         try:
-            self._measure(gen_tokens)
+            with load:
+                self._measure(gen_tokens)
+            self._record_load(load)
             self.store.finish_run(self.run_id, "complete")
         except KeyboardInterrupt:
             self.store.finish_run(self.run_id, "incomplete", "interrupted (Ctrl-C)")
@@ -184,6 +189,18 @@ class _Compare:
             raise
         self.progress.stage("done")
         return compare_summary(self.store, self.run_id)
+
+    def _record_load(self, load: OtherLoad) -> None:
+        import psutil
+
+        cores = psutil.cpu_count() or 1
+        busy = round(load.cores_busy(), 2)
+        run = self.store.get_run(self.run_id) or {}
+        self.store.update_run(self.run_id, extra={**(run.get("extra") or {}),
+                                                  "other_load": {"cores_busy": busy, "cores": cores}})
+        if busy > 0.25 * cores:
+            self.note(f"other processes kept {busy:.2f} of {cores} cores busy while this compare ran: a side with "
+                      "more threads than free cores suffers most, so the verdict holds for a machine this busy")
 
     # -- measuring ---------------------------------------------------------------------
     def _measure(self, gen_tokens: int) -> None:
@@ -337,6 +354,60 @@ class _Compare:
         self.progress.end()
 
 
+class OtherLoad:
+    """CPU-seconds used by processes outside this one's tree while the block runs (sampled
+    each second): a compare on a busy machine says so, since configurations with more
+    threads than free cores suffer most."""
+
+    def __init__(self, interval_s: float = 1.0) -> None:
+        self.first: dict[int, float] = {}
+        self.last: dict[int, float] = {}
+        self.interval_s = interval_s
+        self.wall_s = 0.0
+        self._t0 = 0.0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="rigbench-load", daemon=True)
+
+    def _sample(self) -> None:
+        import psutil
+
+        me = psutil.Process(os.getpid())
+        try:
+            ours = {me.pid} | {c.pid for c in me.children(recursive=True)}
+        except psutil.Error:
+            return
+        for p in psutil.process_iter():
+            if p.pid in ours:
+                continue
+            try:
+                t = p.cpu_times()
+            except psutil.Error:
+                continue
+            self.first.setdefault(p.pid, t.user + t.system)
+            self.last[p.pid] = t.user + t.system
+
+    def _run(self) -> None:
+        while not self._stop.wait(self.interval_s):
+            self._sample()
+
+    def __enter__(self) -> OtherLoad:
+        self._t0 = time.monotonic()
+        self._sample()
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join()
+        self._sample()
+        self.wall_s = time.monotonic() - self._t0
+
+    def cores_busy(self) -> float:
+        """Cores the other processes kept busy on average."""
+        used = sum(self.last[p] - self.first[p] for p in self.last)
+        return used / self.wall_s if self.wall_s > 0 else 0.0
+
+
 def _with_model(side: Side) -> Side:
     """A launched llama-server needs a model file: the bundled one unless --model gave one."""
     if side.kind != "server" or side.engine is None or side.engine.model_path:
@@ -373,6 +444,7 @@ def compare_summary(store: Store, run_id: int) -> dict[str, Any]:
         "a": _side_json(sides["a"], stored.get("a") or {}), "b": _side_json(sides["b"], stored.get("b") or {}),
         "mode": "session" if session else "depth",
         "interleaved": sides["a"].live and sides["b"].live,
+        "other_load": (run.get("extra") or {}).get("other_load"),
         **result,
         "params": params, "notes": run.get("notes") or [], "command": run.get("command"),
         "tool_version": run.get("tool_version"), "machine": run.get("machine_facts") or {},

@@ -151,6 +151,10 @@ def compare_card(s: Mapping[str, Any]) -> RenderableType:
     cross = s.get("crossover")
     parts.append(Text.assemble(("Crossover: ", "bold"), cross["statement"] if cross else
                                "none: the lead never changes hands across the measured depths"))
+    load = s.get("other_load")
+    if load:
+        parts.append(Text.assemble(("Machine: ", "bold"), f"other processes kept {load['cores_busy']:.2f} of "
+                                   f"{load['cores']} cores busy meanwhile"))
     if not session:
         pts = s.get("depths") or []
         if len(pts) >= 3:

@@ -70,8 +70,8 @@ def main() -> None:
     print(f"depths {args.depths}, {args.repeats} pairs per depth, {args.gen_tokens} tokens per request")
     with tempfile.TemporaryDirectory() as tmp:
         db = str(Path(tmp) / "r.db")
-        same = _compare("embedded:t=1", "embedded:t=1", depths, args.repeats, args.gen_tokens, db)
         two = _compare("embedded:t=1", "embedded:t=2", depths, args.repeats, args.gen_tokens, db)
+        same = _compare("embedded:t=1", "embedded:t=1", depths, args.repeats, args.gen_tokens, db)
     ok_same = _show("embedded:t=1 vs embedded:t=1 (itself)", same, "no_difference")
     ok_two = _show("embedded:t=1 vs embedded:t=2", two, "b_faster")
     if same["mde_pct"] is not None:

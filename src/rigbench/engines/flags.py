@@ -56,6 +56,7 @@ FLAGS: dict[str, FlagDef] = {
         FlagDef("ctv", "-ctv", "choice", ("cache-type-v",), choices=CACHE_TYPES, help="KV cache type for V"),
         FlagDef("mlock", "--mlock", "bool", help="lock the model in RAM"),
         FlagDef("no-mmap", "--no-mmap", "bool", ("no_mmap",), help="read the model instead of mapping it"),
+        FlagDef("bs", "-bs", "bool", ("backend-sampling",), help="sample on the backend (GPU) (experimental)"),
     )
 }
 
@@ -209,6 +210,8 @@ def apply_to_params(params: Any, flags: Mapping[str, str], xl: Any) -> list[str]
             setattr(params, "cache_type_k" if key == "ctk" else "cache_type_v", gtype)
         elif key in ("mlock", "no-mmap"):
             continue
+        elif key == "bs":
+            params.sampling.backend_sampling = value == "on"
         else:
             unmapped.append(f"{key}={value}")
     if mlock or no_mmap:

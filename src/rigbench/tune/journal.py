@@ -239,7 +239,8 @@ def render_journal(summary: Mapping[str, Any]) -> str:
                      f"{wl.get('gen_tokens')} tokens at {wl.get('decode_depth', 0):,} tokens of context; "
                      f"{wl.get('repeats')} repeats per trial")
     if summary.get("defaults"):
-        shown = " ".join(f"{k}={v}" for k, v in sorted(summary["defaults"].items()) if k not in DEFAULTS)
+        shown = " ".join(f"{k}={v}" for k, v in sorted(summary["defaults"].items())
+                         if k not in ("fa", "ctk", "ctv", "mlock", "no-mmap"))
         lines.append(f"  the defaults resolved to: {shown}")
     for t in summary.get("trials") or []:
         lines.append("")

@@ -9,12 +9,14 @@ is answered from what was measured, not counted as a new trial. Replaying is a f
 cheap way to count trials: the search sees exactly the figures a campaign would have.
 A seeded random order of the grid is shown beside it for reference.
 
-    python bench/tune_search.py [--space t=1,2 ub=64,128,256,512 b=512] [--seeds 20]
+    python bench/tune_search.py [--space t=1,2 ub=64,128,256,512 b=512] [--seeds 20] [--save T.json]
+    python bench/tune_search.py --table T.json     # replay a table measured before
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import math
 import random
 import statistics
@@ -67,7 +69,7 @@ def replay_tpe(space: Space, values: dict[str, float], seed: int, target: float,
     import optuna
     from optuna.distributions import BaseDistribution, CategoricalDistribution
 
-    study = optuna.create_study(direction="maximize", sampler=tpe_sampler(seed, len(space.dims)))
+    study = optuna.create_study(direction="maximize", sampler=tpe_sampler(seed, space.searched_dims))
     dists: dict[str, BaseDistribution] = {d.name: CategoricalDistribution(list(d.values)) for d in space.dims}
     seen: set[str] = set()
     asks = 0
@@ -101,7 +103,7 @@ def report(space: Space, table: dict[str, dict[str, float | None]], metric: str,
     tpe = [replay_tpe(space, values, s, target, n) for s in range(seeds)]
     rnd = [replay_random(list(values), values, s, target) for s in range(seeds)]
     found = [x for x in tpe if x is not None]
-    print(f"  TPE ({startup_trials(len(space.dims))} random start-up trials), {seeds} seeds: trials needed "
+    print(f"  TPE ({startup_trials(space.searched_dims)} random start-up trials), {seeds} seeds: trials needed "
           f"median {statistics.median(found):.0f}, mean {statistics.mean(found):.2f}, max {max(found)} "
           f"(never found: {seeds - len(found)}); per seed {tpe}")
     print(f"  random order, {seeds} seeds: median {statistics.median(rnd):.0f}, mean {statistics.mean(rnd):.2f}, "
@@ -118,13 +120,27 @@ def main() -> None:
     ap.add_argument("--objective", default="decode@512")
     ap.add_argument("--repeats", type=int, default=3)
     ap.add_argument("--seeds", type=int, default=20)
+    ap.add_argument("--save", help="write the measured table to this JSON file")
+    ap.add_argument("--table", help="replay a table saved with --save instead of measuring")
     args = ap.parse_args()
     m = machine_facts()
     print(f"machine: {m['hostname']} · {m['cpu']} · {m['cores']} cores")
     space = parse_space(args.space)
     print(f"grid: {' '.join(args.space)} ({space.size} configurations), objective {args.objective}; measured "
           "once on the embedded engine, then the search replayed against the measured table")
-    table: dict[str, Any] = measure_grid(space, args.objective, args.repeats)
+    if args.table:
+        with open(args.table, encoding="utf-8") as f:
+            table: dict[str, Any] = json.load(f)
+        print(f"table: {args.table} (measured earlier)")
+        for cfg in space.configs():
+            row = table[cfg.key()]
+            print(f"  {cfg.label():<24} prefill {row['prefill'] or 0:7.1f} tok/s   "
+                  f"decode {row['decode'] or 0:6.1f} tok/s")
+    else:
+        table = measure_grid(space, args.objective, args.repeats)
+    if args.save:
+        with open(args.save, "w", encoding="utf-8") as f:
+            json.dump(table, f, indent=1)
     for metric in ("decode", "prefill"):
         report(space, table, metric, args.seeds)
     print("\nnote: the replay counts distinct configurations measured; a configuration the sampler proposes "

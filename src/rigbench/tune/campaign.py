@@ -455,11 +455,11 @@ class _Campaign:
         from optuna.distributions import BaseDistribution, CategoricalDistribution
         from optuna.trial import TrialState
 
-        startup = startup_trials(len(self.opts.space.dims))
+        startup = startup_trials(self.opts.space.searched_dims)
         self._tune_extra(search=f"optuna TPE (seed {self.opts.seed}, {startup} random start-up trials) over "
                                 f"{len(candidates)} configurations; study rigbench-tune-{self.run_id} in this "
                                 "database")
-        sampler = tpe_sampler(self.opts.seed, len(self.opts.space.dims))
+        sampler = tpe_sampler(self.opts.seed, self.opts.space.searched_dims)
         study = optuna.create_study(study_name=f"rigbench-tune-{self.run_id}",
                                     storage=optuna.storages.RDBStorage(url=self._storage_url()),
                                     sampler=sampler, direction="maximize", load_if_exists=True)

@@ -114,6 +114,11 @@ class Space:
             n *= len(d.values)
         return n
 
+    @property
+    def searched_dims(self) -> int:
+        """Dimensions with a choice to make (a single value is a fixed setting)."""
+        return sum(1 for d in self.dims if len(d.values) > 1)
+
     def dim(self, name: str) -> Dimension | None:
         return next((d for d in self.dims if d.name == name), None)
 

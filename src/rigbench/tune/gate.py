@@ -6,8 +6,9 @@ no sandbox (reasoning, instruction, extraction), asked once each at temperature 
 fixed seed on the baseline and on the trial, graded by ``rigbench.quality.graders.grade``.
 The gate passes when the trial's mean score is no more than ``TOLERANCE`` below the
 baseline's (on the 0-5 scale). Built from the quality package's public pieces
-(``load_suite``, ``choose_mode``, ``build_ask``, ``grade``); chat-mode servers only: a
-model without a chat template gets "quality gate not run" with the reason.
+(``load_suite``, ``choose_mode``, ``build_ask``, ``grade``), with the quality pass's
+choice of prompts: chat messages, or plain completions for a model without a chat
+template of its own (graded on the primer plus the answer, as the quality pass does).
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from typing import Any
 
 from rigbench.jobs.session import Session
 from rigbench.store import Store
+from rigbench.types import RequestRecord
 
 __all__ = ["PER_CATEGORY", "TOLERANCE", "GateScores", "gate_verdict", "grade_subset"]
 
@@ -57,22 +59,33 @@ def grade_subset(session: Session, store: Store, run_id: int, trial: int) -> Gat
         suite = load_suite(None)
     except RigbenchError as exc:
         return GateScores(not_run=f"the quality suite could not be loaded ({exc.one_line()})")
-    choice = choose_mode(session.facts, None)
-    if choice.mode != "chat":
-        return GateScores(not_run=f"the model has no chat template ({choice.reason}); the gate asks chat prompts")
-    out = GateScores(suite=f"{suite.name} v{suite.version}")
+    mode = choose_mode(session.facts, None).mode
+    out = GateScores(suite=f"{suite.name} v{suite.version} ({mode} prompts)")
     for category in _CATEGORIES:
         for p in [q for q in suite.prompts if q.category == category][:PER_CATEGORY]:
-            ask = build_ask(p, "chat")
-            assert ask.messages is not None
-            rec = session.client.chat(ask.messages, max_tokens=ask.max_tokens, temperature=0.0, seed=_SEED)
-            score = grade(p, rec.content).score if rec.ok else 0.0
+            ask = build_ask(p, mode)
+            rec = _send(session, ask)
+            score = grade(p, ask.primer + rec.content).score if rec.ok else 0.0
             store.add_request(run_id, rec, phase="tune", role=f"trial{trial}:quality:{p.id}",
-                              extra={"trial": trial, "stage": "quality", "prompt": p.id, "score": score})
+                              extra={"trial": trial, "stage": "quality", "prompt": p.id, "score": score,
+                                     "mode": mode})
             out.scores[p.id] = float(score)
     if not out.scores:
         return GateScores(not_run="the quality suite has no reasoning, instruction or extraction prompts")
     return out
+
+
+def _send(session: Session, ask: Any) -> RequestRecord:
+    """One answer at temperature 0: chat messages, or a streamed plain completion."""
+    client = session.client
+    if ask.messages is not None:
+        return client.chat(ask.messages, max_tokens=ask.max_tokens, temperature=0.0, seed=_SEED)
+    from rigbench.client.stream import stream_request
+
+    body: dict[str, Any] = {"model": client.model, "prompt": ask.text, "max_tokens": ask.max_tokens,
+                            "stream": True, "stream_options": {"include_usage": True}, "temperature": 0.0,
+                            "seed": _SEED, "stop": ask.stop}
+    return stream_request(client.http, client.api_base + "/completions", body, timeouts=client.timeouts)
 
 
 def gate_verdict(base: GateScores | None, trial: GateScores | None) -> tuple[bool | None, str]:

@@ -80,12 +80,7 @@ def _send(session: Session, ask: Any) -> RequestRecord:
     client = session.client
     if ask.messages is not None:
         return client.chat(ask.messages, max_tokens=ask.max_tokens, temperature=0.0, seed=_SEED)
-    from rigbench.client.stream import stream_request
-
-    body: dict[str, Any] = {"model": client.model, "prompt": ask.text, "max_tokens": ask.max_tokens,
-                            "stream": True, "stream_options": {"include_usage": True}, "temperature": 0.0,
-                            "seed": _SEED, "stop": ask.stop}
-    return stream_request(client.http, client.api_base + "/completions", body, timeouts=client.timeouts)
+    return client.complete(ask.text, max_tokens=ask.max_tokens, temperature=0.0, seed=_SEED, stop=ask.stop)
 
 
 def gate_verdict(base: GateScores | None, trial: GateScores | None) -> tuple[bool | None, str]:

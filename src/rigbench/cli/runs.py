@@ -55,11 +55,20 @@ def show(
 
     store = open_store(db)
     try:
-        summary = run_summary(store, run_id)
+        run = store.get_run(run_id)
+        if run is not None and run["kind"] == "compare":
+            from rigbench.jobs.compare import compare_summary
+            from rigbench.report.terminal import compare_card
+
+            summary = compare_summary(store, run_id)
+            render = compare_card
+        else:
+            summary = run_summary(store, run_id)
+            render = card
     finally:
         store.close()
     if json_out:
         emit_json(summary)
     else:
-        out().print(card(summary))
+        out().print(render(summary))
     return 0

@@ -36,7 +36,8 @@ from rigbench.workload.text import ContextText, probe_text
 __all__ = ["SPEC_FORMS", "CompareOptions", "OtherLoad", "Side", "compare_job", "compare_summary", "parse_side"]
 
 SPEC_FORMS = ("write each side as http://HOST:PORT/v1 (a running server; #MODEL picks a served model), "
-              "server:PATH (a llama-server binary), run:ID (a stored run) or embedded:FLAGS (e.g. embedded:t=1,c=8192)")
+              "server:PATH[#FLAGS] (a llama-server binary, e.g. server:build/bin/llama-server#fa=on,ub=2048), "
+              "run:ID (a stored run) or embedded:FLAGS (e.g. embedded:t=1,c=8192)")
 DEFAULT_REPEATS = 5
 DEFAULT_GEN_TOKENS = 128
 _NEED_AFTER = 48  # the note after the context and the chat template around it
@@ -84,9 +85,11 @@ def parse_side(text: str, name: str, *, model: str | None = None, flags: Mapping
         merged = normalize_flags({**shared, **own})
         return Side(name, raw, "embedded", EngineSpec(kind="embedded", model_path=model, flags=merged, label=label))
     if kind == "server" and rest.strip():
-        return Side(name, raw, "server", EngineSpec(kind="llama-server", model_path=model, server_bin=rest.strip(),
-                                                    flags=tuple(sorted(shared.items())), extra_args=tuple(extra),
-                                                    label=label))
+        path, _, own_text = rest.strip().partition("#")  # server:PATH#fa=on,ub=512: this side's own flags
+        own = dict(parse_flag_string(own_text)) if own_text else {}
+        return Side(name, raw, "server", EngineSpec(kind="llama-server", model_path=model, server_bin=path,
+                                                    flags=normalize_flags({**shared, **own}),
+                                                    extra_args=tuple(extra), label=label))
     if kind == "run" and rest.strip().isdigit():
         return Side(name, raw, "run", run_id=int(rest.strip()))
     raise UsageError(f"{label} = {raw!r} is not a comparison side", SPEC_FORMS)

@@ -92,6 +92,11 @@ def test_pick_winner_side_by_side() -> None:
     assert only_base["winner"] == 0 and "defaults scored best" in only_base["statement"]
     tie = pick_winner("decode", {0: figs[0], 5: TrialFigures(prefill=[1.0] * 3, decode=[9.95, 10.05, 9.9])}, {})
     assert tie["winner"] == 5 and "pin what was measured" in tie["statement"]
+    lossy = pick_winner("decode", {0: figs[0], 5: TrialFigures(prefill=[1.0] * 3, decode=[9.95, 10.05, 9.9])}, {},
+                        lossy=frozenset({5}))
+    assert lossy["winner"] == 0
+    worse = pick_winner("decode", {0: figs[0], 6: TrialFigures(prefill=[1.0] * 3, decode=[9.0, 11.0, 9.2])}, {})
+    assert worse["winner"] == 0  # 0.92x with a wide interval: not "practically equal"
 
 
 def test_render_journal_reads_like_an_experiment_log() -> None:

@@ -536,7 +536,7 @@ class _Campaign:
                          timeouts=self._timeouts(), start_timeout_s=self.opts.timeout_s,
                          explicit_timeout=self.opts.timeout_s is not None, together=together,
                          advance=self.progress.stage, note=self.note)
-        result = pick_winner(kind, figs, labels)
+        result = pick_winner(kind, figs, labels, lossy=frozenset(t.n for t in entrants if t.config.lossy))
         result["how"] = how
         result["excluded"] = [t.n for t in ok[1:] if t not in finalists]
         winner = result.get("winner")

@@ -103,12 +103,15 @@ def remeasure(entrants: Sequence[Entrant], *, store: Store, run_id: int, workloa
     return {n: f for n, f in figs.items() if any(v is not None for v in f.prefill + f.decode)}
 
 
+_TIE = 0.98  # within 2% of the defaults' score, and not clearly slower: practically equal
+
+
 def _med(values: Sequence[float | None]) -> float | None:
     return summarize(values).median
 
 
 def pick_winner(kind: str, figs: Mapping[int, TrialFigures], labels: Mapping[int, str],
-                baseline: int = 0) -> dict[str, Any]:
+                baseline: int = 0, lossy: frozenset[int] = frozenset()) -> dict[str, Any]:
     """Rank the finalists by the objective against the defaults measured beside them. Pure."""
     base = figs.get(baseline)
     if base is None:
@@ -129,9 +132,12 @@ def pick_winner(kind: str, figs: Mapping[int, TrialFigures], labels: Mapping[int
         })
     rows.sort(key=lambda r: -(r["score"] if r["score"] is not None else -1.0))
     pinned = ""
-    if rows[0]["n"] == baseline and len(rows) > 1 and rows[1]["objective_vs_default"].get("verdict") != "a_faster":
-        # the defaults and the best configuration are within noise: hand back the configuration,
-        # whose flags pin what was measured (defaults move between builds and machines)
+    if (rows[0]["n"] == baseline and len(rows) > 1 and rows[1]["n"] not in lossy
+            and rows[1]["objective_vs_default"].get("verdict") != "a_faster"
+            and (rows[1]["score"] or 0.0) >= _TIE * (rows[0]["score"] or 0.0)):
+        # the defaults and the best configuration are practically equal: hand back the
+        # configuration, whose flags pin what was measured (defaults move between builds and
+        # machines); never a lossy one, which must earn its place with speed
         rows.insert(0, rows.pop(1))
         pinned = (f"trial {rows[0]['n']} and the defaults are within noise of each other: trial {rows[0]['n']} "
                   "wins because its flags pin what was measured (the defaults move between builds and machines)")

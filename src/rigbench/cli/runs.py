@@ -62,6 +62,11 @@ def show(
 
             summary = compare_summary(store, run_id)
             render = compare_card
+        elif run is not None and run["kind"] == "tune":
+            from rigbench.tune.result import tune_summary
+
+            summary = tune_summary(store, run_id)
+            render = None
         else:
             summary = run_summary(store, run_id)
             render = card
@@ -69,6 +74,10 @@ def show(
         store.close()
     if json_out:
         emit_json(summary)
+    elif render is None:  # a tuning campaign renders its journal itself
+        from rigbench.cli.tune import _render
+
+        _render(summary)
     else:
         out().print(render(summary))
     return 0

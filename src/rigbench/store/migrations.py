@@ -7,8 +7,8 @@ so the same migrations run on SQLite and PostgreSQL.
 
 from __future__ import annotations
 
-from collections.abc import Callable
 import time
+from collections.abc import Callable
 from datetime import datetime, timezone
 
 import sqlalchemy as sa

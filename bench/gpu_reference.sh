@@ -24,6 +24,10 @@ DB=$RES/rigbench.db
 SRC=$W/src/llama.cpp; B=$W/build; BIN=$B/bin
 export PYTHONUNBUFFERED=1 PYTHONPATH=$W/site:$R/src RIGBENCH_HOME=$W/home
 
+MODELS=${MODELS:-l3-8b-q4_k_m l3-8b-q8_0 q3-30b-a3b-q4_k_m}   # which synthetic models to make and run
+STAGES=${STAGES:-run bench compare tune}                        # which measurements to make
+want() { case " $MODELS " in *" $1 "*) return 0 ;; esac; return 1; }
+stage() { case " $STAGES " in *" $1 "*) return 0 ;; esac; return 1; }
 ts() { echo "[$(date +%T)] $*" | tee -a "$L/timeline.txt"; }
 done_() { [ -f "$W/done.$1" ]; }
 mark() { touch "$W/done.$1"; }
@@ -50,9 +54,9 @@ pipeline() {
     python3 "$R/bench/synth_gguf.py" --shape "$2" --type "$3" --vocab "$R/.device/$4" --ctx "$5" \
       --out "$M/$1.gguf" >> "$L/10_gen.log" 2>&1 && mark "gen_$1"
   }
-  ( gen l3-8b-q4_k_m llama3-8b q4_k_m ggml-vocab-llama-bpe.gguf 131072
-    gen l3-8b-q8_0 llama3-8b q8_0 ggml-vocab-llama-bpe.gguf 131072
-    gen q3-30b-a3b-q4_k_m qwen3-30b-a3b q4_k_m ggml-vocab-qwen2.gguf 40960
+  ( want l3-8b-q4_k_m && gen l3-8b-q4_k_m llama3-8b q4_k_m ggml-vocab-llama-bpe.gguf 131072
+    want l3-8b-q8_0 && gen l3-8b-q8_0 llama3-8b q8_0 ggml-vocab-llama-bpe.gguf 131072
+    want q3-30b-a3b-q4_k_m && gen q3-30b-a3b-q4_k_m qwen3-30b-a3b q4_k_m ggml-vocab-qwen2.gguf 40960
     ts "models written" ) &
   GENPID=$!
 
@@ -78,16 +82,16 @@ EOF
   wait "$GENPID"
   done_ build || { ts "no build: stop"; mark all; return; }
 
-  for m in l3-8b-q4_k_m l3-8b-q8_0 q3-30b-a3b-q4_k_m; do
+  for m in $MODELS; do
     done_ "gen_$m" || { ts "model $m missing"; continue; }
     local ctx=36864
-    if ! done_ "run_$m"; then
+    if stage run && ! done_ "run_$m"; then
       ts "rigbench run $m"
       rb run "$M/$m.gguf" --server "$BIN/llama-server" -ngl 99 -fa on -c $ctx --depths 0,1k,4k,16k,32k \
         --repeats 3 --gen-tokens 128 --no-quality --bandwidth h100 --json > "$RES/run_$m.json" 2> "$L/20_run_$m.err" \
         && mark "run_$m"
     fi
-    if ! done_ "bench_$m"; then
+    if stage bench && ! done_ "bench_$m"; then
       ts "llama-bench $m"
       "$BIN/llama-bench" -m "$M/$m.gguf" -p 512 -n 128 -d 0,4096,32768 -fa 1 -ngl 99 -r 3 -o json \
         > "$RES/llama_bench_$m.json" 2> "$L/21_bench_$m.err" && mark "bench_$m"
@@ -96,15 +100,18 @@ EOF
 
   Q4=$M/l3-8b-q4_k_m.gguf
   compare() {  # name A B
+    stage compare || return 0
     done_ "cmp_$1" && return 0
     ts "rigbench compare $1"
     rb compare "$2" "$3" --model "$Q4" -ngl 99 -c 36864 --depths 0,4k,16k --repeats 5 --gen-tokens 128 --json \
       > "$RES/compare_$1.json" 2> "$L/30_compare_$1.err" && mark "cmp_$1"
   }
-  compare ub "server:$BIN#fa=on,ub=512" "server:$BIN#fa=on,ub=2048"
-  compare fa "server:$BIN#fa=off" "server:$BIN#fa=on"
-  compare bs "server:$BIN#fa=on" "server:$BIN#fa=on,bs=on"
-  if ! done_ tune; then
+  S=$BIN/llama-server
+  compare ub "server:$S#fa=on,ub=512" "server:$S#fa=on,ub=2048"
+  compare fa "server:$S#fa=off" "server:$S#fa=on"
+  compare bs "server:$S#fa=on" "server:$S#fa=on,bs=on"        # sampling on the GPU: does it close the gap to llama-bench?
+  compare np "server:$S#fa=on" "server:$S#fa=on,np=1"         # the default 4 slots against one
+  if stage tune && ! done_ tune; then
     ts "rigbench tune"
     rb tune "$Q4" --server "$BIN/llama-server" --space ngl=99 c=36864 fa=on,off ub=512,2048 --objective decode@4k \
       --repeats 3 --json > "$RES/tune.json" 2> "$L/40_tune.err" && mark tune

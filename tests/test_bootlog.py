@@ -46,5 +46,6 @@ def test_port_error_detected() -> None:
     assert "error_port" in f
 
 
-def test_garbage_is_harmless() -> None:
-    assert parse_boot_log("\x00\xff nonsense\n" * 10)["backend"] == "CPU"
+def test_garbage_is_harmless_and_a_quiet_log_names_no_backend() -> None:
+    assert parse_boot_log("\x00\xff nonsense\n" * 10)["backend"] is None
+    assert parse_boot_log("load_tensors:   CPU_Mapped model buffer size =   235.16 MiB\n")["backend"] == "CPU"

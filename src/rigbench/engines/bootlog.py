@@ -136,7 +136,8 @@ def parse_boot_log(text: str) -> dict[str, Any]:
     return facts
 
 
-def _backend(text: str, facts: dict[str, Any]) -> str:
+def _backend(text: str, facts: dict[str, Any]) -> str | None:
+    """The compute backend the log shows; None when a quiet log does not say."""
     if "ggml_cuda_init" in text or "CUDA0" in text:
         return "CUDA"
     if "ggml_metal" in text:
@@ -145,7 +146,9 @@ def _backend(text: str, facts: dict[str, Any]) -> str:
         return "Vulkan"
     if "ROCm" in text or "ggml_hip" in text:
         return "ROCm"
-    return "CPU"
+    if "load_tensors:" in text or "CPU_Mapped" in text or "system_info:" in text:
+        return "CPU"
+    return None
 
 
 def tail(text: str, lines: int = 12) -> str:

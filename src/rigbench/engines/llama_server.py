@@ -32,9 +32,17 @@ def _arg_value(args: tuple[str, ...], *names: str) -> str | None:
     return None
 
 
-def server_argv(spec: EngineSpec, model: Path, host: str, port: int) -> list[str]:
+_VERBOSE = ("-lv", "--verbosity", "--log-verbosity", "-v", "--verbose", "--log-verbose")
+
+
+def server_argv(spec: EngineSpec, model: Path, host: str, port: int, *, boot_info: bool = False) -> list[str]:
+    """llama-server's command line. ``boot_info`` raises the log verbosity to 4, where the
+    boot log names the devices, the training context and the KV cache (llama-server's
+    default, 3, says almost nothing about them), unless the user set a verbosity."""
     assert spec.server_bin
     argv = [spec.server_bin, "-m", str(model)]
+    if boot_info and not any(a.split("=", 1)[0] in _VERBOSE for a in spec.extra_args):
+        argv += ["-lv", "4"]
     if _arg_value(spec.extra_args, "--host") is None:
         argv += ["--host", host]
     if _arg_value(spec.extra_args, "--port") is None:
@@ -45,13 +53,22 @@ def server_argv(spec: EngineSpec, model: Path, host: str, port: int) -> list[str
     return argv + list(spec.extra_args)
 
 
-def server_help(server_bin: str, timeout_s: float = 20.0) -> str:
+def server_help(server_bin: str, timeout_s: float = 10.0) -> str:
     """The binary's ``--help`` text (flag names move between llama.cpp versions)."""
     try:
         out = subprocess.run([server_bin, "--help"], capture_output=True, timeout=timeout_s, text=True)
     except (OSError, subprocess.TimeoutExpired):
         return ""
     return out.stdout + out.stderr
+
+
+_HELP_CACHE: dict[str, bool] = {}
+
+
+def _supports_verbosity(binary: str) -> bool:
+    if binary not in _HELP_CACHE:
+        _HELP_CACHE[binary] = "--log-verbosity" in server_help(binary) or "-lv," in server_help(binary)
+    return _HELP_CACHE[binary]
 
 
 class LlamaServerEngine:
@@ -93,7 +110,7 @@ class LlamaServerEngine:
         else:
             port = free_port(LOOPBACK)
         spec = EngineSpec(**{**self.spec.__dict__, "server_bin": binary})
-        argv = server_argv(spec, model, host, port)
+        argv = server_argv(spec, model, host, port, boot_info=_supports_verbosity(binary))
         log_path = self.log_dir / f"llama-server-{int(time.time() * 1000)}.log"
         mp = ManagedProcess(argv, log_path, what="llama-server")
         self._mp = mp

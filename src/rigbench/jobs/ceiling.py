@@ -30,13 +30,19 @@ def chip_for_device(name: str) -> Any:
     return None
 
 
+def spec_gpu(machine: dict[str, Any]) -> bool:
+    return bool(machine.get("gpus"))
+
+
 def _bandwidth(text: str | None, facts: ServerFacts, machine: dict[str, Any]) -> Any:
     from rigbench.model.bandwidth import Bandwidth, resolve_bandwidth
 
     if text:
         return resolve_bandwidth(text)
-    backend = (facts.backend or "CPU").upper()
-    if backend != "CPU":
+    backend = (facts.backend or "").upper()
+    if not backend and spec_gpu(machine):
+        backend = "CUDA"  # a quiet log on a machine with an NVIDIA GPU: assume the model is there
+    if backend not in ("", "CPU"):
         names = list(facts.devices or []) + [g.get("name", "") for g in machine.get("gpus") or []]
         if backend == "METAL":
             names.append(str(machine.get("cpu") or ""))

@@ -34,6 +34,9 @@ def _arg(argv: list[str], *names: str, default: str | None = None) -> str | None
 def main(argv: list[str] | None = None) -> int:
     args = list(sys.argv[1:] if argv is None else argv)
     log = sys.stderr
+    if "--help" in args:
+        print("usage: llama-server [options]\n-lv,   --verbosity, --log-verbosity N   Set the verbosity threshold.")
+        return 0
     script = Script(**json.loads(os.environ.get("RIGBENCH_FAKE_SCRIPT") or "{}"))
     script.props = True
     script.tokenize = True

@@ -62,6 +62,12 @@ def show(
 
             summary = compare_summary(store, run_id)
             render = compare_card
+        elif run is not None and run["kind"] == "lab":
+            from rigbench.lab.card import lab_card
+            from rigbench.lab.summary import lab_summary
+
+            summary = lab_summary(store, run_id)
+            render = lab_card
         elif run is not None and run["kind"] == "tune":
             from rigbench.tune.result import tune_summary
 

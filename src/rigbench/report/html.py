@@ -40,7 +40,10 @@ def collect(store: Store, run_ids: Sequence[int]) -> list[dict[str, Any]]:
         run = store.get_run(rid)
         if run is None:
             raise UsageError(f"there is no run {rid} in {store.where}", "list runs with rigbench runs")
-        summary = compare_summary(store, rid) if run["kind"] == "compare" else run_summary(store, rid)
+        if run["kind"] == "lab":
+            summary = _lab_summary(store, rid)
+        else:
+            summary = compare_summary(store, rid) if run["kind"] == "compare" else run_summary(store, rid)
         summary.setdefault("kind", run["kind"])
         summary["answers"] = _answers(store.requests(rid))
         out.append(summary)
@@ -122,6 +125,8 @@ def leaderboard_rows(summaries: Sequence[Mapping[str, Any]]) -> list[dict[str, s
 
     rows: list[dict[str, str]] = []
     for s in summaries:
+        if s.get("kind") == "lab":
+            continue  # a lab has its own table of techniques
         if s.get("kind") == "compare":
             for side in ("a", "b"):
                 d = s.get(side) or {}
@@ -162,6 +167,9 @@ def leaderboard_rows(summaries: Sequence[Mapping[str, Any]]) -> list[dict[str, s
 def _provenance(summaries: Sequence[Mapping[str, Any]]) -> list[dict[str, str]]:
     rows: list[dict[str, str]] = []
     for s in summaries:
+        if s.get("kind") == "lab":
+            rows.append(_lab_provenance(s))
+            continue
         if s.get("kind") == "compare":
             builds = " | ".join(f"{k.upper()}: {(s.get(k) or {}).get('build') or '?'}" for k in ("a", "b"))
             rows.append({"run": f"compare {s.get('compare_id')}", "command": str(s.get("command") or "—"),
@@ -205,11 +213,39 @@ def render_html(summaries: Sequence[Mapping[str, Any]], *, generated_at: str | N
     env = jinja2.Environment(loader=jinja2.PackageLoader("rigbench.report", "templates"),
                              autoescape=True, undefined=jinja2.ChainableUndefined,
                              trim_blocks=True, lstrip_blocks=True)
-    ids = ", ".join(f"{'compare' if s.get('kind') == 'compare' else 'run'} {s.get('run_id')}" for s in summaries)
+    ids = ", ".join(f"{s.get('kind') if s.get('kind') in ('compare', 'lab') else 'run'} {s.get('run_id')}"
+                    for s in summaries)
     return env.get_template("report.html.j2").render(
         title=ids or "no runs", summaries=summaries, board=leaderboard_rows(summaries),
         provenance=_provenance(summaries), plots=_plots(summaries), working_depth=f"{WORKING_DEPTH:,}",
         generated_at=generated_at or datetime.now(timezone.utc).isoformat(timespec="seconds"),
-        tool_version=__version__, num=_num, bytes=_bytes, value=_value, label=_label,
+        tool_version=__version__, num=_num, bytes=_bytes, value=_value, label=_label, lab=_lab_cells,
         has_ceiling=lambda s: any(p.get("pct_of_ceiling") is not None for p in s.get("points") or []),
     )
+
+
+# -- a lab run (rigbench lab): its table of techniques --------------------------------------
+def _lab_summary(store: Store, run_id: int) -> dict[str, Any]:
+    from rigbench.lab.summary import lab_summary
+
+    return lab_summary(store, run_id)
+
+
+def _lab_provenance(s: Mapping[str, Any]) -> dict[str, str]:
+    e = s.get("engine") or {}
+    return {"run": f"lab {s.get('lab_id')}", "command": str(s.get("command") or "—"),
+            "tool_version": str(s.get("tool_version") or "?"),
+            "build": " · ".join(str(x) for x in (e.get("kind"), e.get("build"), e.get("server_bin")) if x),
+            "created_at": str(s.get("created_at") or "")}
+
+
+def _lab_cells(r: Mapping[str, Any]) -> dict[str, str]:
+    """A lab table row's cells, as the terminal card words them."""
+    from rigbench.lab.card import identity_words, pct
+    from rigbench.lab.verdict import speed_words
+
+    ci = r.get("ci")
+    return {"speedup": str(r.get("speed_words") or speed_words(r.get("speedup"))),
+            "ci": f"{ci[0]:.2f}–{ci[1]:.2f}" if ci else "—", "acceptance": pct(r.get("acceptance")),
+            "identity": identity_words(r.get("identity"), r.get("identical")) if r.get("arm") != "baseline" else "",
+            "verdict_class": str(r.get("verdict") or "").split(" ")[0]}

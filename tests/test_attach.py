@@ -8,7 +8,8 @@ from rigbench.testing.fake_server import FakeServer, Script
 
 
 def test_plain_openai_server(cli, tmp_path: Path) -> None:
-    with FakeServer(Script(tokens=40, tokens_per_chunk=2, rate_tok_s=2000)) as fake:
+    # paced slowly enough (5 ms a chunk) that even a busy machine reads the chunks apart
+    with FakeServer(Script(tokens=40, tokens_per_chunk=2, rate_tok_s=400)) as fake:
         r = cli("run", "--url", fake.base_url, "--depths", "0,256", "--repeats", "2", "--gen-tokens", "40",
                 "--no-quality", "--json", "--db", str(tmp_path / "r.db"))
         bodies = list(fake.bodies)

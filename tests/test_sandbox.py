@@ -136,7 +136,9 @@ def test_write_to_a_user_folder_is_refused_by_the_kernel(layers: dict[str, objec
     target = Path.cwd() / f".rigbench-escape-{os.getpid()}.txt"  # the user's own folder, outside /tmp
     try:
         res = run_tests(f"open({str(target)!r}, 'w').write('x')\n" + GOOD, TESTS, audit=False, limits=FAST)
-        assert res.passed == 0 and "Permission denied" in str(res.error)
+        # refused by the kernel; when the checkout lives under /tmp, the sandbox's private /tmp
+        # hides the folder altogether: either way nothing is written
+        assert res.passed == 0 and ("Permission denied" in str(res.error) or "No such file" in str(res.error))
         assert not target.exists()
     finally:
         target.unlink(missing_ok=True)

@@ -57,11 +57,13 @@ def main() -> int:
             continue
         bench = bench_rows(load(res / f"llama_bench_{name}.json"))
         m = run["model"]
+        active, per_token = (m.get("params_active") or 0) / 1e9, (m.get("active_bytes_per_token") or 0) / 1e9
         print(f"## {name}: {m.get('name')} · {m.get('quant')} · {m.get('file_bytes', 0) / 1e9:.2f} GB · "
-              f"{(m.get('params_active') or 0) / 1e9:.2f} B active params · {(m.get('active_bytes_per_token') or 0) / 1e9:.2f} GB read per token\n")
+              f"{active:.2f} B active params · {per_token:.2f} GB read per token\n")
         print(f"run {run['run_id']} · {run['engine'].get('build')} · {', '.join(run['engine'].get('devices') or [])}\n")
         print("| depth | decode (rigbench) | decode (server) | tg128 (llama-bench) | harness gap | server vs bench "
-              "| prefill (rigbench) | prefill (server) | pp512 (llama-bench) | ceiling @3.35 TB/s | % | ceiling @copy | % |")
+              "| prefill (rigbench) | prefill (server) | pp512 (llama-bench) | ceiling @3.35 TB/s | % "
+              "| ceiling @copy | % |")
         print("|" + "---:|" * 13)
         for p in run["points"]:
             d = p["depth"]
@@ -82,7 +84,8 @@ def main() -> int:
         cmp = load(cmp_file)
         if not cmp:
             continue
-        print(f"## compare {cmp_file.stem[8:]}: A = {cmp['a'].get('text', cmp['a'])}, B = {cmp['b'].get('text', cmp['b'])}\n")
+        a_text, b_text = cmp["a"].get("text", cmp["a"]), cmp["b"].get("text", cmp["b"])
+        print(f"## compare {cmp_file.stem[8:]}: A = {a_text}, B = {b_text}\n")
         print("| depth | A decode | B decode | A prefill | B prefill | B/A | 95% CI | verdict |")
         print("|---:|---:|---:|---:|---:|---:|---|---|")
         for d in cmp["depths"]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import sys
 from typing import Any
 
@@ -17,9 +18,9 @@ _SECRET_FLAGS = ("--api-key",)
 
 
 def out() -> Console:
-    """stdout; when it is not a terminal (a pipe, a file, CI) use 120 columns, not 80."""
+    """stdout; when it is not a terminal (a pipe, a file, CI) use $COLUMNS, or 120 columns, not 80."""
     console = Console(soft_wrap=False)
-    if not console.is_terminal:
+    if not console.is_terminal and not os.environ.get("COLUMNS"):
         console = Console(soft_wrap=False, width=120)
     return console
 

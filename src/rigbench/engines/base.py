@@ -14,7 +14,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
-from typing import IO, Protocol
+from typing import IO, Any, Protocol
 
 import httpx
 
@@ -22,7 +22,7 @@ from rigbench.engines.bootlog import parse_boot_log, tail
 from rigbench.errors import EngineError, EngineStartError, PortInUseError
 from rigbench.types import EngineSpec, ServerFacts
 
-__all__ = ["Engine", "ManagedProcess", "free_port", "port_is_free"]
+__all__ = ["Engine", "ManagedProcess", "ProcessEngine", "free_port", "port_is_free"]
 
 LOOPBACK = "127.0.0.1"
 
@@ -35,6 +35,47 @@ class Engine(Protocol):
     def stop(self) -> None: ...
 
     def alive(self) -> bool: ...
+
+
+class ProcessEngine:
+    """What the engines that launch a process share: its lifecycle, and the ServerFacts
+    that llama.cpp's boot log gives."""
+
+    spec: EngineSpec
+    _mp: ManagedProcess | None = None
+
+    def stop(self) -> None:
+        if self._mp is not None:
+            self._mp.stop()
+
+    def alive(self) -> bool:
+        return self._mp is not None and self._mp.alive()
+
+    @property
+    def pid(self) -> int | None:
+        return self._mp.proc.pid if self._mp and self._mp.proc else None
+
+    def boot_facts(self, base_url: str, model: Path, log_path: Path, *, build: str | None,
+                   extra_log: dict[str, Any] | None = None) -> ServerFacts:
+        assert self._mp is not None
+        log = parse_boot_log(self._mp.log_text())
+        return ServerFacts(
+            base_url=base_url,
+            kind=self.spec.kind,
+            model_path=str(model),
+            n_ctx_train=log.get("n_ctx_train"),
+            granted_context=log.get("slot_n_ctx") or log.get("n_ctx_slot"),
+            requested_context=self.spec.int_flag("c"),
+            total_slots=log.get("n_slots"),
+            capped=bool(log.get("capped")),
+            capping_line=log.get("capping_line"),
+            build=build or log.get("build"),
+            backend=log.get("backend"),
+            devices=list(log.get("devices") or []),
+            is_llamacpp=True,
+            log_path=str(log_path),
+            log_facts={**log, **(extra_log or {})},
+        )
 
 
 def free_port(host: str = LOOPBACK) -> int:

@@ -15,8 +15,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from rigbench.engines.base import ManagedProcess
-from rigbench.engines.bootlog import parse_boot_log
+from rigbench.engines.base import ManagedProcess, ProcessEngine
 from rigbench.engines.modelfile import check_gguf_path, default_start_timeout
 from rigbench.errors import EngineStartError
 from rigbench.types import EngineSpec, ServerFacts
@@ -32,7 +31,7 @@ def _build_label(version: object, build: dict[str, str]) -> str:
     return label
 
 
-class EmbeddedEngine:
+class EmbeddedEngine(ProcessEngine):
     kind = "embedded"
 
     def __init__(self, spec: EngineSpec, log_dir: Path, *, timeout_s: float | None = None,
@@ -72,25 +71,8 @@ class EmbeddedEngine:
         self.worker_info = info
         base = str(info["listening"]).rstrip("/")
         mp.wait_healthy(base + "/health", deadline_s)
-        log = parse_boot_log(mp.log_text())
-        build = info.get("build_info") or {}
-        return ServerFacts(
-            base_url=base + "/v1",
-            kind="embedded",
-            model_path=str(model),
-            n_ctx_train=log.get("n_ctx_train"),
-            granted_context=log.get("slot_n_ctx") or log.get("n_ctx_slot"),
-            requested_context=self.spec.int_flag("c"),
-            total_slots=log.get("n_slots"),
-            capped=bool(log.get("capped")) if "capped" in log else False,
-            capping_line=log.get("capping_line"),
-            build=_build_label(info.get("xllamacpp"), build),
-            backend=log.get("backend"),
-            devices=list(log.get("devices") or []),
-            is_llamacpp=True,
-            log_path=str(log_path),
-            log_facts=log,
-        )
+        return self.boot_facts(base + "/v1", model, log_path,
+                               build=_build_label(info.get("xllamacpp"), info.get("build_info") or {}))
 
     def _read_hello(self, mp: ManagedProcess, proc: Any, deadline_s: float) -> dict[str, Any]:
         assert proc.stdout is not None
@@ -127,14 +109,3 @@ class EmbeddedEngine:
             raise EngineStartError(f"the embedded engine said something unexpected: {line[:120]!r}",
                                    f"read the log: {mp.log_path}") from None
         return result
-
-    def stop(self) -> None:
-        if self._mp is not None:
-            self._mp.stop()
-
-    def alive(self) -> bool:
-        return self._mp is not None and self._mp.alive()
-
-    @property
-    def pid(self) -> int | None:
-        return self._mp.proc.pid if self._mp and self._mp.proc else None

@@ -12,8 +12,7 @@ import subprocess
 import time
 from pathlib import Path
 
-from rigbench.engines.base import LOOPBACK, ManagedProcess, free_port, port_is_free
-from rigbench.engines.bootlog import parse_boot_log
+from rigbench.engines.base import LOOPBACK, ManagedProcess, ProcessEngine, free_port, port_is_free
 from rigbench.engines.flags import to_argv
 from rigbench.engines.modelfile import check_gguf_path, default_start_timeout
 from rigbench.errors import EngineStartError, PortInUseError, UsageError
@@ -71,7 +70,7 @@ def _supports_verbosity(binary: str) -> bool:
     return _HELP_CACHE[binary]
 
 
-class LlamaServerEngine:
+class LlamaServerEngine(ProcessEngine):
     kind = "llama-server"
 
     def __init__(self, spec: EngineSpec, log_dir: Path, *, timeout_s: float | None = None) -> None:
@@ -119,32 +118,4 @@ class LlamaServerEngine:
         shown_host = LOOPBACK if host in ("0.0.0.0", "::") else host
         root = f"http://{shown_host}:{port}"
         mp.wait_healthy(root + "/health", deadline)
-        log = parse_boot_log(mp.log_text())
-        return ServerFacts(
-            base_url=root + "/v1",
-            kind="llama-server",
-            model_path=str(model),
-            n_ctx_train=log.get("n_ctx_train"),
-            granted_context=log.get("slot_n_ctx") or log.get("n_ctx_slot"),
-            requested_context=self.spec.int_flag("c"),
-            total_slots=log.get("n_slots"),
-            capped=bool(log.get("capped")),
-            capping_line=log.get("capping_line"),
-            build=log.get("build"),
-            backend=log.get("backend"),
-            devices=list(log.get("devices") or []),
-            is_llamacpp=True,
-            log_path=str(log_path),
-            log_facts={**log, "argv": argv},
-        )
-
-    def stop(self) -> None:
-        if self._mp is not None:
-            self._mp.stop()
-
-    def alive(self) -> bool:
-        return self._mp is not None and self._mp.alive()
-
-    @property
-    def pid(self) -> int | None:
-        return self._mp.proc.pid if self._mp and self._mp.proc else None
+        return self.boot_facts(root + "/v1", model, log_path, build=None, extra_log={"argv": argv})

@@ -52,6 +52,10 @@ DEFAULT_SWEEPS: dict[str, tuple[int, ...]] = {
     "ngram-mod": (16, 64), "ngram-cache": (0,),  # ngram-cache has no length setting
 }
 _NGRAM_MOD_N_MIN = 48  # llama.cpp's default minimum for ngram-mod, capped at n_max
+# llama.cpp's default lookup key for ngram-simple; it drafts nothing when the draft (size_m) is
+# shorter than the key (common_ngram_simple_draft: copy_max < n_draft_min), so a shorter draft
+# length shortens the key with it
+_NGRAM_SIMPLE_SIZE_N = 12
 
 # concept -> llama-server names, newest first (the first one the binary lists wins)
 _SERVER_NAMES: dict[str, tuple[str, ...]] = {
@@ -61,6 +65,7 @@ _SERVER_NAMES: dict[str, tuple[str, ...]] = {
     "draft_n_min": ("--spec-draft-n-min", "--draft-min", "--draft-n-min"),
     "draft_p_min": ("--spec-draft-p-min", "--draft-p-min"),
     "ngram-simple.size_m": ("--spec-ngram-simple-size-m",),
+    "ngram-simple.size_n": ("--spec-ngram-simple-size-n",),
     "ngram-map-k.size_m": ("--spec-ngram-map-k-size-m",),
     "ngram-map-k4v.size_m": ("--spec-ngram-map-k4v-size-m",),
     "ngram-mod.n_max": ("--spec-ngram-mod-n-max",),
@@ -71,7 +76,8 @@ _SERVER_NAMES: dict[str, tuple[str, ...]] = {
 _EMBEDDED_PATHS: dict[str, str] = {
     "type": "types", "draft_model": "draft.mparams.path", "draft_n_max": "draft.n_max",
     "draft_n_min": "draft.n_min", "draft_p_min": "draft.p_min",
-    "ngram-simple.size_m": "ngram_simple.size_m", "ngram-map-k.size_m": "ngram_map_k.size_m",
+    "ngram-simple.size_m": "ngram_simple.size_m", "ngram-simple.size_n": "ngram_simple.size_n",
+    "ngram-map-k.size_m": "ngram_map_k.size_m",
     "ngram-map-k4v.size_m": "ngram_map_k4v.size_m", "ngram-mod.n_max": "ngram_mod.n_max",
     "ngram-mod.n_min": "ngram_mod.n_min", "synth_rates": "synth_rates",
 }
@@ -234,6 +240,8 @@ def arm_settings(arm: Arm) -> dict[str, Any]:
         out[_LENGTH_CONCEPT[arm.spec_type]] = arm.draft_n_max
         if arm.spec_type == "ngram-mod":
             out["ngram-mod.n_min"] = min(_NGRAM_MOD_N_MIN, arm.draft_n_max)
+        if arm.spec_type == "ngram-simple" and arm.draft_n_max < _NGRAM_SIMPLE_SIZE_N:
+            out["ngram-simple.size_n"] = arm.draft_n_max
     if arm.synthetic is not None:
         out["synth_rates"] = synth_rates(arm.synthetic, arm.draft_n_max or 1)
     return out

@@ -93,6 +93,18 @@ def test_server_binary_that_fails_to_start_shows_its_log(cli, tmp_path: Path) ->
     assert r.code != 0 and "exited with code 3" in line and "this build is broken" in line
 
 
+def test_server_binary_killed_by_an_illegal_instruction_says_so(cli, tmp_path: Path) -> None:
+    """A llama.cpp built with -march=native (or AMX) on another CPU dies of SIGILL while loading."""
+    from rigbench.engines.bundled import bundled_model_path
+
+    fake = tmp_path / "llama-server"
+    fake.write_text("#!/bin/sh\necho 'load_tensors: CPU model buffer size = 241.39 MiB' >&2\nkill -ILL $$\n")
+    fake.chmod(0o755)
+    r = cli("run", str(bundled_model_path()), "--server", str(fake), "--db", str(tmp_path / "r.db"), "--no-quality")
+    line = one_line(r.err)
+    assert r.code != 0 and "killed by SIGILL" in line and "-DGGML_NATIVE=OFF" in line
+
+
 def test_port_in_use(cli, tmp_path: Path) -> None:
     import socket
 

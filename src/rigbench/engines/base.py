@@ -22,7 +22,7 @@ from rigbench.engines.bootlog import parse_boot_log, tail
 from rigbench.errors import EngineError, EngineStartError, PortInUseError
 from rigbench.types import EngineSpec, ServerFacts
 
-__all__ = ["Engine", "ManagedProcess", "ProcessEngine", "free_port", "port_is_free"]
+__all__ = ["Engine", "ManagedProcess", "ProcessEngine", "exit_words", "free_port", "port_is_free"]
 
 LOOPBACK = "127.0.0.1"
 
@@ -76,6 +76,22 @@ class ProcessEngine:
             log_path=str(log_path),
             log_facts={**log, **(extra_log or {})},
         )
+
+
+def exit_words(what: str, code: int) -> tuple[str, str]:
+    """The message and hint for a server process that ended while starting: a signal by its
+    name (a negative return code), with what a SIGILL means for a llama.cpp build."""
+    if code >= 0:
+        return f"{what} exited with code {code} while starting", "read the log tail"
+    try:
+        name = signal.Signals(-code).name
+    except ValueError:
+        name = f"signal {-code}"
+    if name == "SIGILL":
+        return (f"{what} was killed by SIGILL (an illegal instruction) while starting",
+                "the binary uses CPU instructions this machine cannot run (a -march=native or AMX build): "
+                "rebuild llama.cpp with -DGGML_NATIVE=OFF and -DGGML_AMX_TILE=OFF")
+    return f"{what} was killed by {name} while starting", "read the log tail"
 
 
 def free_port(host: str = LOOPBACK) -> int:
@@ -157,10 +173,7 @@ class ManagedProcess:
         with httpx.Client(timeout=httpx.Timeout(5.0)) as client:
             while True:
                 if self.proc is not None and self.proc.poll() is not None:
-                    raise self.fail(
-                        f"{self.what} exited with code {self.proc.returncode} while starting",
-                        "read the log tail",
-                    )
+                    raise self.fail(*exit_words(self.what, self.proc.returncode))
                 try:
                     r = client.get(health_url, headers=headers or {})
                     if r.status_code == 200:

@@ -37,6 +37,9 @@ def test_session_summary(session_run: tuple[dict[str, Any], Path]) -> None:
     assert c["reused_tokens"] > c["processed_tokens"] / 2
     assert [p["kind"] for p in s["per_turn"]] == ["plan", "read", "search", "read", "docs", "summarise"]
     assert "sustained" in s["statement"] and "worst dip" in s["statement"]
+    v = out["verdict"]  # judged on the session's sustained decode, not "no decode figure"
+    assert v["basis"] == "session" and v["decode_tok_s"] == s["decode_median_tok_s"]
+    assert "sustained over a 6-turn agent session" in v["summary"]
 
 
 def test_turns_are_stored_with_growing_depth(session_run: tuple[dict[str, Any], Path]) -> None:

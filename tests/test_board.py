@@ -103,6 +103,20 @@ def test_newest_complete_run_per_configuration() -> None:
     assert len(build_board([older, newer, newest_incomplete, tuned], all_runs=True)) == 4
 
 
+def test_an_agent_session_is_a_row_of_its_own_with_its_medians() -> None:
+    sweep = _summary(20, "m", "Q4", None, [(0, 90.0, 800.0, 20.0)])
+    session = {**_summary(21, "m", "Q4", None, [(0, 1.0, 1.0, 1.0)]), "points": [],
+               "session": {"decode_median_tok_s": 84.8, "prefill_median_tok_s": 950.0, "ttft_median_ms": 310.0},
+               "verdict": {"class": "background", "decode_tok_s": 84.8, "basis": "session", "at_depth": None,
+                           "working_depth": 32768}}
+    rows = build_board([sweep, session])
+    assert sorted(r.run_id for r in rows) == [20, 21]
+    row = next(r for r in rows if r.run_id == 21)
+    assert row.session and row.decode_tok_s == 84.8 and row.prefill_tok_s == 950.0 and row.ttft_ms == 310.0
+    md = board_markdown(rows)
+    assert "| 84.8 (session) | 950 | 310 |" in md and "an agent session's medians" in md
+
+
 def test_csv_and_json_carry_raw_values() -> None:
     rows = build_board(_fleet())
     recs = list(csv.DictReader(io.StringIO(board_csv(rows))))

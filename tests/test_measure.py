@@ -76,6 +76,16 @@ def test_verdict_against_both_bars() -> None:
     assert verdict([], None)["decode_tok_s"] is None
 
 
+def test_verdict_of_an_agent_session_uses_its_sustained_decode() -> None:
+    session = {"decode_median_tok_s": 84.8, "turns_ok": 30, "context_end": 11_006}
+    v = verdict([], 262_144, session=session)
+    assert v["decode_tok_s"] == 84.8 and v["basis"] == "session" and not v["decode_ok"]
+    assert "sustained over a 30-turn agent session (context up to 11,006) is below the 100 tok/s bar" in v["summary"]
+    assert verdict([], None, session={"decode_median_tok_s": None})["decode_tok_s"] is None
+    depth = verdict([{"depth": 0, "decode_tok_s": 150.0}], None, session=session)  # a sweep wins over a session
+    assert depth["basis"] == "depth" and depth["decode_tok_s"] == 150.0
+
+
 def test_sweep_cost_counts_processed_tokens() -> None:
     rows = [row(depth=1024, timings={"prompt_n": 1000}), row(depth=4096, timings={"prompt_n": 3100})]
     c = sweep_cost(rows)

@@ -106,7 +106,7 @@ def run_summary(store: Store, run_id: int) -> dict[str, Any]:
         },
         "points": points,
         "ceiling": ceiling_statement(basis, points),
-        "verdict": verdict(points, native),
+        "verdict": verdict(points, native, session=(run.get("extra") or {}).get("session")),
         "server": {"unavailable": facts.get("unavailable") or [], "endpoints": facts.get("endpoints") or {}},
         "sweep_cost": sweep_cost(rows),
         "params": run.get("params") or {},

@@ -99,21 +99,32 @@ def sweep_cost(rows: Sequence[Mapping[str, Any]], *, phase: str = "speed") -> di
 
 
 def verdict(points: Sequence[Mapping[str, Any]], native_context: int | None, *,
-            working_depth: int = WORKING_DEPTH) -> dict[str, Any]:
+            working_depth: int = WORKING_DEPTH, session: Mapping[str, Any] | None = None) -> dict[str, Any]:
+    """The two bars against the decode at the working depth (or the deepest measured below
+    it); a run without a depth sweep (an agent session) is judged on the session's sustained
+    decode, the median over its turns."""
     measured = [p for p in points if p.get("decode_tok_s") is not None]
     at = [p for p in measured if p["depth"] <= working_depth]
     chosen: Mapping[str, Any] | None
     chosen = max(at, key=lambda p: p["depth"]) if at else min(measured, key=lambda p: p["depth"]) if measured else None
     decode = chosen["decode_tok_s"] if chosen else None
-    decode_ok = decode is not None and decode >= DECODE_BAR
-    context_ok = native_context is not None and native_context >= CONTEXT_BAR
-    parts = []
-    if chosen is None:
-        parts.append("no decode figure was measured")
-    else:
+    basis = "depth" if chosen else None
+    where = ""
+    if chosen is not None:
         where = f"at depth {chosen['depth']:,}"
         if chosen["depth"] != working_depth:
             where += f" (the deepest measured; the working depth is {working_depth:,})"
+    elif session and session.get("decode_median_tok_s") is not None:
+        decode, basis = float(session["decode_median_tok_s"]), "session"
+        where = f"sustained over a {session.get('turns_ok')}-turn agent session"
+        if session.get("context_end"):
+            where += f" (context up to {session['context_end']:,})"
+    decode_ok = decode is not None and decode >= DECODE_BAR
+    context_ok = native_context is not None and native_context >= CONTEXT_BAR
+    parts = []
+    if decode is None:
+        parts.append("no decode figure was measured")
+    else:
         parts.append(f"decode {decode:.1f} tok/s {where} {'clears' if decode_ok else 'is below'} the "
                      f"{DECODE_BAR:.0f} tok/s bar")
     if native_context is None:
@@ -129,6 +140,7 @@ def verdict(points: Sequence[Mapping[str, Any]], native_context: int | None, *,
         "context_ok": context_ok,
         "class": cls,
         "decode_tok_s": decode,
+        "basis": basis,
         "at_depth": chosen["depth"] if chosen else None,
         "working_depth": working_depth,
         "summary": "; ".join(parts) + (". Interactive coding use: yes." if cls == "interactive"

@@ -65,6 +65,7 @@ class BoardRow:
     machine: str
     engine: str
     config: str  # what makes two runs the same configuration
+    session: bool = False  # decode, prefill and TTFT are an agent session's medians over its turns
 
     @property
     def at_working_depth(self) -> bool:
@@ -107,6 +108,9 @@ def board_row(s: Mapping[str, Any]) -> BoardRow:
     depth = v.get("at_depth")
     point: Mapping[str, Any] = next((p for p in s.get("points") or [] if p.get("depth") == depth), {}) \
         if depth is not None else {}
+    if v.get("basis") == "session":  # an agent session: its medians over turns
+        ses = s.get("session") or {}
+        point = {"prefill_tok_s": ses.get("prefill_median_tok_s"), "ttft_ms": ses.get("ttft_median_ms")}
     q = s.get("quality") or {}
     ci = q.get("ci")
     e = s.get("engine") or {}
@@ -116,6 +120,8 @@ def board_row(s: Mapping[str, Any]) -> BoardRow:
     config = "|".join(str(x) for x in (machine.get("hostname"), e.get("kind"), url, sorted(flags.items()),
                                         model.get("name"), model.get("quant"),
                                         model.get("path") or e.get("served_model")))
+    if v.get("basis") == "session":
+        config += "|session"  # a session and a depth sweep of one configuration are different rows
     return BoardRow(
         run_id=int(s["run_id"]), status=str(s.get("status") or "?"), created_at=s.get("created_at"),
         model=str(model.get("name") or e.get("served_model") or "?"), quant=model.get("quant"),
@@ -125,6 +131,7 @@ def board_row(s: Mapping[str, Any]) -> BoardRow:
         disk_bytes=model.get("file_bytes"), native_context=model.get("native_context"),
         pct_of_ceiling=point.get("pct_of_ceiling"), verdict=v.get("class"),
         machine=str(machine.get("hostname") or "?"), engine=_engine_label(e), config=config,
+        session=v.get("basis") == "session",
     )
 
 
@@ -164,6 +171,8 @@ def build_board(summaries: Iterable[Mapping[str, Any]], *, sort: SortKey = "qual
 
 # -- rendering ---------------------------------------------------------------------------
 def _depth_tag(r: BoardRow) -> str:
+    if r.session:
+        return " (session)"
     if r.depth is None:
         return ""
     return f" @{fmt_tokens(r.depth) if r.depth else '0'}" + ("" if r.at_working_depth else "*")
@@ -197,6 +206,8 @@ def _footnote(rows: Sequence[BoardRow]) -> str:
     wd = next((r.working_depth for r in rows if r.working_depth), None)
     text = (f"Decode, prefill and TTFT at the working depth ({fmt_tokens(wd)}); * marks the deepest depth "
             "measured below it." if wd else "Decode, prefill and TTFT at the deepest depth measured.")
+    if any(r.session for r in rows):
+        text += " (session): an agent session's medians over its turns."
     return text + " Quality: machine-graded, 0-5."
 
 

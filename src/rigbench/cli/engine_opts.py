@@ -57,8 +57,10 @@ def build_spec(*, model: str | None, url: str | None, model_name: str | None, se
     if model_name:
         raise UsageError("--model names a model served at --url", "give the GGUF path as MODEL instead")
     if server:
-        if not model:
-            raise UsageError("--server needs a model file", "rigbench run MODEL.gguf --server PATH/TO/llama-server")
+        if not model:  # as with the embedded engine: the bundled model
+            from rigbench.engines.bundled import bundled_model_path
+
+            model = str(bundled_model_path())
         return EngineSpec(kind="llama-server", model_path=model, server_bin=server, flags=norm, extra_args=tuple(extra))
     if extra:
         raise UsageError("arguments after -- go to a launched llama-server", "add --server PATH, or drop them")

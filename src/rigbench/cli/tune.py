@@ -96,7 +96,9 @@ def tune(
             raise UsageError("no search space given", "add --space with dimensions, e.g. --space t=4,8 ub=512,2048")
         sp = parse_space(words, servers)
         if servers and model is None and any(s != "embedded" for s in servers):
-            raise UsageError("--server needs a model file", "rigbench tune MODEL.gguf --server PATH --space ...")
+            from rigbench.engines.bundled import bundled_model_path  # as with the embedded engine
+
+            model = str(bundled_model_path())
         trials, seconds = parse_budget(budget)
         opts = TuneOptions(space=sp, objective=parse_objective(objective), model=model,
                            server=servers[0] if len(servers) == 1 else None, budget_trials=trials, budget_s=seconds,

@@ -26,6 +26,7 @@ export PYTHONUNBUFFERED=1 PYTHONPATH=$W/site:$R/src RIGBENCH_HOME=$W/home
 
 MODELS=${MODELS:-l3-8b-q4_k_m l3-8b-q8_0 q3-30b-a3b-q4_k_m}   # which synthetic models to make and run
 STAGES=${STAGES:-run bench compare tune}                        # which measurements to make
+BANDWIDTH=${BANDWIDTH:-}   # --bandwidth for the cards (h100, 3350 ...); empty: the card names the GPU from the boot log
 want() { case " $MODELS " in *" $1 "*) return 0 ;; esac; return 1; }
 stage() { case " $STAGES " in *" $1 "*) return 0 ;; esac; return 1; }
 ts() { echo "[$(date +%T)] $*" | tee -a "$L/timeline.txt"; }
@@ -88,7 +89,8 @@ EOF
     if stage run && ! done_ "run_$m"; then
       ts "rigbench run $m"
       rb run "$M/$m.gguf" --server "$BIN/llama-server" -ngl 99 -fa on -c $ctx --depths 0,1k,4k,16k,32k \
-        --repeats 3 --gen-tokens 128 --no-quality --bandwidth h100 --json > "$RES/run_$m.json" 2> "$L/20_run_$m.err" \
+        --repeats 3 --gen-tokens 128 --no-quality ${BANDWIDTH:+--bandwidth "$BANDWIDTH"} --json \
+        > "$RES/run_$m.json" 2> "$L/20_run_$m.err" \
         && mark "run_$m"
     fi
     if stage bench && ! done_ "bench_$m"; then

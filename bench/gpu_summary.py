@@ -5,7 +5,8 @@
 For each model: rigbench's decode (client), llama-server's own figure, and llama-bench
 in-process at the same depth, split into the harness gap (client vs server timings) and
 llama-server's own overhead (server vs llama-bench); prefill; the decode ceiling at the
-vendor's 3.35 TB/s and at the measured device copy bandwidth, with % of each. Then the
+bandwidth the card used (the vendor's figure for the GPU: 3.35 TB/s for an H100) and at the
+measured device copy bandwidth, with % of each. Then the
 compares and the tuning campaign. Markdown on stdout.
 """
 
@@ -48,7 +49,8 @@ def main() -> int:
     res = Path(sys.argv[1] if len(sys.argv) > 1 else "results")
     bw = load(res / "device_bandwidth.json") or {}
     copy = bw.get("copy_gb_s")
-    print(f"Device copy bandwidth: {num(copy)} GB/s ({bw.get('method', 'not measured')}); vendor figure 3,350 GB/s.\n")
+    print(f"Device copy bandwidth: {num(copy)} GB/s ({bw.get('method', 'not measured')}) on "
+          f"{bw.get('device', 'the device')}.\n")
     for run_file in sorted(res.glob("run_*.json")):
         name = run_file.stem[4:]
         run = load(run_file)
@@ -61,8 +63,9 @@ def main() -> int:
         print(f"## {name}: {m.get('name')} · {m.get('quant')} · {m.get('file_bytes', 0) / 1e9:.2f} GB · "
               f"{active:.2f} B active params · {per_token:.2f} GB read per token\n")
         print(f"run {run['run_id']} · {run['engine'].get('build')} · {', '.join(run['engine'].get('devices') or [])}\n")
+        card_bw = (run.get("ceiling") or {}).get("bandwidth_gb_s")
         print("| depth | decode (rigbench) | decode (server) | tg128 (llama-bench) | harness gap | server vs bench "
-              "| prefill (rigbench) | prefill (server) | pp512 (llama-bench) | ceiling @3.35 TB/s | % "
+              f"| prefill (rigbench) | prefill (server) | pp512 (llama-bench) | ceiling @{num(card_bw, 0)} GB/s | % "
               "| ceiling @copy | % |")
         print("|" + "---:|" * 13)
         for p in run["points"]:
@@ -70,7 +73,7 @@ def main() -> int:
             tg = bench.get((d, "tg"))
             pp = bench.get((d, "pp"))
             ceil = p.get("ceiling_tok_s")
-            ceil_copy = ceil * copy / 3350 if ceil and copy else None
+            ceil_copy = ceil * copy / card_bw if ceil and copy and card_bw else None
             dec = p.get("decode_tok_s")
             print(f"| {d:,} | {num(dec)} | {num(p.get('decode_tok_s_server'))} | {num(tg)} | "
                   f"{pct(dec, p.get('decode_tok_s_server'))} | {pct(p.get('decode_tok_s_server'), tg)} | "

@@ -82,27 +82,22 @@ def test_server_binary_missing(cli, tmp_path: Path) -> None:
     assert r.code != 0 and "not found" in one_line(r.err)
 
 
-def test_server_binary_that_fails_to_start_shows_its_log(cli, tmp_path: Path) -> None:
+@pytest.mark.parametrize(("script", "needles"), [
+    # a build that refuses to start: its exit code and the last line of its log
+    ("echo 'error: this build is broken' >&2\nexit 3", ("exited with code 3", "this build is broken")),
+    # a llama.cpp built with -march=native (or AMX) on another CPU dies of SIGILL while loading
+    ("echo 'load_tensors: CPU model buffer size = 241.39 MiB' >&2\nkill -ILL $$",
+     ("killed by SIGILL", "-DGGML_NATIVE=OFF")),
+])
+def test_server_binary_that_fails_to_start_says_why(cli, tmp_path: Path, script: str, needles: tuple[str, ...]) -> None:
     from rigbench.engines.bundled import bundled_model_path
 
     fake = tmp_path / "llama-server"
-    fake.write_text("#!/bin/sh\necho 'error: this build is broken' >&2\nexit 3\n")
+    fake.write_text(f"#!/bin/sh\n{script}\n")
     fake.chmod(0o755)
     r = cli("run", str(bundled_model_path()), "--server", str(fake), "--db", str(tmp_path / "r.db"), "--no-quality")
     line = one_line(r.err)
-    assert r.code != 0 and "exited with code 3" in line and "this build is broken" in line
-
-
-def test_server_binary_killed_by_an_illegal_instruction_says_so(cli, tmp_path: Path) -> None:
-    """A llama.cpp built with -march=native (or AMX) on another CPU dies of SIGILL while loading."""
-    from rigbench.engines.bundled import bundled_model_path
-
-    fake = tmp_path / "llama-server"
-    fake.write_text("#!/bin/sh\necho 'load_tensors: CPU model buffer size = 241.39 MiB' >&2\nkill -ILL $$\n")
-    fake.chmod(0o755)
-    r = cli("run", str(bundled_model_path()), "--server", str(fake), "--db", str(tmp_path / "r.db"), "--no-quality")
-    line = one_line(r.err)
-    assert r.code != 0 and "killed by SIGILL" in line and "-DGGML_NATIVE=OFF" in line
+    assert r.code != 0 and all(n in line for n in needles), line
 
 
 def test_port_in_use(cli, tmp_path: Path) -> None:

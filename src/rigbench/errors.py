@@ -8,7 +8,8 @@ bug in rigbench.
     ├── UsageError                  bad arguments: a malformed depth list, spec string, flag
     ├── InputError                  a file rigbench reads is missing, unreadable or malformed
     │   ├── GGUFError               not a GGUF, truncated header, missing shard
-    │   └── SuiteError              a quality suite YAML that fails validation
+    │   ├── SuiteError              a quality suite YAML that fails validation
+    │   └── CatalogError            a model catalog YAML that fails validation
     ├── EngineError                 a server could not be started, reached or kept alive
     │   ├── EngineStartError        binary missing, crashed at boot, health deadline passed
     │   ├── PortInUseError          the port a server needs is taken
@@ -22,6 +23,7 @@ bug in rigbench.
 from __future__ import annotations
 
 __all__ = [
+    "CatalogError",
     "EngineError",
     "EngineStartError",
     "GGUFError",
@@ -69,6 +71,10 @@ class GGUFError(InputError):
 
 
 class SuiteError(InputError):
+    pass
+
+
+class CatalogError(InputError):
     pass
 
 

@@ -1,0 +1,1 @@
+"""The bundled model catalog (data): models.yaml."""

@@ -30,6 +30,7 @@ DEBUG = False
 def _register() -> None:
     from rigbench.cli import advise as _advise  # noqa: F401
     from rigbench.cli import board as _board  # noqa: F401
+    from rigbench.cli import catalog as _catalog  # noqa: F401
     from rigbench.cli import compare as _compare  # noqa: F401
     from rigbench.cli import inspect as _inspect  # noqa: F401
     from rigbench.cli import lab as _lab  # noqa: F401

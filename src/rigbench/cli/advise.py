@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 
 from rigbench.cli import app
-from rigbench.cli.common import JSON_HELP, emit_json, out
+from rigbench.cli.common import DB_HELP, JSON_HELP, emit_json, out
 from rigbench.cli.inspect import BANDWIDTH_HELP, fmt_bytes, fmt_rate, parse_count
 from rigbench.errors import UsageError
 
@@ -46,7 +46,25 @@ def advise(
     ctx: Annotated[str | None, typer.Option("--ctx", help="context each model must hold, e.g. 200000 or 32k "
                                                           "(k = 1024; default: each model's native context)")] = None,
     json_out: Annotated[bool, typer.Option("--json", help=JSON_HELP)] = False,
+    catalog: Annotated[bool, typer.Option("--catalog", help="advise over the bundled catalog of public models "
+                                                            "instead of files on disk (rigbench catalog list)")] = False,
+    family: Annotated[str | None, typer.Option("--family", help="with --catalog: only this family (qwen3, llama3, "
+                                                                "gemma3, gpt-oss, deepseek, glm, mistral) or id")] = None,
+    quant: Annotated[str | None, typer.Option("--quant", help="with --catalog: quants to show, e.g. Q4_K_M,MLX-4bit, "
+                                                              "or all (default: Q4_K_M,Q8_0,MXFP4_MOE)")] = None,
+    catalog_file: Annotated[str | None, typer.Option("--catalog-file", help="with --catalog: your own catalog YAML "
+                                                                            "instead of the bundled one")] = None,
+    db: Annotated[str | None, typer.Option("--db", help=DB_HELP + " (with --catalog: measured runs shown beside "
+                                                             "the ceilings)")] = None,
 ) -> int:
+    if catalog or family or quant or catalog_file:
+        if models:
+            raise UsageError("--catalog advises over the catalog, not over files",
+                             "drop the GGUF paths, or drop --catalog/--family/--quant")
+        from rigbench.cli.advise_catalog import advise_catalog
+
+        return advise_catalog(ram=ram, bandwidth=bandwidth, ctx=ctx, json_out=json_out, family=family, quant=quant,
+                              catalog_file=catalog_file, db=db)
     from rigbench.cli.inspect import model_arg
     from rigbench.model.bandwidth import resolve_bandwidth
     from rigbench.model.facts import model_facts

@@ -46,12 +46,15 @@ def advise(
     ctx: Annotated[str | None, typer.Option("--ctx", help="context each model must hold, e.g. 200000 or 32k "
                                                           "(k = 1024; default: each model's native context)")] = None,
     json_out: Annotated[bool, typer.Option("--json", help=JSON_HELP)] = False,
-    catalog: Annotated[bool, typer.Option("--catalog", help="advise over the bundled catalog of public models "
-                                                            "instead of files on disk (rigbench catalog list)")] = False,
-    family: Annotated[str | None, typer.Option("--family", help="with --catalog: only this family (qwen3, llama3, "
-                                                                "gemma3, gpt-oss, deepseek, glm, mistral) or id")] = None,
-    quant: Annotated[str | None, typer.Option("--quant", help="with --catalog: quants to show, e.g. Q4_K_M,MLX-4bit, "
-                                                              "or all (default: Q4_K_M,Q8_0,MXFP4_MOE)")] = None,
+    catalog: Annotated[bool, typer.Option(
+        "--catalog", help="advise over the bundled catalog of public models instead of files on disk "
+                          "(rigbench catalog list)")] = False,
+    family: Annotated[str | None, typer.Option(
+        "--family", help="with --catalog: only this family (qwen3, llama3, gemma3, gpt-oss, deepseek, glm, "
+                         "mistral) or id")] = None,
+    quant: Annotated[str | None, typer.Option(
+        "--quant", help="with --catalog: quants to show, e.g. Q4_K_M,MLX-4bit, or all "
+                        "(default: Q4_K_M,Q8_0,MXFP4_MOE)")] = None,
     catalog_file: Annotated[str | None, typer.Option("--catalog-file", help="with --catalog: your own catalog YAML "
                                                                             "instead of the bundled one")] = None,
     db: Annotated[str | None, typer.Option("--db", help=DB_HELP + " (with --catalog: measured runs shown beside "

@@ -128,8 +128,8 @@ def render_catalog(rows: list[dict[str, Any]], *, ram_bytes: int, ram_source: st
                      else "right", no_wrap=col not in ("Measured", "Verdict"))
     for r in rows:
         m = r["measured"]
-        meas = "—" if not m else (f"{m['decode_tok_s']:,.1f} tok/s"
-                                  + (f" @{m['depth']:,}" if m.get("depth") is not None else "") + f" (run {m['run_id']})")
+        at = f" @{m['depth']:,}" if m and m.get("depth") is not None else ""
+        meas = "—" if not m else f"{m['decode_tok_s']:,.1f} tok/s{at} (run {m['run_id']})"
         loads = "yes" if r["loads"] else ("no" if r["longest_context"] == 0 else "shorter")
         verdict = "—" if not r["loads"] else r["verdict"].split(":", 1)[0]
         t.add_row(r["model"], "MoE" if r["moe"] else "dense", r["quant"], _size(r["file_bytes"]),

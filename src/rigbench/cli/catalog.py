@@ -9,8 +9,8 @@ import typer
 from rigbench.cli import app
 from rigbench.cli.common import JSON_HELP, emit_json, out
 
-catalog_app = typer.Typer(name="catalog", help="The model catalog behind advise --catalog: list it, validate your own.",
-                          no_args_is_help=True, rich_markup_mode=None)
+catalog_app = typer.Typer(name="catalog", no_args_is_help=True, rich_markup_mode=None,
+                          help="The model catalog behind advise --catalog: list it, validate your own.")
 app.add_typer(catalog_app, name="catalog")
 
 
@@ -24,7 +24,7 @@ def _entry_json(e: Any) -> dict[str, Any]:
             "quants": e.offered_quants(), "source": e.source, "checked_in": e.checked_in, "notes": list(e.notes)}
 
 
-@catalog_app.command("list", help="Every catalog model: shape, context, quants offered and where the numbers come from.")
+@catalog_app.command("list", help="Every catalog model: shape, context, quants and where the numbers come from.")
 def list_cmd(json_out: bool = typer.Option(False, "--json", help=JSON_HELP),
              file: str | None = typer.Option(None, "--file", help="a catalog YAML file instead of the bundled one")
              ) -> int:

@@ -24,8 +24,18 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from rigbench.errors import CatalogError
 from rigbench.model.quants import QUANTS
 
-__all__ = ["ARCHS", "Catalog", "CatalogEntry", "Experts", "MLA", "RopeScaling", "SlidingWindow", "bundled_catalog",
-           "load_catalog_file", "parse_catalog"]
+__all__ = [
+    "ARCHS",
+    "MLA",
+    "Catalog",
+    "CatalogEntry",
+    "Experts",
+    "RopeScaling",
+    "SlidingWindow",
+    "bundled_catalog",
+    "load_catalog_file",
+    "parse_catalog",
+]
 
 ARCHS = ("llama", "qwen3", "qwen3moe", "gemma3", "gpt-oss", "deepseek2", "glm-dsa")
 _ID = r"^[a-z0-9][a-z0-9_.-]{0,63}$"

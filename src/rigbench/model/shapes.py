@@ -68,8 +68,8 @@ def _ffn(e: CatalogEntry, p: str, il: int) -> list[Tensor]:
     out = [Tensor(p + f"{norm}.weight", (h,), il)]
     x = e.experts
     if x is None or il < x.dense_layers:
-        return out + [Tensor(p + "ffn_gate.weight", (h, e.ffn), il), Tensor(p + "ffn_up.weight", (h, e.ffn), il),
-                      Tensor(p + "ffn_down.weight", (e.ffn, h), il)]
+        return [*out, Tensor(p + "ffn_gate.weight", (h, e.ffn), il), Tensor(p + "ffn_up.weight", (h, e.ffn), il),
+                Tensor(p + "ffn_down.weight", (e.ffn, h), il)]
     out += [Tensor(p + "ffn_gate_inp.weight", (h, x.count), il),
             Tensor(p + "ffn_gate_exps.weight", (h, x.ffn, x.count), il),
             Tensor(p + "ffn_up_exps.weight", (h, x.ffn, x.count), il),

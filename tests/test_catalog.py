@@ -95,7 +95,7 @@ def test_qwen3_30b_a3b_matches_the_synthetic_file() -> None:
     assert f.params_active < f.params_total / 9  # 8 of 128 experts
 
 
-@pytest.mark.parametrize("model", ["qwen3-30b-a3b", "deepseek-v3", "gpt-oss-20b", "gemma-3-27b"])
+@pytest.mark.parametrize("model", ["qwen3-30b-a3b", "deepseek-v3", "gpt-oss-20b", "gemma-3-27b", "qwen3.6-35b-a3b"])
 def test_virtual_header_reads_like_a_written_one(tmp_path: Path, model: str) -> None:
     """The same header written with gguf's own writer and read back gives the same facts."""
     from gguf import GGMLQuantizationType
@@ -110,7 +110,7 @@ def test_virtual_header_reads_like_a_written_one(tmp_path: Path, model: str) -> 
     real = facts_from_gguf(read_gguf(path), ctx=32768)
     virtual = catalog_facts(e, quant, ctx=32768)
     for attr in ("weights_bytes", "params_total", "params_active", "active_bytes_per_token", "kv_bytes_per_token",
-                 "native_context", "max_context", "attention", "sliding_window"):
+                 "native_context", "max_context", "attention", "sliding_window", "state_bytes"):
         assert getattr(real, attr) == getattr(virtual, attr), attr
     assert real.kv_cache_bytes(32768) == virtual.kv_cache_bytes(32768)
 
@@ -125,6 +125,16 @@ def test_quant_bytes_come_from_ggml_and_mlx_groups() -> None:
     assert tensor_bytes("MLX8", t) * 8 / t.n_elements == 8.5
     assert tensor_type("Q4_K_M", Tensor("blk.0.attn_q.weight", (2880, 4096), 0), h) == "Q5_0"  # 2880 % 256
     assert tensor_type("Q4_K_M", Tensor("blk.0.attn_norm.weight", (4096,), 0), h) == "F32"
+
+
+def test_hybrid_moe_keeps_kv_only_on_full_attention_layers() -> None:
+    f = catalog_facts(CATALOG["qwen3.6-35b-a3b"], "Q4_K_M")
+    assert f.attention == "hybrid"
+    assert len(f.kv_layers) == 10  # every 4th of 40 layers
+    assert f.kv_bytes_per_token == 10 * 2 * 2 * 256 * 2  # layers x kv heads x (K+V) x head dim x f16
+    # Gated DeltaNet state: (conv-1) x (2 x 16 x 128 + 4096) + 128 x 4096 f32 elements, 30 layers
+    assert f.state_bytes == 30 * 4 * (3 * (2 * 16 * 128 + 4096) + 128 * 4096)
+    assert 2.5e9 < f.params_active < 3.5e9 < 34e9 < f.params_total < 36e9  # "35B total, about 3B active"
 
 
 def test_quant_labels_map_back() -> None:
@@ -150,7 +160,8 @@ def test_32gb_m4_max_moe_loads_and_dense_70b_does_not(cli: Any) -> None:
     text = cli("advise", "--catalog", "--ram", "32GB", "--bandwidth", "m4-max")
     assert text.code == 0, text.err
     flat = " ".join(text.out.split())
-    assert "32 GB: the Qwen3 30B-A3B MoE at Q4_K_M loads with 40,960 tokens of context" in flat
+    # the post's pick: "32 GB is enough to fit a 35B MoE"
+    assert "32 GB: the Qwen3.6 35B-A3B MoE at Q4_K_M loads with 262,144 tokens of context" in flat
     assert "a dense Llama 3.1 70B at Q4_K_M does not load" in flat
 
 

@@ -30,6 +30,7 @@ __all__ = [
     "Catalog",
     "CatalogEntry",
     "Experts",
+    "LinearAttention",
     "RopeScaling",
     "SlidingWindow",
     "bundled_catalog",
@@ -37,7 +38,7 @@ __all__ = [
     "parse_catalog",
 ]
 
-ARCHS = ("llama", "qwen3", "qwen3moe", "gemma3", "gpt-oss", "deepseek2", "glm-dsa")
+ARCHS = ("llama", "qwen3", "qwen3moe", "qwen35moe", "gemma3", "gpt-oss", "deepseek2", "glm-dsa")
 _ID = r"^[a-z0-9][a-z0-9_.-]{0,63}$"
 _MAX_FILE_BYTES = 1 << 20
 
@@ -51,6 +52,7 @@ class Experts(_Model):
     used: int = Field(ge=1, description="routed experts active per token")
     ffn: int = Field(ge=1, description="one expert's intermediate size")
     shared: int = Field(default=0, ge=0, description="shared experts, always active")
+    shared_ffn: int | None = Field(default=None, ge=1, description="shared expert intermediate size (default: ffn)")
     dense_layers: int = Field(default=0, ge=0, description="leading dense layers (first_k_dense_replace)")
 
     @model_validator(mode="after")
@@ -66,6 +68,17 @@ class MLA(_Model):
     qk_nope_head_dim: int = Field(ge=1)
     qk_rope_head_dim: int = Field(ge=1)
     v_head_dim: int = Field(ge=1)
+
+
+class LinearAttention(_Model):
+    """Gated DeltaNet layers (Qwen3-Next / Qwen3.5): every ``interval``-th layer is full attention."""
+
+    interval: int = Field(ge=2, description="full_attention_interval")
+    conv_kernel: int = Field(ge=1, description="linear_conv_kernel_dim")
+    key_head_dim: int = Field(ge=1)
+    key_heads: int = Field(ge=1)
+    value_head_dim: int = Field(ge=1)
+    value_heads: int = Field(ge=1)
 
 
 class SlidingWindow(_Model):
@@ -91,11 +104,13 @@ class CatalogEntry(_Model):
     heads: int = Field(ge=1)
     kv_heads: int = Field(ge=1)
     head_dim: int | None = Field(default=None, ge=1, description="attention head size (not used with mla)")
-    ffn: int = Field(ge=1, description="dense intermediate size (leading dense layers for MoE)")
+    ffn: int | None = Field(default=None, ge=1, description="dense intermediate size (leading dense layers for MoE)")
     vocab: int = Field(ge=1, description="token embedding rows in the GGUF")
     context: int = Field(ge=1, description="max_position_embeddings / {arch}.context_length")
     tied_embeddings: bool
     attention_bias: bool = False
+    attn_output_gate: bool = Field(default=False, description="full attention's q projection also carries a gate")
+    linear_attention: LinearAttention | None = None
     experts: Experts | None = None
     mla: MLA | None = None
     sliding_window: SlidingWindow | None = None
@@ -124,8 +139,12 @@ class CatalogEntry(_Model):
     def _consistent(self) -> CatalogEntry:
         if self.heads % self.kv_heads:
             raise ValueError(f"heads ({self.heads}) is not a multiple of kv_heads ({self.kv_heads})")
-        if self.arch in ("qwen3moe", "gpt-oss", "deepseek2", "glm-dsa") and self.experts is None:
+        if self.arch == "qwen35moe" and self.linear_attention is None:
+            raise ValueError("arch qwen35moe needs linear_attention")
+        if self.arch in ("qwen3moe", "qwen35moe", "gpt-oss", "deepseek2", "glm-dsa") and self.experts is None:
             raise ValueError(f"arch {self.arch} needs experts")
+        if self.ffn is None and (self.experts is None or self.experts.dense_layers):
+            raise ValueError("ffn is required (only an MoE entry without dense layers can leave it out)")
         if self.mla is None and self.head_dim is None:
             raise ValueError("head_dim is required (only an mla entry can leave it out)")
         if self.arch in ("deepseek2", "glm-dsa") and self.mla is None:

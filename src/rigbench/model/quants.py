@@ -14,7 +14,7 @@ Public:
 GGUF rules follow llama.cpp's ``src/llama-quant.cpp`` (``llama_tensor_get_type_impl`` and
 ``tensor_type_fallback``) for quantizing from an F16/BF16 GGUF, with these choices made:
 
-- 1D tensors (norms, biases, attention sinks), ``*_norm.weight``, the MoE router
+- 1D tensors (norms, biases, attention sinks), ``*_norm.weight``, ``ssm_conv1d``, the MoE router
   (``ffn_gate_inp``) and ``rope_freqs`` are not quantized: they stay F32 as the converter
   writes them.
 - ``use_more_bits(i, n)`` (the first and last eighth of the layers and every third between)
@@ -50,7 +50,7 @@ _GGUF: dict[str, tuple[str, str]] = {
 QUANTS: tuple[str, ...] = (*_GGUF, *_MLX_BITS)
 _FALLBACK = {"IQ3_XXS": "IQ4_NL", "IQ3_S": "IQ4_NL", "IQ2_S": "IQ4_NL", "IQ4_XS": "IQ4_NL", "Q3_K": "Q4_0",
              "Q4_K": "Q5_0", "Q5_K": "Q5_1", "Q6_K": "Q8_0"}
-_KEEP = ("_norm.weight", "ffn_gate_inp.weight", "rope_freqs.weight")
+_KEEP = ("_norm.weight", "ffn_gate_inp.weight", "rope_freqs.weight", "ssm_conv1d")
 
 
 @dataclass(frozen=True)

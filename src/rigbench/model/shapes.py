@@ -27,7 +27,34 @@ from rigbench.model.quants import ModelHints, Tensor, file_type_id, tensor_bytes
 
 __all__ = ["catalog_facts", "catalog_metadata", "catalog_tensors", "typed_tensors", "virtual_gguf"]
 
-_QK_NORM = ("qwen3", "qwen3moe", "gemma3")
+_QK_NORM = ("qwen3", "qwen3moe", "qwen35moe", "gemma3")
+_POST_ATTN_NORM = ("gpt-oss", "qwen35moe")  # their FFN norm is named post_attention_norm
+
+
+def _linear_attention(e: CatalogEntry, p: str, il: int) -> list[Tensor]:
+    """A Gated DeltaNet layer as llama.cpp's qwen35moe loads it (``models/qwen35moe.cpp``)."""
+    la = e.linear_attention
+    assert la is not None
+    h = e.hidden
+    key_dim, value_dim = la.key_head_dim * la.key_heads, la.value_head_dim * la.value_heads
+    conv_dim = 2 * key_dim + value_dim
+    return [
+        Tensor(p + "attn_norm.weight", (h,), il),
+        Tensor(p + "attn_qkv.weight", (h, conv_dim), il),
+        Tensor(p + "attn_gate.weight", (h, value_dim), il),
+        Tensor(p + "ssm_conv1d.weight", (la.conv_kernel, conv_dim), il),
+        Tensor(p + "ssm_dt.bias", (la.value_heads,), il),
+        Tensor(p + "ssm_a", (la.value_heads,), il),
+        Tensor(p + "ssm_beta.weight", (h, la.value_heads), il),
+        Tensor(p + "ssm_alpha.weight", (h, la.value_heads), il),
+        Tensor(p + "ssm_norm.weight", (la.value_head_dim,), il),
+        Tensor(p + "ssm_out.weight", (value_dim, h), il),
+    ]
+
+
+def _is_linear(e: CatalogEntry, il: int) -> bool:
+    la = e.linear_attention
+    return la is not None and il < e.layers and (il + 1) % la.interval != 0
 
 
 def _attention(e: CatalogEntry, p: str, il: int) -> list[Tensor]:
@@ -48,7 +75,8 @@ def _attention(e: CatalogEntry, p: str, il: int) -> list[Tensor]:
         return out
     hd = e.head_dim or 0
     q, kv = e.heads * hd, e.kv_heads * hd
-    out += [Tensor(p + "attn_q.weight", (h, q), il), Tensor(p + "attn_k.weight", (h, kv), il),
+    q_out = 2 * q if e.attn_output_gate else q  # the gate rides in attn_q (llama.cpp's qwen35moe)
+    out += [Tensor(p + "attn_q.weight", (h, q_out), il), Tensor(p + "attn_k.weight", (h, kv), il),
             Tensor(p + "attn_v.weight", (h, kv), il), Tensor(p + "attn_output.weight", (q, h), il)]
     if e.attention_bias:
         out += [Tensor(p + "attn_q.bias", (q,), il), Tensor(p + "attn_k.bias", (kv,), il),
@@ -64,12 +92,13 @@ def _attention(e: CatalogEntry, p: str, il: int) -> list[Tensor]:
 
 def _ffn(e: CatalogEntry, p: str, il: int) -> list[Tensor]:
     h = e.hidden
-    norm = "post_attention_norm" if e.arch == "gpt-oss" else "ffn_norm"
+    norm = "post_attention_norm" if e.arch in _POST_ATTN_NORM else "ffn_norm"
     out = [Tensor(p + f"{norm}.weight", (h,), il)]
     x = e.experts
     if x is None or il < x.dense_layers:
-        return [*out, Tensor(p + "ffn_gate.weight", (h, e.ffn), il), Tensor(p + "ffn_up.weight", (h, e.ffn), il),
-                Tensor(p + "ffn_down.weight", (e.ffn, h), il)]
+        f = e.ffn or 0
+        return [*out, Tensor(p + "ffn_gate.weight", (h, f), il), Tensor(p + "ffn_up.weight", (h, f), il),
+                Tensor(p + "ffn_down.weight", (f, h), il)]
     out += [Tensor(p + "ffn_gate_inp.weight", (h, x.count), il),
             Tensor(p + "ffn_gate_exps.weight", (h, x.ffn, x.count), il),
             Tensor(p + "ffn_up_exps.weight", (h, x.ffn, x.count), il),
@@ -81,8 +110,10 @@ def _ffn(e: CatalogEntry, p: str, il: int) -> list[Tensor]:
                 Tensor(p + "ffn_down_exps.bias", (h, x.count), il)]
     if e.arch in ("deepseek2", "glm-dsa"):
         out.append(Tensor(p + "exp_probs_b.bias", (x.count,), il))
+    if e.arch == "qwen35moe" and x.shared:
+        out.append(Tensor(p + "ffn_gate_inp_shexp.weight", (h,), il))
     if x.shared:
-        s = x.ffn * x.shared
+        s = x.shared_ffn or x.ffn * x.shared
         out += [Tensor(p + "ffn_gate_shexp.weight", (h, s), il), Tensor(p + "ffn_up_shexp.weight", (h, s), il),
                 Tensor(p + "ffn_down_shexp.weight", (s, h), il)]
     return out
@@ -98,18 +129,23 @@ def catalog_tensors(e: CatalogEntry) -> list[Tensor]:
         out.append(Tensor("rope_freqs.weight", ((e.head_dim or 0) // 2,)))
     for il in range(e.layers + e.nextn_layers):
         p = f"blk.{il}."
-        out += _attention(e, p, il) + _ffn(e, p, il)
+        out += (_linear_attention(e, p, il) if _is_linear(e, il) else _attention(e, p, il)) + _ffn(e, p, il)
         if il >= e.layers:
             out += [Tensor(p + "nextn.eh_proj.weight", (2 * h, h), il), Tensor(p + "nextn.enorm.weight", (h,), il),
                     Tensor(p + "nextn.hnorm.weight", (h,), il), Tensor(p + "nextn.shared_head_norm.weight", (h,), il)]
     return out
 
 
+def _counts_as_attn_v(name: str) -> bool:
+    """llama-quant.cpp's category_is_attn_v: attn_v, attn_qkv and attn_kv_b share one counter."""
+    return any(k in name for k in ("attn_v.weight", "attn_qkv.weight", "attn_kv_b.weight"))
+
+
 def _hints(e: CatalogEntry, tensors: list[Tensor]) -> ModelHints:
     return ModelHints(
         n_layer_all=e.layers + e.nextn_layers, n_expert=e.experts.count if e.experts else 0,
         n_gqa=max(1, e.heads // e.kv_heads), llama_70b=e.arch == "llama" and e.layers == 80 and e.heads != e.kv_heads,
-        tied=e.tied_embeddings, n_attn_v=sum(1 for t in tensors if t.name.endswith("attn_v.weight")),
+        tied=e.tied_embeddings, n_attn_v=sum(1 for t in tensors if _counts_as_attn_v(t.name)),
     )
 
 
@@ -123,7 +159,7 @@ def typed_tensors(e: CatalogEntry, quant: str) -> list[tuple[Tensor, str, int]]:
     n_v = 0
     for t in tensors:
         kind = tensor_type(quant, t, hints, n_v)
-        if t.name.endswith("attn_v.weight"):
+        if _counts_as_attn_v(t.name):
             n_v += 1
         out.append((t, kind, tensor_bytes(kind, t)))
     return out
@@ -135,7 +171,7 @@ def catalog_metadata(e: CatalogEntry, quant: str) -> dict[str, Any]:
     md: dict[str, Any] = {
         "general.architecture": a, "general.name": e.name,
         f"{a}.block_count": e.layers + e.nextn_layers, f"{a}.context_length": e.context,
-        f"{a}.embedding_length": e.hidden, f"{a}.feed_forward_length": e.ffn,
+        f"{a}.embedding_length": e.hidden, f"{a}.feed_forward_length": e.ffn or 0,
         f"{a}.attention.head_count": e.heads, f"{a}.attention.head_count_kv": e.kv_heads,
     }
     if e.head_dim is not None:
@@ -156,6 +192,12 @@ def catalog_metadata(e: CatalogEntry, quant: str) -> dict[str, Any]:
                    f"{a}.attention.value_length": m.kv_lora_rank,
                    f"{a}.attention.key_length_mla": m.qk_nope_head_dim + m.qk_rope_head_dim,
                    f"{a}.attention.value_length_mla": m.v_head_dim})
+    la = e.linear_attention
+    if la is not None:
+        md.update({f"{a}.full_attention_interval": la.interval, f"{a}.ssm.conv_kernel": la.conv_kernel,
+                   f"{a}.ssm.state_size": la.key_head_dim, f"{a}.ssm.group_count": la.key_heads,
+                   f"{a}.ssm.time_step_rank": la.value_heads,
+                   f"{a}.ssm.inner_size": la.value_head_dim * la.value_heads})
     if e.sliding_window is not None:
         md[f"{a}.attention.sliding_window"] = e.sliding_window.window
         md[f"{a}.attention.sliding_window_pattern"] = e.sliding_window.pattern

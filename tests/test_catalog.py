@@ -12,7 +12,7 @@ import pytest
 
 from rigbench.errors import CatalogError
 from rigbench.model.catalog import bundled_catalog, parse_catalog
-from rigbench.model.catalog_advice import attach_measured, catalog_advice, quant_of_label
+from rigbench.model.catalog_advice import attach_measured, catalog_advice, quant_of_label, verdict_line
 from rigbench.model.facts import facts_from_gguf
 from rigbench.model.gguf import read_gguf
 from rigbench.model.quants import ModelHints, Tensor, tensor_bytes, tensor_type
@@ -163,6 +163,7 @@ def test_32gb_m4_max_moe_loads_and_dense_70b_does_not(cli: Any) -> None:
     # the post's pick: "32 GB is enough to fit a 35B MoE"
     assert "32 GB: the Qwen3.6 35B-A3B MoE at Q4_K_M loads with 262,144 tokens of context" in flat
     assert "a dense Llama 3.1 70B at Q4_K_M does not load" in flat
+    assert "everything that loads is background class here" in flat  # no catalog model has a 1M native context
 
 
 def test_advise_catalog_bad_input(cli: Any) -> None:
@@ -198,3 +199,15 @@ def test_measured_run_sits_beside_its_ceiling() -> None:
     m = got["gemma-3-270m"].measured
     assert m is not None and (m.run_id, m.decode_tok_s) == (7, 55.5)
     assert got["gemma-3-27b"].measured is None
+
+
+def test_verdict_line_names_what_clears_the_decode_bar() -> None:
+    opts = catalog_advice(bundled_catalog(), ram_bytes=32 * 2**30, bandwidth_bytes_per_s=546e9, ctx=32768,
+                          quants=["Q4_K_M"])
+    line = verdict_line(opts)
+    assert "qwen3.6-35b-a3b" in line and "llama-3.1-70b" not in line and "qwen3-32b" not in line
+    slow = catalog_advice(bundled_catalog(), ram_bytes=32 * 2**30, bandwidth_bytes_per_s=50e9, ctx=32768,
+                          family="qwen3", quants=["Q4_K_M"])
+    assert "no ceiling at 32,768 reaches 100 tok/s" in verdict_line(slow)
+    assert verdict_line(catalog_advice(bundled_catalog(), ram_bytes=2**20, bandwidth_bytes_per_s=50e9, ctx=4096,
+                                       family="llama3", quants=["Q4_K_M"])) == "verdict: nothing loads"

@@ -63,7 +63,7 @@ def advise_catalog(*, ram: str | None, bandwidth: str, ctx: str | None, json_out
                    quant: str | None, catalog_file: str | None, db: str | None) -> int:
     from rigbench.model.bandwidth import resolve_bandwidth
     from rigbench.model.catalog import bundled_catalog, load_catalog_file
-    from rigbench.model.catalog_advice import answer_in_words, attach_measured, catalog_advice
+    from rigbench.model.catalog_advice import answer_in_words, attach_measured, catalog_advice, verdict_line
 
     ram_bytes, ram_source = parse_ram(ram)
     n_ctx = parse_count(ctx) if ctx is not None else DEFAULT_CTX
@@ -85,7 +85,7 @@ def advise_catalog(*, ram: str | None, bandwidth: str, ctx: str | None, json_out
                             else options[0].quant)
     console = out()
     for item in render_catalog(rows, ram_bytes=ram_bytes, ram_source=ram_source, bandwidth=bw.to_json(), ctx=n_ctx,
-                               words=words, catalog=catalog_file or "bundled"):
+                               words=words, verdict=verdict_line(options), catalog=catalog_file or "bundled"):
         console.print(item)
     return 0
 
@@ -106,7 +106,7 @@ def _size(n: int | None) -> str:
 
 
 def render_catalog(rows: list[dict[str, Any]], *, ram_bytes: int, ram_source: str, bandwidth: dict[str, Any],
-                   ctx: int, words: str, catalog: str) -> list[RenderableType]:
+                   ctx: int, words: str, verdict: str, catalog: str) -> list[RenderableType]:
     from rich.table import Table
     from rich.text import Text
 
@@ -119,22 +119,29 @@ def render_catalog(rows: list[dict[str, Any]], *, ram_bytes: int, ram_source: st
     t = Table(title="Catalog models on this machine (ceilings are upper bounds: bandwidth / bytes read per token)",
               title_justify="left", caption_justify="left",
               caption="Read/tok: weights read to decode one token (MoE: active experts only); KV/tok: f16 KV one "
-                      "token adds; Loads 'shorter': only with less context (Longest ctx). Verdict: against decode >= "
-                      "100 tok/s at the context asked and native context >= 1M (--json says why). Sizes are tensor "
+                      "token adds; Loads 'shorter': only with less context (Longest ctx). --json gives each "
+                      "row's verdict. Sizes are tensor "
                       "data; a file adds its header (the tokenizer, a few MB). Sources: rigbench catalog list.")
-    for col in ("Model", "Kind", "Quant", "File", "Read/tok", "KV/tok", "Loads", "Longest ctx", "Ceiling @0",
-                f"@{ctx:,}", "Measured", "Verdict"):
-        t.add_column(col, justify="left" if col in ("Model", "Kind", "Quant", "Loads", "Verdict", "Measured")
-                     else "right", no_wrap=col not in ("Measured", "Verdict"))
+    measured = any(r["measured"] for r in rows)
+    at_ctx = f"{ctx // 1024}K" if ctx % 1024 == 0 else f"{ctx:,}"
+    ceiling_col = f"Ceiling @0/{at_ctx}"
+    cols = ["Model", "Kind", "Quant", "File", "Read/tok", "KV/tok", "Loads", "Longest ctx", ceiling_col,
+            *(["Measured"] if measured else [])]
+    fixed = ("Kind", "Quant", "File", "Read/tok", "KV/tok", "Longest ctx", ceiling_col)
+    for col in cols:
+        t.add_column(col, justify="left" if col in ("Model", "Kind", "Quant", "Loads", "Measured") else "right",
+                     no_wrap=col in fixed, overflow="fold", min_width=12 if col == "Model" else None)
     for r in rows:
         m = r["measured"]
         at = f" @{m['depth']:,}" if m and m.get("depth") is not None else ""
         meas = "—" if not m else f"{m['decode_tok_s']:,.1f} tok/s{at} (run {m['run_id']})"
         loads = "yes" if r["loads"] else ("no" if r["longest_context"] == 0 else "shorter")
-        verdict = "—" if not r["loads"] else r["verdict"].split(":", 1)[0]
-        t.add_row(r["model"], "MoE" if r["moe"] else "dense", r["quant"], _size(r["file_bytes"]),
-                  _size(r["active_bytes_per_token"]), _size(r["kv_bytes_per_token"]), loads,
-                  f"{r['longest_context']:,}" if r["longest_context"] else "—", _rate(r["ceiling_tok_s"]),
-                  _rate(r["ceiling_at_ctx_tok_s"]), meas, verdict)
+        cells = [r["model"], "MoE" if r["moe"] else "dense", r["quant"], _size(r["file_bytes"]),
+                 _size(r["active_bytes_per_token"]), _size(r["kv_bytes_per_token"]), loads,
+                 f"{r['longest_context']:,}" if r["longest_context"] else "—",
+                 f"{_rate(r['ceiling_tok_s'])}/{_rate(r['ceiling_at_ctx_tok_s'])}",
+                 *([meas] if measured else [])]
+        t.add_row(*cells)
     items.append(t)
+    items.append(Text(verdict))
     return items

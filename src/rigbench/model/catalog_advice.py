@@ -25,7 +25,7 @@ from rigbench.model.roofline import Fit
 from rigbench.model.roofline import advise as plan
 
 __all__ = ["DEFAULT_QUANTS", "INTERACTIVE_CONTEXT", "INTERACTIVE_DECODE", "CatalogOption", "Measured",
-           "answer_in_words", "attach_measured", "catalog_advice", "quant_of_label"]
+           "answer_in_words", "attach_measured", "catalog_advice", "quant_of_label", "verdict_line"]
 
 DEFAULT_QUANTS = ("Q4_K_M", "Q8_0", "MXFP4_MOE")
 INTERACTIVE_DECODE = 100.0  # tok/s at the working depth (DESIGN.md's first bar)
@@ -203,3 +203,25 @@ def answer_in_words(options: Sequence[CatalogOption], *, ram_bytes: int, quant: 
     if not parts:
         return f"{_gb(ram_bytes)}: nothing in the catalog loads at {quant}"
     return f"{_gb(ram_bytes)}: " + "; ".join(parts) + "."
+
+
+def verdict_line(options: Sequence[CatalogOption]) -> str:
+    """The two bars over everything that loads: decode >= 100 tok/s at the context asked (on the
+    ceiling, which real decode only approaches) and native context >= 1M."""
+    loads = [o for o in options if o.loads]
+    if not loads:
+        return "verdict: nothing loads"
+    ctx = loads[0].ctx
+    bars = f"decode >= {INTERACTIVE_DECODE:.0f} tok/s at {ctx:,} and native context >= 1M"
+    could = [o for o in loads if o.verdict() == "could be interactive"]
+    if could:
+        return f"verdict ({bars}): could be interactive: " + ", ".join(f"{o.entry.id} {o.quant}" for o in could)
+    fast = list(dict.fromkeys(o.entry.id for o in loads
+                              if (o.ceiling_at_ctx_tok_s or 0) >= INTERACTIVE_DECODE))
+    longest = max((o.facts.native_context or 0) for o in loads)
+    text = f"verdict ({bars}): everything that loads is background class here"
+    if fast:
+        text += f"; the ceiling at {ctx:,} clears {INTERACTIVE_DECODE:.0f} tok/s only for {', '.join(fast)}"
+    else:
+        text += f"; no ceiling at {ctx:,} reaches {INTERACTIVE_DECODE:.0f} tok/s"
+    return text + f", and the longest native context is {longest:,} tokens"

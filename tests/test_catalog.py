@@ -56,6 +56,9 @@ def test_errors_name_the_entry_and_field() -> None:
     bad = text.replace("experts: {count: 128, used: 8, ffn: 768}", "experts: {count: 128, used: 200, ffn: 768}", 1)
     with pytest.raises(CatalogError, match=r"model 'qwen3-30b-a3b': field 'experts' used \(200\) is more than"):
         parse_catalog(bad, "x.yaml")
+    huge = text.replace("    layers: 48\n", "    layers: 100000000\n", 1)  # bounded: no endless tensor lists
+    with pytest.raises(CatalogError, match=r"model 'gemma-3-12b': field 'layers' Input should be less than or equal"):
+        parse_catalog(huge, "x.yaml")
     with pytest.raises(CatalogError, match="not valid YAML"):
         parse_catalog("models: [", "x.yaml")
 

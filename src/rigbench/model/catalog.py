@@ -41,6 +41,10 @@ __all__ = [
 ARCHS = ("llama", "qwen3", "qwen3moe", "qwen35moe", "gemma3", "gpt-oss", "deepseek2", "glm-dsa")
 _ID = r"^[a-z0-9][a-z0-9_.-]{0,63}$"
 _MAX_FILE_BYTES = 1 << 20
+# Bounds on what a catalog file may declare, so a hostile or mistyped entry cannot make the
+# arithmetic allocate or loop without end (the largest real values are far below these).
+_MAX_LAYERS, _MAX_WIDTH, _MAX_HEADS, _MAX_EXPERTS = 1024, 1 << 20, 4096, 4096
+_MAX_VOCAB, _MAX_CONTEXT = 1 << 24, 1 << 27
 
 
 class _Model(BaseModel):
@@ -48,9 +52,9 @@ class _Model(BaseModel):
 
 
 class Experts(_Model):
-    count: int = Field(ge=2, description="routed experts per MoE layer")
-    used: int = Field(ge=1, description="routed experts active per token")
-    ffn: int = Field(ge=1, description="one expert's intermediate size")
+    count: int = Field(ge=2, le=_MAX_EXPERTS, description="routed experts per MoE layer")
+    used: int = Field(ge=1, le=_MAX_EXPERTS, description="routed experts active per token")
+    ffn: int = Field(ge=1, le=_MAX_WIDTH, description="one expert's intermediate size")
     shared: int = Field(default=0, ge=0, description="shared experts, always active")
     shared_ffn: int | None = Field(default=None, ge=1, description="shared expert intermediate size (default: ffn)")
     dense_layers: int = Field(default=0, ge=0, description="leading dense layers (first_k_dense_replace)")
@@ -99,14 +103,14 @@ class CatalogEntry(_Model):
     arch: str = Field(description="llama.cpp's architecture name for the GGUF: " + ", ".join(ARCHS))
     source: str = Field(pattern=r"^https://", description="where the numbers come from: config.json or a GGUF")
     checked_in: str = Field(min_length=1, description="the copy that was read, when it is not the source itself")
-    layers: int = Field(ge=1)
-    hidden: int = Field(ge=1)
-    heads: int = Field(ge=1)
-    kv_heads: int = Field(ge=1)
+    layers: int = Field(ge=1, le=_MAX_LAYERS)
+    hidden: int = Field(ge=1, le=_MAX_WIDTH)
+    heads: int = Field(ge=1, le=_MAX_HEADS)
+    kv_heads: int = Field(ge=1, le=_MAX_HEADS)
     head_dim: int | None = Field(default=None, ge=1, description="attention head size (not used with mla)")
     ffn: int | None = Field(default=None, ge=1, description="dense intermediate size (leading dense layers for MoE)")
-    vocab: int = Field(ge=1, description="token embedding rows in the GGUF")
-    context: int = Field(ge=1, description="max_position_embeddings / {arch}.context_length")
+    vocab: int = Field(ge=1, le=_MAX_VOCAB, description="token embedding rows in the GGUF")
+    context: int = Field(ge=1, le=_MAX_CONTEXT, description="max_position_embeddings / {arch}.context_length")
     tied_embeddings: bool
     attention_bias: bool = False
     attn_output_gate: bool = Field(default=False, description="full attention's q projection also carries a gate")
@@ -115,7 +119,7 @@ class CatalogEntry(_Model):
     mla: MLA | None = None
     sliding_window: SlidingWindow | None = None
     rope_scaling: RopeScaling | None = None
-    nextn_layers: int = Field(default=0, ge=0, description="MTP/NextN layers the GGUF keeps")
+    nextn_layers: int = Field(default=0, ge=0, le=16, description="MTP/NextN layers the GGUF keeps")
     quants: list[str] | None = Field(default=None, description="schemes to offer (default: all that apply)")
     match: list[str] = Field(default_factory=list, description="names a measured run of this model may carry")
     notes: list[str] = Field(default_factory=list)
@@ -167,7 +171,7 @@ class Catalog(_Model):
     name: str = Field(pattern=_ID)
     version: str = Field(min_length=1)
     description: str = ""
-    models: list[CatalogEntry] = Field(min_length=1)
+    models: list[CatalogEntry] = Field(min_length=1, max_length=1000)
 
     @field_validator("version", mode="before")
     @classmethod

@@ -91,7 +91,9 @@ def advise_catalog(*, ram: str | None, bandwidth: str, ctx: str | None, json_out
 
 
 def _rate(x: float | None) -> str:
-    return "—" if x is None else f"{x:,.0f}"
+    if x is None:
+        return "—"
+    return f"{x:,.0f}" if x >= 10 else f"{x:.2g}"
 
 
 def _size(n: int | None) -> str:

@@ -1,0 +1,279 @@
+"""Extracted values against a suite's expected ones, the way a person reads them. Pure functions.
+
+* **Free text** is normalised (Unicode NFKC, case, punctuation at word edges, possessive
+  ``'s``, the articles *a an the*, hyphens and slashes between words, number words *zero* to
+  *twelve* as digits, plural/singular and other inflections by the Snowball English stemmer)
+  and scored by token overlap with the expected phrase: full credit when every expected word
+  (or one of its listed alternatives) is there and the answer adds at most
+  ``max(EXTRA_WORDS, n)`` words (n: words in the expected phrase); otherwise the overlap's F1
+  (precision and recall) when it reaches ``PARTIAL_F1``, else 0.
+* **Alternatives** are data: ``migrate|move|switch`` in an expected phrase accepts any of them
+  in that place.
+* **Numbers stay strict.** A token with a digit in it (23.40, 09:12, 2025-03-14, A-7731,
+  4.2.1) is never stemmed or split; every such token of the expected phrase must appear as
+  written, and an answer that adds another one (a hedge, a second date) scores 0. Expected
+  numbers, booleans and ``null`` are matched by type: a number numerically, a boolean as
+  true/false/yes/no, ``null`` only by JSON ``null`` (the string "Not specified" is not null;
+  neither is a missing key).
+* **Lists** are matched as multisets after normalisation: an item may carry a count (``two
+  blue notebooks``, ``2 x blue notebook``, ``blue notebook (x2)``), which stands for that many
+  entries; an answer item in the plural with no count (``blue notebooks``) stands for all the
+  expected entries it matches. Enumeration prefixes (``1.``, ``Step 2:``, ``-``) are dropped.
+  The order of the items is not graded.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass
+from functools import lru_cache
+from typing import Any
+
+from rigbench.quality.answers import parse_number
+
+__all__ = [
+    "EXTRA_WORDS",
+    "MISSING",
+    "PARTIAL_F1",
+    "Overlap",
+    "get_key",
+    "match_list",
+    "match_text",
+    "match_value",
+    "overlap",
+    "phrase_equal",
+    "tokens",
+]
+
+EXTRA_WORDS = 3  # an answer holding the whole expected phrase keeps full credit within max(3, n) extra words
+PARTIAL_F1 = 0.5  # below this token-overlap F1 a partly-right phrase earns nothing
+MAX_COUNT = 20  # a leading number above this in a list item is part of the item, not a count
+
+
+class _Missing:
+    def __repr__(self) -> str:
+        return "MISSING"
+
+
+MISSING: Any = _Missing()  # a key the answer's JSON does not have (not the same as null)
+
+_ARTICLES = frozenset({"a", "an", "the"})
+_NUMBER_WORDS = {w: str(i) for i, w in enumerate(
+    ("zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten", "eleven", "twelve"))}
+_EDGE = ".,;:!?\"'`()[]{}*_<>«»“”‘’…"
+_TRUE = ("true", "yes", "y")
+_FALSE = ("false", "no", "n")
+
+
+@lru_cache(maxsize=1)
+def _stemmer() -> Any:
+    import snowballstemmer
+
+    return snowballstemmer.stemmer("english")
+
+
+@lru_cache(maxsize=4096)
+def _stem(word: str) -> str:
+    return str(_stemmer().stemWord(word))
+
+
+def _has_digit(token: str) -> bool:
+    return any(ch.isdigit() for ch in token)
+
+
+def tokens(text: str) -> list[str]:
+    """The words of ``text`` as compared: normalised, articles dropped, stemmed; tokens with a
+    digit in them kept whole (case-folded, edge punctuation dropped)."""
+    out: list[str] = []
+    for raw in unicodedata.normalize("NFKC", text).casefold().split():
+        t = raw.strip(_EDGE)
+        if t.endswith(("'s", "’s")):
+            t = t[:-2]
+        if not t:
+            continue
+        if _has_digit(t):
+            out.append(t)
+            continue
+        for part in re.split(r"[-/–—]+", t):
+            part = part.strip(_EDGE)
+            if part and part not in _ARTICLES:
+                out.append(_NUMBER_WORDS.get(part) or _stem(part))
+    return out
+
+
+def _slots(expected: str) -> list[list[tuple[str, ...]]]:
+    """The expected phrase as places to fill, each with its accepted alternatives (a word
+    ``a|b|c``); a word that normalises to several tokens is several places."""
+    slots: list[list[tuple[str, ...]]] = []
+    for word in unicodedata.normalize("NFKC", expected).split():
+        if "|" in word:
+            alts = [tuple(tokens(a)) for a in word.split("|")]
+            alts = [a for a in alts if a]
+            if alts:
+                slots.append(alts)
+        else:
+            slots.extend([(t,)] for t in tokens(word))
+    return slots
+
+
+@dataclass(frozen=True)
+class Overlap:
+    recall: float  # share of the expected places filled
+    precision: float  # share of the answer's tokens that fill one
+    extra: int  # answer tokens that fill none
+    expected: int  # places in the expected phrase
+    strict_miss: bool  # a number, date or id of the expected phrase absent, or another one added
+
+    @property
+    def f1(self) -> float:
+        p, r = self.precision, self.recall
+        return 2 * p * r / (p + r) if p + r else 0.0
+
+
+def overlap(expected: str, actual: str) -> Overlap:
+    slots = _slots(expected)
+    got = Counter(tokens(actual))
+    used: Counter[str] = Counter()
+    filled = 0
+    strict_miss = False
+    for alts in slots:
+        for alt in alts:
+            need = Counter(alt)
+            if all(got[t] - used[t] >= n for t, n in need.items()):
+                used += need
+                filled += 1
+                break
+        else:
+            strict_miss = strict_miss or any(_has_digit(t) for alt in alts for t in alt)
+    if any(_has_digit(t) for alts in slots for alt in alts for t in alt):
+        strict_miss = strict_miss or any(_has_digit(t) and got[t] > used[t] for t in got)
+    n_got = sum(got.values())
+    n_used = sum(used.values())
+    return Overlap(recall=filled / len(slots) if slots else 1.0, precision=n_used / n_got if n_got else 0.0,
+                   extra=n_got - n_used, expected=len(slots), strict_miss=strict_miss)
+
+
+def match_text(expected: str, actual: Any) -> float:
+    """0..1: 1 for the whole expected phrase within the length limit, the token-overlap F1 when
+    it reaches PARTIAL_F1, else 0; 0 whenever a number, date or id of it is wrong."""
+    if isinstance(actual, (int, float)) and not isinstance(actual, bool):
+        actual = str(actual)
+    if not isinstance(actual, str):
+        return 0.0
+    if not _slots(expected):
+        return 1.0 if not tokens(actual) else 0.0
+    o = overlap(expected, actual)
+    if o.strict_miss:
+        return 0.0
+    if o.recall == 1.0 and o.extra <= max(EXTRA_WORDS, o.expected):
+        return 1.0
+    f1 = o.f1
+    return round(f1, 4) if f1 >= PARTIAL_F1 else 0.0
+
+
+def phrase_equal(expected: str, actual: str) -> bool:
+    """The same words after normalisation (alternatives allowed), nothing more or less."""
+    if not _slots(expected):
+        return not tokens(actual)
+    o = overlap(expected, actual)
+    return not o.strict_miss and o.recall == 1.0 and o.extra == 0
+
+
+# -- lists as multisets --------------------------------------------------------------------
+_ENUM = re.compile(r"^\s*(?:(?:step|item)\s*)?\d{1,3}\s*[.):]\s+|^\s*[-*•]\s+", re.I)
+_COUNT_WORD = "|".join(_NUMBER_WORDS)
+_LEAD = re.compile(rf"^\s*(\d{{1,3}}|{_COUNT_WORD})\s*(?:x|×)?\s+(?=\S)", re.I)
+_TAIL = re.compile(r"\s*(?:\(\s*(?:x|×)?\s*(\d{1,3})\s*\)|,?\s+(?:x|×)\s*(\d{1,3})|\s+(\d{1,3})\s*(?:x|×))\s*$",
+                   re.I)
+
+
+@dataclass(frozen=True)
+class _Item:
+    value: Any
+    count: int | None  # None: a plural with no count ("blue notebooks")
+
+
+def _item(value: Any) -> _Item:
+    if not isinstance(value, str):
+        return _Item(value, 1)
+    text = _ENUM.sub("", value, count=1)
+    m = _LEAD.match(text)
+    if m:
+        n = int(_NUMBER_WORDS.get(m.group(1).casefold(), m.group(1)))
+        if 1 <= n <= MAX_COUNT:
+            return _Item(text[m.end():], n)
+    m = _TAIL.search(text)
+    if m and text[: m.start()].strip():
+        n = int(next(g for g in m.groups() if g))
+        if 1 <= n <= MAX_COUNT:
+            return _Item(text[: m.start()], n)
+    words = text.casefold().split()
+    last = words[-1].strip(_EDGE) if words else ""
+    plural = (last.endswith("s") and not last.endswith("ss") and not _has_digit(last) and len(last) > 3
+              and _stem(last) != last)
+    return _Item(text, None if plural else 1)
+
+
+def match_list(expected: Sequence[Any], actual: Sequence[Any]) -> float:
+    """The share of expected entries matched, each answer entry used once, over the larger
+    of the two entry counts (so a missing and an extra entry both cost)."""
+    if not expected:
+        return 0.0 if actual else 1.0
+    want = [it.value for it in map(_item, expected) for _ in range(it.count or 1)]
+    got = [_item(a) for a in actual]
+    scores = [[match_value(w, g.value) for w in want] for g in got]
+    caps = [g.count if g.count is not None else max(1, sum(1 for s in row if s == 1.0))
+            for g, row in zip(got, scores, strict=True)]
+    pairs = sorted(((s, gi, wi) for gi, row in enumerate(scores) for wi, s in enumerate(row) if s > 0),
+                   key=lambda x: (-x[0], x[1], x[2]))
+    left = list(caps)
+    taken = [False] * len(want)
+    total = 0.0
+    for s, gi, wi in pairs:
+        if taken[wi] or left[gi] == 0:
+            continue
+        taken[wi] = True
+        left[gi] -= 1
+        total += s
+    return total / max(len(want), sum(caps))
+
+
+# -- any value ----------------------------------------------------------------------------
+def match_value(expected: Any, actual: Any) -> float:
+    """How well one extracted value matches the expected one: 0..1 (lists and objects give a
+    share). ``actual`` is ``MISSING`` when the answer lacks the key."""
+    if actual is MISSING:
+        return 0.0
+    if expected is None:
+        return 1.0 if actual is None else 0.0
+    if isinstance(expected, bool):
+        if isinstance(actual, bool):
+            return 1.0 if actual is expected else 0.0
+        if isinstance(actual, str):
+            return 1.0 if actual.strip().casefold() in (_TRUE if expected else _FALSE) else 0.0
+        return 0.0
+    if isinstance(expected, (int, float)):
+        num = parse_number(actual)
+        if num is None:
+            return 0.0
+        return 1.0 if abs(num - float(expected)) <= 1e-6 * max(1.0, abs(float(expected))) else 0.0
+    if isinstance(expected, str):
+        return match_text(expected, actual)
+    if isinstance(expected, list):
+        return match_list(expected, actual) if isinstance(actual, list) else 0.0
+    if isinstance(expected, dict):
+        if not isinstance(actual, dict):
+            return 0.0
+        return sum(match_value(v, get_key(actual, k)) for k, v in expected.items()) / max(1, len(expected))
+    return 1.0 if expected == actual else 0.0
+
+
+def get_key(obj: dict[str, Any], key: str) -> Any:
+    """``obj[key]``, else the value of a key that differs only in case, else ``MISSING``."""
+    if key in obj:
+        return obj[key]
+    folded = {str(k).casefold(): v for k, v in obj.items()}
+    return folded.get(key.casefold(), MISSING)

@@ -17,9 +17,10 @@
   neither is a missing key).
 * **Lists** are matched as multisets after normalisation: an item may carry a count (``two
   blue notebooks``, ``2 x blue notebook``, ``blue notebook (x2)``), which stands for that many
-  entries; an answer item in the plural with no count (``blue notebooks``) stands for all the
-  expected entries it matches. Enumeration prefixes (``1.``, ``Step 2:``, ``-``) are dropped.
-  The order of the items is not graded.
+  entries; items listed one by one add up; an answer item in the plural with no count (``blue
+  notebooks``) stands for as many as are due. A count the answer states must be the expected
+  one (numbers stay strict: "three blue notebooks" for two is a wrong item). Enumeration
+  prefixes (``1.``, ``Step 2:``, ``-``) are dropped. The order of the items is not graded.
 """
 
 from __future__ import annotations
@@ -194,6 +195,7 @@ _TAIL = re.compile(r"\s*(?:\(\s*(?:x|×)?\s*(\d{1,3})\s*\)|,?\s+(?:x|×)\s*(\d{1
 class _Item:
     value: Any
     count: int | None  # None: a plural with no count ("blue notebooks")
+    stated: bool = False  # the count was written ("two ...", "2 x ...", "... (x2)")
 
 
 def _item(value: Any) -> _Item:
@@ -204,12 +206,12 @@ def _item(value: Any) -> _Item:
     if m:
         n = int(_NUMBER_WORDS.get(m.group(1).casefold(), m.group(1)))
         if 1 <= n <= MAX_COUNT:
-            return _Item(text[m.end():], n)
+            return _Item(text[m.end():], n, stated=True)
     m = _TAIL.search(text)
     if m and text[: m.start()].strip():
         n = int(next(g for g in m.groups() if g))
         if 1 <= n <= MAX_COUNT:
-            return _Item(text[: m.start()], n)
+            return _Item(text[: m.start()], n, stated=True)
     words = text.casefold().split()
     last = words[-1].strip(_EDGE) if words else ""
     plural = (last.endswith("s") and not last.endswith("ss") and not _has_digit(last) and len(last) > 3
@@ -217,28 +219,42 @@ def _item(value: Any) -> _Item:
     return _Item(text, None if plural else 1)
 
 
+def _key(value: Any) -> Any:
+    return ("text", tuple(tokens(value))) if isinstance(value, str) else ("value", repr(value))
+
+
 def match_list(expected: Sequence[Any], actual: Sequence[Any]) -> float:
-    """The share of expected entries matched, each answer entry used once, over the larger
-    of the two entry counts (so a missing and an extra entry both cost)."""
+    """The multiset of expected entries against the answer's: matched entries over the larger
+    of the two entry counts (so a missing and an extra entry both cost). Each answer item
+    goes to the expected item it matches best; a count the answer states must be the
+    expected one (a wrong number is wrong), items listed one by one add up."""
     if not expected:
         return 0.0 if actual else 1.0
-    want = [it.value for it in map(_item, expected) for _ in range(it.count or 1)]
-    got = [_item(a) for a in actual]
-    scores = [[match_value(w, g.value) for w in want] for g in got]
-    caps = [g.count if g.count is not None else max(1, sum(1 for s in row if s == 1.0))
-            for g, row in zip(got, scores, strict=True)]
-    pairs = sorted(((s, gi, wi) for gi, row in enumerate(scores) for wi, s in enumerate(row) if s > 0),
-                   key=lambda x: (-x[0], x[1], x[2]))
-    left = list(caps)
-    taken = [False] * len(want)
-    total = 0.0
-    for s, gi, wi in pairs:
-        if taken[wi] or left[gi] == 0:
-            continue
-        taken[wi] = True
-        left[gi] -= 1
-        total += s
-    return total / max(len(want), sum(caps))
+    groups: dict[Any, list[Any]] = {}  # expected items with the same words are one group: [value, count]
+    for it in map(_item, expected):
+        groups.setdefault(_key(it.value), [it.value, 0])[1] += it.count or 1
+    want = list(groups.values())
+    assigned: list[list[tuple[float, _Item]]] = [[] for _ in want]
+    entries = 0
+    for g in map(_item, actual):
+        scores = [match_value(w[0], g.value) for w in want]
+        best = max(range(len(want)), key=lambda i: scores[i])
+        if scores[best] > 0:
+            assigned[best].append((scores[best], g))
+        else:
+            entries += g.count or 1
+    matched = 0.0
+    for (_, n), items in zip(want, assigned, strict=True):
+        units = [s for s, g in items if g.count is not None for _ in range(g.count)]
+        open_plural = [s for s, g in items if g.count is None]
+        for s in open_plural:  # "blue notebooks": as many as are due, at least one
+            units += [s] * max(1, n - len(units))
+        entries += len(units)
+        if any(g.stated for _, g in items) and len(units) != n:
+            continue  # a wrong count: the item is wrong
+        matched += sum(sorted(units, reverse=True)[:n])
+    total = sum(n for _, n in want)
+    return matched / max(total, entries)
 
 
 # -- any value ----------------------------------------------------------------------------

@@ -230,9 +230,10 @@ def match_list(expected: Sequence[Any], actual: Sequence[Any]) -> float:
     expected one (a wrong number is wrong), items listed one by one add up."""
     if not expected:
         return 0.0 if actual else 1.0
-    groups: dict[Any, list[Any]] = {}  # expected items with the same words are one group: [value, count]
+    groups: dict[Any, tuple[Any, int]] = {}  # expected items with the same words are one group: (value, count)
     for it in map(_item, expected):
-        groups.setdefault(_key(it.value), [it.value, 0])[1] += it.count or 1
+        value, n = groups.get(_key(it.value), (it.value, 0))
+        groups[_key(it.value)] = (value, n + (it.count or 1))
     want = list(groups.values())
     assigned: list[list[tuple[float, _Item]]] = [[] for _ in want]
     entries = 0
@@ -253,7 +254,7 @@ def match_list(expected: Sequence[Any], actual: Sequence[Any]) -> float:
         if any(g.stated for _, g in items) and len(units) != n:
             continue  # a wrong count: the item is wrong
         matched += sum(sorted(units, reverse=True)[:n])
-    total = sum(n for _, n in want)
+    total: int = sum(n for _, n in want)
     return matched / max(total, entries)
 
 

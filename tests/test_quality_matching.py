@@ -249,3 +249,15 @@ def test_code_graders_judge_behaviour_not_wording() -> None:
     fixed = "def count_vowels(text):\n    return len([c for c in text.lower() if c in 'aeiou'])\n"
     assert grade(r, fixed).score == 5.0
     assert grade(r, r.buggy).score == 0.0
+
+
+def test_the_docs_example_suite_is_valid_and_grades_as_documented() -> None:
+    from pathlib import Path
+
+    doc = (Path(__file__).resolve().parents[1] / "docs" / "quality.md").read_text(encoding="utf-8")
+    block = doc.split("## Writing a suite", 1)[1].split("```yaml\n", 1)[1].split("```", 1)[0]
+    who = {p.id: p for p in parse_suite(block, "docs/quality.md").prompts}["who"]
+    right = '{"name": "Ada", "age": "36", "job": "an analyst", "pets": ["cat", "cat"], "spouse": null}'
+    assert grade(who, right).score == 5.0
+    wrong = '{"name": "Ada", "age": 35, "job": "teacher", "pets": ["two cats"], "spouse": "not given"}'
+    assert grade(who, wrong).score == pytest.approx(5 * 2 / 5)

@@ -261,3 +261,13 @@ def test_the_docs_example_suite_is_valid_and_grades_as_documented() -> None:
     assert grade(who, right).score == 5.0
     wrong = '{"name": "Ada", "age": 35, "job": "teacher", "pets": ["two cats"], "spouse": "not given"}'
     assert grade(who, wrong).score == pytest.approx(5 * 2 / 5)
+
+
+def test_the_documented_limits_of_token_overlap() -> None:
+    """docs/quality.md quotes these figures: a wrong key word keeps partial credit."""
+    decision = P["extract-meeting-summary"].fields["decision"]
+    assert match_text(decision, "migrate the build system to Make") == 0.8
+    assert match_text(decision, "adopt Bazel as the build tool") == 0.0
+    steps = P["extract-bug-report"].fields["steps"]
+    assert match_list(steps, ["open the settings page", "switch to the light theme", "press Save"]) == \
+        pytest.approx(0.9167, abs=1e-4)

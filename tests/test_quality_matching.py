@@ -271,3 +271,40 @@ def test_the_documented_limits_of_token_overlap() -> None:
     steps = P["extract-bug-report"].fields["steps"]
     assert match_list(steps, ["open the settings page", "switch to the light theme", "press Save"]) == \
         pytest.approx(0.9167, abs=1e-4)
+
+
+# -- properties: any answer is graded in 0..1 without an exception; a value matches itself ---
+from hypothesis import given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+WORDS = ["blue", "notebooks", "notebook", "the", "a", "two", "2", "x", "A-7731", "09:12", "cats", "cat", "black",
+         "Press", "Save", "(x2)", "1.", "migrate|move", "null", "", "-", "4.2.1", "one"]
+phrase = st.lists(st.sampled_from(WORDS), max_size=6).map(" ".join)
+json_value = st.recursive(
+    st.one_of(st.none(), st.booleans(), st.integers(), st.floats(allow_nan=False), phrase, st.text(max_size=20)),
+    lambda inner: st.one_of(st.lists(inner, max_size=4), st.dictionaries(st.sampled_from(["a", "B", "c"]), inner,
+                                                                         max_size=3)),
+    max_leaves=12)
+
+
+@settings(max_examples=300, deadline=None)
+@given(json_value, json_value)
+def test_any_value_against_any_expected_scores_0_to_1(expected: Any, actual: Any) -> None:
+    assert 0.0 <= match_value(expected, actual) <= 1.0
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(phrase.filter(lambda t: "|" not in t), min_size=1, max_size=4))
+def test_a_list_of_phrases_matches_itself(items: list[str]) -> None:
+    assert all(match_text(t, t) == 1.0 for t in items)
+    assert match_list(items, items) == 1.0, items
+
+
+def test_a_huge_answer_is_graded_quickly() -> None:
+    import time
+
+    t0 = time.monotonic()
+    big = ["blue notebook"] * 5000 + ["word " * 2000]
+    assert match_list(P["extract-order"].fields["items"], big) < 0.01
+    assert match_text("expired TLS certificate", "expired TLS certificate " * 20000) < 1.0
+    assert time.monotonic() - t0 < 10

@@ -239,7 +239,15 @@ def match_list(expected: Sequence[Any], actual: Sequence[Any]) -> float:
     entries = 0
     for g in map(_item, actual):
         scores = [match_value(w[0], g.value) for w in want]
-        best = max(range(len(want)), key=lambda i: scores[i])
+
+        def rank(i: int, g: _Item = g, scores: list[float] = scores) -> tuple[float, float, bool]:
+            # the best score, then the closest phrase ("black cat" to "black cat", not to "cat"),
+            # then an expected item not yet filled
+            close = overlap(want[i][0], g.value).f1 if isinstance(want[i][0], str) and isinstance(g.value, str) else 0
+            filled = sum(h.count or 1 for _, h in assigned[i])
+            return scores[i], close, filled < want[i][1]
+
+        best = max(range(len(want)), key=rank)
         if scores[best] > 0:
             assigned[best].append((scores[best], g))
         else:
@@ -248,8 +256,8 @@ def match_list(expected: Sequence[Any], actual: Sequence[Any]) -> float:
     for (_, n), items in zip(want, assigned, strict=True):
         units = [s for s, g in items if g.count is not None for _ in range(g.count)]
         open_plural = [s for s, g in items if g.count is None]
-        for s in open_plural:  # "blue notebooks": as many as are due, at least one
-            units += [s] * max(1, n - len(units))
+        if open_plural:  # "blue notebooks": as many as are due, at least one each
+            units += open_plural + [max(open_plural)] * max(0, n - len(units) - len(open_plural))
         entries += len(units)
         if any(g.stated for _, g in items) and len(units) != n:
             continue  # a wrong count: the item is wrong

@@ -308,3 +308,10 @@ def test_a_huge_answer_is_graded_quickly() -> None:
     assert match_list(P["extract-order"].fields["items"], big) < 0.01
     assert match_text("expired TLS certificate", "expired TLS certificate " * 20000) < 1.0
     assert time.monotonic() - t0 < 10
+
+
+def test_plain_numbers_in_text_are_compared_by_value_and_strictly() -> None:
+    assert match_text("1,300 customers", "1300 customers") == 1.0
+    assert match_text("23.40 euros", "$23.4 euros") == 1.0
+    assert match_text("1,300 customers", "1,200 customers") == 0.0
+    assert match_text("09:12", "9:12") == 0.0 and match_text("A-007", "A-7") == 0.0  # not plain numbers

@@ -10,7 +10,8 @@
 * **Alternatives** are data: ``migrate|move|switch`` in an expected phrase accepts any of them
   in that place.
 * **Numbers stay strict.** A token with a digit in it (23.40, 09:12, 2025-03-14, A-7731,
-  4.2.1) is never stemmed or split; every such token of the expected phrase must appear as
+  4.2.1) is never stemmed or split (a plain number is written one way: 1,300 = 1300,
+  $23.40 = 23.4); every such token of the expected phrase must appear as
   written, and an answer that adds another one (a hedge, a second date) scores 0. Expected
   numbers, booleans and ``null`` are matched by type: a number numerically, a boolean as
   true/false/yes/no, ``null`` only by JSON ``null`` (the string "Not specified" is not null;
@@ -85,9 +86,32 @@ def _has_digit(token: str) -> bool:
     return any(ch.isdigit() for ch in token)
 
 
+_PLAIN_NUMBER = re.compile(r"[-+]?(?:\d{1,3}(?:,\d{3})+|\d+)(?:\.\d+)?")
+
+
+def _number_token(t: str) -> str:
+    """A plain number written one way: 1,300 -> 1300, 23.40 -> 23.4, 007 -> 7 (ids, dates,
+    times and versions are not plain numbers and stay as written)."""
+    if not _PLAIN_NUMBER.fullmatch(t):
+        return t
+    sign = "-" if t.startswith("-") else ""
+    whole, _, frac = t.lstrip("+-").replace(",", "").partition(".")
+    whole, frac = whole.lstrip("0") or "0", frac.rstrip("0")
+    return sign + whole + (f".{frac}" if frac else "")
+
+
 def tokens(text: str) -> list[str]:
     """The words of ``text`` as compared: normalised, articles dropped, stemmed; tokens with a
     digit in them kept whole (case-folded, edge punctuation dropped)."""
+    return list(_tokens_short(text) if len(text) <= 512 else _tokens(text))
+
+
+@lru_cache(maxsize=4096)
+def _tokens_short(text: str) -> tuple[str, ...]:  # list items and fields repeat: normalise each once
+    return _tokens(text)
+
+
+def _tokens(text: str) -> tuple[str, ...]:
     out: list[str] = []
     for raw in unicodedata.normalize("NFKC", text).casefold().split():
         t = raw.strip(_EDGE)
@@ -96,13 +120,13 @@ def tokens(text: str) -> list[str]:
         if not t:
             continue
         if _has_digit(t):
-            out.append(t)
+            out.append(_number_token(t.lstrip("$€£")))
             continue
         for part in re.split(r"[-/–—]+", t):
             part = part.strip(_EDGE)
             if part and part not in _ARTICLES:
                 out.append(_NUMBER_WORDS.get(part) or _stem(part))
-    return out
+    return tuple(out)
 
 
 def _slots(expected: str) -> list[list[tuple[str, ...]]]:
@@ -236,6 +260,7 @@ def match_list(expected: Sequence[Any], actual: Sequence[Any]) -> float:
         groups[_key(it.value)] = (value, n + (it.count or 1))
     want = list(groups.values())
     assigned: list[list[tuple[float, _Item]]] = [[] for _ in want]
+    filled = [0] * len(want)  # entries given to each expected item so far
     entries = 0
     for g in map(_item, actual):
         scores = [match_value(w[0], g.value) for w in want]
@@ -244,12 +269,12 @@ def match_list(expected: Sequence[Any], actual: Sequence[Any]) -> float:
             # the best score, then the closest phrase ("black cat" to "black cat", not to "cat"),
             # then an expected item not yet filled
             close = overlap(want[i][0], g.value).f1 if isinstance(want[i][0], str) and isinstance(g.value, str) else 0
-            filled = sum(h.count or 1 for _, h in assigned[i])
-            return scores[i], close, filled < want[i][1]
+            return scores[i], close, filled[i] < want[i][1]
 
         best = max(range(len(want)), key=rank)
         if scores[best] > 0:
             assigned[best].append((scores[best], g))
+            filled[best] += g.count or 1
         else:
             entries += g.count or 1
     matched = 0.0

@@ -253,3 +253,13 @@ def test_html_leaderboard_names_the_suite_when_runs_mix_versions() -> None:
     assert mixed[4]["quality"] == "—"
     one = leaderboard_rows(_two_versions()[1:3])
     assert [r["quality"] for r in one] == ["4.30", "4.50"]
+
+
+def test_suite_order_newest_suite_first_then_newest_version() -> None:
+    from rigbench.report.board import suite_order
+
+    fleet = [_summary(40, "a", "Q4", 4.0, [(0, 1.0, 1.0, 1.0)], suite=("default", "1.10")),
+             _summary(41, "b", "Q4", 4.0, [(0, 1.0, 1.0, 1.0)], suite=("default", "1.9")),
+             _summary(42, "c", "Q4", 4.0, [(0, 1.0, 1.0, 1.0)], suite=("mine", "2 beta"))]
+    assert suite_order(build_board(fleet)) == ["mine 2 beta", "default 1.10", "default 1.9"]
+    assert suite_order(build_board(fleet[:2])) == ["default 1.10", "default 1.9"]  # 1.10 is newer than 1.9

@@ -151,7 +151,7 @@ def _suite_label(q: Mapping[str, Any]) -> str | None:
 
 
 def _version_key(label: str) -> tuple[tuple[int, ...], str]:
-    version = label.rpartition(" ")[2]
+    version = label.partition(" ")[2]  # a suite's name has no spaces; its version may
     return tuple(int(x) for x in re.findall(r"\d+", version)), version
 
 
@@ -162,10 +162,10 @@ def suite_order(rows: Sequence[BoardRow]) -> list[str | None]:
     newest: dict[str, int] = {}  # suite name -> its newest run
     for r in rows:
         if r.quality is not None and r.quality_suite is not None:
-            name = r.quality_suite.rpartition(" ")[0] or r.quality_suite
+            name = r.quality_suite.partition(" ")[0]
             newest[name] = max(newest.get(name, -1), r.run_id)
     named = sorted((x for x in labels if x is not None), key=_version_key, reverse=True)
-    named.sort(key=lambda x: -newest[x.rpartition(" ")[0] or x])  # stable: versions stay newest first
+    named.sort(key=lambda x: -newest[x.partition(" ")[0]])  # stable: versions stay newest first
     return [*named, *([None] if None in labels else [])]
 
 

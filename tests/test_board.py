@@ -23,7 +23,8 @@ GOLDEN = Path(__file__).parent / "golden"
 def _summary(run_id: int, name: str, quant: str, quality: float | None, points: list[tuple[int, float, float, float]],
              *, host: str = "studio", kind: str = "llama-server", flags: dict[str, str] | None = None,
              native: int = 202752, disk: int = 14_000_000_000, status: str = "complete",
-             ceiling: dict[int, float] | None = None, cls: str = "background") -> dict[str, Any]:
+             ceiling: dict[int, float] | None = None, cls: str = "background",
+             suite: tuple[str, str] | None = None) -> dict[str, Any]:
     pts: list[dict[str, Any]] = [{"depth": d, "decode_tok_s": dec, "prefill_tok_s": pre, "ttft_ms": ttft,
                                   "pct_of_ceiling": (ceiling or {}).get(d)} for d, dec, pre, ttft in points]
     at = max((p for p in pts if p["depth"] <= 32768), key=lambda p: int(p["depth"]))
@@ -34,7 +35,9 @@ def _summary(run_id: int, name: str, quant: str, quality: float | None, points: 
         "machine": {"hostname": host},
         "points": pts,
         "verdict": {"class": cls, "decode_tok_s": at["decode_tok_s"], "at_depth": at["depth"], "working_depth": 32768},
-        **({"quality": {"score": quality, "ci": [quality - 0.2, quality + 0.2]}} if quality is not None else {}),
+        **({"quality": {"score": quality, "ci": [quality - 0.2, quality + 0.2],
+                        **({"suite": suite[0], "suite_version": suite[1]} if suite else {})}}
+           if quality is not None else {}),
     }
 
 
@@ -127,6 +130,50 @@ def test_csv_and_json_carry_raw_values() -> None:
     assert data[2]["at_working_depth"] is True and data[1]["at_working_depth"] is False
 
 
+# -- quality suites: scores of different suite versions are ranked apart -------------------
+def _two_versions() -> list[dict[str, Any]]:
+    return [
+        _summary(30, "old-high", "Q4", 4.6, [(0, 50.0, 100.0, 10.0)], suite=("default", "1.0")),
+        _summary(31, "new-mid", "Q4", 4.3, [(0, 40.0, 100.0, 10.0)], suite=("default", "1.1")),
+        _summary(32, "new-top", "Q8", 4.5, [(0, 30.0, 100.0, 10.0)], suite=("default", "1.1")),
+        _summary(33, "old-low", "Q2", 3.9, [(0, 60.0, 100.0, 10.0)], suite=("default", "1.0")),
+        _summary(34, "no-quality", "Q4", None, [(0, 99.0, 100.0, 10.0)]),
+    ]
+
+
+def test_suite_versions_are_ranked_apart() -> None:
+    rows = build_board(_two_versions())
+    # 1.1 (the newest run's suite) first, then 1.0: 4.6 under 1.0 does not outrank 4.5 under 1.1
+    assert [r.model for r in rows] == ["new-top", "new-mid", "old-high", "old-low", "no-quality"]
+    assert [r.quality_suite for r in rows] == ["default 1.1", "default 1.1", "default 1.0", "default 1.0", None]
+    assert [r.model for r in build_board(_two_versions(), sort="decode")][:2] == ["no-quality", "old-low"]
+
+
+def test_suite_versions_are_marked_in_every_format() -> None:
+    rows = build_board(_two_versions())
+    md = board_markdown(rows)
+    assert "| new-top | Q8 | 4.50¹ |" in md and "| old-high | Q4 | 4.60² |" in md
+    assert "suites: ¹ default 1.1, ² default 1.0" in md and "not comparable" in md
+    text = _render(board_table(rows))
+    assert "4.50¹" in text and "4.60²" in text and "¹ default 1.1" in text
+    recs = list(csv.DictReader(io.StringIO(board_csv(rows))))
+    assert [x["quality_suite"] for x in recs] == ["default 1.1", "default 1.1", "default 1.0", "default 1.0", ""]
+    assert board_json(rows)[2]["quality_suite"] == "default 1.0"
+
+
+def test_one_suite_is_named_without_marks() -> None:
+    rows = build_board([s for s in _two_versions() if s["run_id"] in (31, 32, 34)])
+    md = board_markdown(rows)
+    assert "¹" not in md and "| new-top | Q8 | 4.50 |" in md
+    assert "Quality: machine-graded, 0-5 (suite default 1.1)." in md
+
+
+def test_a_score_without_a_recorded_suite_is_its_own_group() -> None:
+    rows = build_board([*_two_versions()[:2], _summary(35, "legacy", "Q4", 5.0, [(0, 1.0, 1.0, 1.0)])])
+    assert [r.model for r in rows] == ["new-mid", "old-high", "legacy"]
+    assert "³ suite not recorded" in board_markdown(rows)
+
+
 def test_fmt_tokens() -> None:
     assert [fmt_tokens(n) for n in (None, 512, 32768, 202752, 1048576, 1_500_000)] == \
         ["—", "512", "32K", "198K", "1M", "1.4M"]
@@ -142,7 +189,8 @@ def _rec(t0: int, prompt: int, gen: int, ttft_ms: float, decode_tok_s: float) ->
                          timings={"prompt_n": prompt, "cache_n": 0, "predicted_n": gen})
 
 
-def _stored_run(db: Path, *, name: str, host: str, decode: float, quality: float | None) -> int:
+def _stored_run(db: Path, *, name: str, host: str, decode: float, quality: float | None,
+                suite: tuple[str, str] | None = None) -> int:
     store = open_store(db)
     try:
         spec = EngineSpec(kind="embedded")
@@ -155,7 +203,10 @@ def _stored_run(db: Path, *, name: str, host: str, decode: float, quality: float
             store.add_request(rid, _rec(10**9 * (rep + 1), 1024, 64, 200.0, decode), phase="speed", depth=1024,
                               rep=rep, role="grow" if rep == 0 else "probe")
         if quality is not None:
-            store.update_run(rid, extra={"quality": {"score": quality, "ci": [quality - 0.5, quality + 0.5]}})
+            q: dict[str, Any] = {"score": quality, "ci": [quality - 0.5, quality + 0.5]}
+            if suite:
+                q.update(suite=suite[0], suite_version=suite[1])
+            store.update_run(rid, extra={"quality": q})
         store.finish_run(rid, "complete")
         return rid
     finally:
@@ -180,3 +231,35 @@ def test_cli_board_over_a_database(cli: Any, tmp_path: Path) -> None:
     assert r.code == 0 and "alpha" in r.out and "Leaderboard" in r.out
     r = cli("board", "--db", str(db), "--sort", "speed")
     assert r.code == 2 and "--sort quality" in r.err
+
+
+def test_cli_board_keeps_suite_versions_apart(cli: Any, tmp_path: Path) -> None:
+    db = tmp_path / "r.db"
+    _stored_run(db, name="graded-1-0", host="box1", decode=80.0, quality=4.8, suite=("default", "1.0"))
+    _stored_run(db, name="graded-1-1", host="box2", decode=70.0, quality=4.2, suite=("default", "1.1"))
+    r = cli("board", "--db", str(db), "--format", "json")
+    assert r.code == 0
+    assert [(x["model"], x["quality_suite"]) for x in r.json()] == [("graded-1-1", "default 1.1"),
+                                                                    ("graded-1-0", "default 1.0")]
+    r = cli("board", "--db", str(db))
+    assert r.code == 0 and "4.20¹" in r.out and "4.80²" in r.out and "default 1.0" in r.out
+
+
+def test_html_leaderboard_names_the_suite_when_runs_mix_versions() -> None:
+    from rigbench.report.html import leaderboard_rows
+
+    mixed = leaderboard_rows(_two_versions())
+    assert [r["quality"] for r in mixed[:2]] == ["4.60 (default 1.0)", "4.30 (default 1.1)"]
+    assert mixed[4]["quality"] == "—"
+    one = leaderboard_rows(_two_versions()[1:3])
+    assert [r["quality"] for r in one] == ["4.30", "4.50"]
+
+
+def test_suite_order_newest_suite_first_then_newest_version() -> None:
+    from rigbench.report.board import suite_order
+
+    fleet = [_summary(40, "a", "Q4", 4.0, [(0, 1.0, 1.0, 1.0)], suite=("default", "1.10")),
+             _summary(41, "b", "Q4", 4.0, [(0, 1.0, 1.0, 1.0)], suite=("default", "1.9")),
+             _summary(42, "c", "Q4", 4.0, [(0, 1.0, 1.0, 1.0)], suite=("mine", "2 beta"))]
+    assert suite_order(build_board(fleet)) == ["mine 2 beta", "default 1.10", "default 1.9"]
+    assert suite_order(build_board(fleet[:2])) == ["default 1.10", "default 1.9"]  # 1.10 is newer than 1.9

@@ -205,6 +205,41 @@ def test_partial_credit_and_ci(suite_file: str, store: tuple[Store, int]) -> Non
     assert lo < q["score"] < hi
 
 
+def test_the_default_suites_extraction_prompts_with_right_answers_in_other_words(
+        tmp_path: Path, store: tuple[Store, int]) -> None:
+    """Issue 21 through the whole quality pass: the four answers that the word-for-word grader
+    marked down (the category read 4.21) score 5, stored under the suite's version 1.1."""
+    import json
+
+    import yaml
+
+    from rigbench.quality.suite import ExtractionPrompt
+
+    default = load_suite()
+    raw = {"name": "default-extraction", "version": default.version,
+           "prompts": [p.model_dump(exclude_none=True) for p in default.prompts if isinstance(p, ExtractionPrompt)]}
+    path = tmp_path / "extraction.yaml"
+    path.write_text(yaml.safe_dump(raw))
+    answers = {
+        "Marta": {"customer": "Marta Kowalski", "order_id": "A-7731", "total": 23.4, "express": True,
+                  "items": ["blue notebook", "blue notebook", "fountain pen"]},
+        "payments API": {"service": "payments API", "started": "09:12", "duration_minutes": 45,
+                         "customers_affected": 1300, "root_cause": "An expired TLS certificate on the gateway"},
+        "Bazel": {"decision": "Move the build system to Bazel", "owner": "Priya", "deadline": "2025-03-14",
+                  "summary": "The team moves the build to Bazel, led by Priya."},
+        "Version 4.2.1": {"app_version": "4.2.1", "os": "Windows 11", "crash": False, "reporter": None,
+                          "steps": ["Open settings page", "Switch to dark theme", "Press Save"]},
+    }
+
+    def reply(tag: str, text: str, max_tokens: int) -> RequestRecord:
+        return _rec(json.dumps(next(a for k, a in answers.items() if k in text)))
+
+    q = _run(FakeSession(reply), store, suite=str(path), quality_repeats=1)
+    assert q["categories"] == {"extraction": 5.0} and q["suite_version"] == "1.1"
+    s, rid = store
+    assert all(r["extra"]["suite_version"] == "1.1" for r in s.requests(rid, phase="quality"))
+
+
 def test_reasoning_is_stripped_counted_and_given_room(suite_file: str, store: tuple[Store, int]) -> None:
     def reply(tag: str, text: str, max_tokens: int) -> RequestRecord:
         if max_tokens < 1000:  # the first answer runs out of room while reasoning

@@ -1,5 +1,6 @@
-"""Verifiable constraints for instruction-following prompts, and the value matching of
-extraction answers. Pure functions: an answer in, pass/fail (or a 0-1 share) out."""
+"""Verifiable constraints for instruction-following prompts. Pure functions: an answer in,
+pass/fail out. (The value matching of extraction answers is ``quality.matching``; its
+``match_value`` and ``get_key`` are re-exported here.)"""
 
 from __future__ import annotations
 
@@ -7,7 +8,8 @@ import json
 import re
 from typing import Any
 
-from rigbench.quality.answers import normalize_text, parse_number, words
+from rigbench.quality.answers import words
+from rigbench.quality.matching import get_key, match_value
 from rigbench.quality.suite import Check
 
 __all__ = ["check", "get_key", "match_value", "non_empty_lines", "sentences"]
@@ -94,74 +96,3 @@ def _check(kind: str, v: Any, answer: str) -> Any:
     if kind == "regex":
         return re.search(v, text, re.M) is not None
     raise ValueError(f"unknown check {kind!r}")  # unreachable: Check validates its fields
-
-
-# -- extraction --------------------------------------------------------------------------
-_NULLS = (None, "", "null", "none", "n/a", "unknown", "not given", "not provided")
-_TRUE = ("true", "yes", "y")
-_FALSE = ("false", "no", "n")
-
-
-def _match_text(expected: str, actual: Any) -> float:
-    if isinstance(actual, (int, float)) and not isinstance(actual, bool):
-        actual = str(actual)
-    if not isinstance(actual, str):
-        return 0.0
-    e, a = normalize_text(expected), normalize_text(actual)
-    if not e:
-        return 1.0 if not a else 0.0
-    if e == a:
-        return 1.0
-    et, at = e.split(), a.split()
-    # every expected word present, and not buried in a much longer answer
-    if all(t in at for t in et) and len(at) <= len(et) + 3:
-        return 1.0
-    return 0.0
-
-
-def match_value(expected: Any, actual: Any) -> float:
-    """How well one extracted value matches the expected one: 0..1 (lists give a share)."""
-    if expected is None:
-        if isinstance(actual, str):
-            return 1.0 if actual.strip().casefold() in _NULLS else 0.0
-        return 1.0 if actual is None or actual == [] else 0.0
-    if isinstance(expected, bool):
-        if isinstance(actual, bool):
-            return 1.0 if actual is expected else 0.0
-        if isinstance(actual, str):
-            word = actual.strip().casefold()
-            return 1.0 if word in (_TRUE if expected else _FALSE) else 0.0
-        return 0.0
-    if isinstance(expected, (int, float)):
-        num = parse_number(actual)
-        if num is None:
-            return 0.0
-        return 1.0 if abs(num - float(expected)) <= 1e-6 * max(1.0, abs(float(expected))) else 0.0
-    if isinstance(expected, str):
-        return _match_text(expected, actual)
-    if isinstance(expected, list):
-        if not isinstance(actual, list):
-            return 0.0
-        if not expected:
-            return 1.0 if not actual else 0.0
-        left = list(actual)
-        hits = 0
-        for e in expected:
-            for i, a in enumerate(left):
-                if match_value(e, a) == 1.0:
-                    hits += 1
-                    del left[i]
-                    break
-        return hits / max(len(expected), len(actual))
-    if isinstance(expected, dict):
-        if not isinstance(actual, dict):
-            return 0.0
-        return sum(match_value(v, get_key(actual, k)) for k, v in expected.items()) / max(1, len(expected))
-    return 1.0 if expected == actual else 0.0
-
-
-def get_key(obj: dict[str, Any], key: str) -> Any:
-    if key in obj:
-        return obj[key]
-    folded = {str(k).casefold(): v for k, v in obj.items()}
-    return folded.get(key.casefold())

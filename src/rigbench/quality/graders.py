@@ -4,8 +4,10 @@ Partial credit everywhere it means something: the share of hidden tests passed (
 repair, of the tests the buggy code failed), of constraints met, of required facts
 extracted, of the parts of a multi-part answer. An
 empty answer scores 0 in every category (an empty reply must not "pass" a forbidden-word
-or word-limit constraint). Nothing here compares against a reference by string
-similarity; code is judged only by running it.
+or word-limit constraint). Free text is compared word by word after normalisation
+(``quality.matching``: case, punctuation, articles, inflections, alternatives listed in the
+suite), never by character-level string similarity; numbers, dates, ids, booleans and
+null stay exact; code is judged only by running it.
 """
 
 from __future__ import annotations
@@ -16,8 +18,9 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any
 
-from rigbench.quality.answers import answer_line, extract_code, extract_json, normalize_text, parse_number, words
-from rigbench.quality.checks import check, get_key, match_value
+from rigbench.quality.answers import answer_line, extract_code, extract_json, parse_number, words
+from rigbench.quality.checks import check
+from rigbench.quality.matching import get_key, match_value, phrase_equal
 from rigbench.quality.sandbox import Limits, SandboxResult, run_tests
 from rigbench.quality.suite import (
     CodePrompt,
@@ -95,7 +98,7 @@ def _same(expected: str, got: str) -> bool:
     if e_num is not None and re.fullmatch(r"[-+]?[\d.,/]+", expected.strip()):
         g_num = parse_number(got)
         return g_num is not None and abs(g_num - e_num) <= 1e-6 * max(1.0, abs(e_num))
-    return normalize_text(expected) == normalize_text(got)
+    return phrase_equal(expected, got)
 
 
 def _parts(text: str, n: int) -> list[str]:
@@ -152,10 +155,11 @@ def grade_extraction(p: ExtractionPrompt, answer: str) -> Grade:
         actual = get_key(obj, key)
         items[key] = round(match_value(expected, actual), 4)
     if p.summary is not None:
-        text = obj.get(p.summary.field)
+        text = get_key(obj, p.summary.field)
         text = text if isinstance(text, str) else ""
         for m in p.summary.mentions:
-            items[f"{p.summary.field} mentions {m}"] = 1.0 if m.casefold() in text.casefold() else 0.0
+            said = any(alt.strip() and alt.strip().casefold() in text.casefold() for alt in m.split("|"))
+            items[f"{p.summary.field} mentions {m}"] = 1.0 if said else 0.0
         if p.summary.max_words is not None:
             n, limit = len(words(text)), p.summary.max_words
             items[f"{p.summary.field} within {limit} words"] = 1.0 if 0 < n <= limit else 0.0

@@ -4,12 +4,18 @@ Columns in the shape people post (Model | Quant | Quality /5 | Decode tok/s | Di
 more: decode, prefill and TTFT at the working depth (or the deepest depth measured below
 it, which the cell names), native context, % of the decode ceiling where the run knows
 it, the verdict, and the machine and engine each row was measured on.
+
+Quality scores of different suites or suite versions are not comparable: each row carries
+its suite (``quality_suite``, e.g. "default 1.1"); when a board holds more than one, sorting
+by quality ranks each suite's rows apart (the suite of the newest run first, its newest
+version first), and every quality cell is marked with its suite in the footnote.
 """
 
 from __future__ import annotations
 
 import csv
 import io
+import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass
 from typing import Any, Literal
@@ -37,6 +43,7 @@ __all__ = [
     "lab_board_markdown",
     "lab_board_rows",
     "lab_board_table",
+    "suite_order",
 ]
 
 SortKey = Literal["quality", "decode"]
@@ -66,6 +73,7 @@ class BoardRow:
     engine: str
     config: str  # what makes two runs the same configuration
     session: bool = False  # decode, prefill and TTFT are an agent session's medians over its turns
+    quality_suite: str | None = None  # "name version" of the suite the quality score is from
 
     @property
     def at_working_depth(self) -> bool:
@@ -131,8 +139,34 @@ def board_row(s: Mapping[str, Any]) -> BoardRow:
         disk_bytes=model.get("file_bytes"), native_context=model.get("native_context"),
         pct_of_ceiling=point.get("pct_of_ceiling"), verdict=v.get("class"),
         machine=str(machine.get("hostname") or "?"), engine=_engine_label(e), config=config,
-        session=v.get("basis") == "session",
+        session=v.get("basis") == "session", quality_suite=_suite_label(q),
     )
+
+
+def _suite_label(q: Mapping[str, Any]) -> str | None:
+    if q.get("score") is None or not q.get("suite"):
+        return None
+    version = q.get("suite_version")
+    return f"{q['suite']} {version}" if version is not None else str(q["suite"])
+
+
+def _version_key(label: str) -> tuple[tuple[int, ...], str]:
+    version = label.partition(" ")[2]  # a suite's name has no spaces; its version may
+    return tuple(int(x) for x in re.findall(r"\d+", version)), version
+
+
+def suite_order(rows: Sequence[BoardRow]) -> list[str | None]:
+    """The quality suites on a board: the suite of the newest run first, each suite's versions
+    newest version first; scores whose suite was not recorded last."""
+    labels = {r.quality_suite for r in rows if r.quality is not None}
+    newest: dict[str, int] = {}  # suite name -> its newest run
+    for r in rows:
+        if r.quality is not None and r.quality_suite is not None:
+            name = r.quality_suite.partition(" ")[0]
+            newest[name] = max(newest.get(name, -1), r.run_id)
+    named = sorted((x for x in labels if x is not None), key=_version_key, reverse=True)
+    named.sort(key=lambda x: -newest[x.partition(" ")[0]])  # stable: versions stay newest first
+    return [*named, *([None] if None in labels else [])]
 
 
 def _matches(value: str, wanted: str | None) -> bool:
@@ -162,9 +196,12 @@ def build_board(summaries: Iterable[Mapping[str, Any]], *, sort: SortKey = "qual
                 newest[r.config] = r
         rows = list(newest.values())
 
-    def key(r: BoardRow) -> tuple[bool, float, bool, float, int]:
+    suites = {label: i for i, label in enumerate(suite_order(rows))}
+
+    def key(r: BoardRow) -> tuple[bool, int, float, bool, float, int]:
         first, second = (r.quality, r.decode_tok_s) if sort == "quality" else (r.decode_tok_s, r.quality)
-        return (first is None, -(first or 0.0), second is None, -(second or 0.0), -r.run_id)
+        group = suites.get(r.quality_suite, 0) if sort == "quality" and r.quality is not None else 0
+        return (first is None, group, -(first or 0.0), second is None, -(second or 0.0), -r.run_id)
 
     return sorted(rows, key=key)
 
@@ -184,11 +221,23 @@ def _short_url(url: str) -> str:
     return url.removesuffix("/").removesuffix("/v1")
 
 
-def _cells(r: BoardRow) -> list[str]:
+_MARKS = "¹²³⁴⁵⁶⁷⁸⁹"
+
+
+def _suite_marks(rows: Sequence[BoardRow]) -> dict[str | None, str]:
+    """A mark per quality suite when the board holds more than one, else none."""
+    order = suite_order(rows)
+    if len(order) < 2:
+        return {}
+    return {label: (_MARKS[i] if i < len(_MARKS) else f"({i + 1})") for i, label in enumerate(order)}
+
+
+def _cells(r: BoardRow, marks: Mapping[str | None, str] | None = None) -> list[str]:
+    mark = (marks or {}).get(r.quality_suite, "") if r.quality is not None else ""
     return [
         r.model,
         r.quant or "—",
-        fmt_num(r.quality, 2),
+        fmt_num(r.quality, 2) + mark,
         (fmt_num(r.decode_tok_s) + _depth_tag(r)) if r.decode_tok_s is not None else "—",
         fmt_num(round(r.prefill_tok_s) if r.prefill_tok_s is not None else None, 0),
         fmt_num(round(r.ttft_ms) if r.ttft_ms is not None else None, 0),
@@ -208,7 +257,16 @@ def _footnote(rows: Sequence[BoardRow]) -> str:
             "measured below it." if wd else "Decode, prefill and TTFT at the deepest depth measured.")
     if any(r.session for r in rows):
         text += " (session): an agent session's medians over its turns."
-    return text + " Quality: machine-graded, 0-5."
+    text += " Quality: machine-graded, 0-5"
+    order = suite_order(rows)
+    marks = _suite_marks(rows)
+    if marks:
+        named = ", ".join(f"{marks[label]} {label or 'suite not recorded'}" for label in order)
+        return text + f"; suites: {named}. Scores of different suites or versions are not comparable: " \
+            "each is ranked apart."
+    if order and order[0] is not None:
+        return text + f" (suite {order[0]})."
+    return text + "."
 
 
 _TABLE_HEADERS = (*HEADERS[:10], "Run")
@@ -223,7 +281,8 @@ def board_table(rows: Sequence[BoardRow], *, sort: SortKey = "quality") -> Table
     t = Table(title=f"Leaderboard · {len(rows)} configuration{'s' if len(rows) != 1 else ''} · by {sort}",
               title_justify="left", caption=caption, caption_justify="left", box=box.SIMPLE_HEAD, pad_edge=False,
               collapse_padding=True)
-    body = [_cells(r) for r in rows]
+    marks = _suite_marks(rows)
+    body = [_cells(r, marks) for r in rows]
     for h in _TABLE_HEADERS:
         i = HEADERS.index(h)
         cells = [str(r.run_id) + "†" for r in rows] if h == "Run" else [row[i] for row in body]
@@ -250,8 +309,9 @@ def board_markdown(rows: Sequence[BoardRow]) -> str:
     lines = ["| " + " | ".join(HEADERS) + " |",
              "|" + "|".join("---:" if h in ("Quality /5", "Decode tok/s", "Prefill tok/s", "TTFT ms", "Disk",
                                              "Native ctx", "% of ceiling", "Run") else "---" for h in HEADERS) + "|"]
+    marks = _suite_marks(rows)
     for r in rows:
-        lines.append("| " + " | ".join(_md_escape(c) for c in _cells(r)) + " |")
+        lines.append("| " + " | ".join(_md_escape(c) for c in _cells(r, marks)) + " |")
     lines.append("")
     lines.append(f"_{_footnote(rows)} Measured with rigbench._")
     return "\n".join(lines) + "\n"
@@ -259,7 +319,7 @@ def board_markdown(rows: Sequence[BoardRow]) -> str:
 
 _CSV_FIELDS = ("run_id", "status", "created_at", "model", "quant", "quality", "quality_ci_low", "quality_ci_high",
                "decode_tok_s", "depth", "at_working_depth", "prefill_tok_s", "ttft_ms", "disk_bytes",
-               "native_context", "pct_of_ceiling", "verdict", "machine", "engine")
+               "native_context", "pct_of_ceiling", "verdict", "machine", "engine", "quality_suite")
 
 
 def board_csv(rows: Sequence[BoardRow]) -> str:

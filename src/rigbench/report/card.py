@@ -78,8 +78,9 @@ def _facts_table(s: Mapping[str, Any]) -> Table:
         cats = ", ".join(f"{k} {v:.2f}" for k, v in sorted((q.get("categories") or {}).items()) if v is not None)
         ci = q.get("ci")
         ci_s = f" [{ci[0]:.2f}–{ci[1]:.2f}]" if ci else ""
+        suite = f" · suite {q['suite']} {q.get('suite_version') or ''}".rstrip() if q.get("suite") else ""
         t.add_row("Quality", f"{q['score']:.2f} / 5{ci_s} over {q.get('prompts')} prompts × {q.get('repeats')}"
-                  + (f" · {cats}" if cats else ""))
+                  + suite + (f" · {cats}" if cats else ""))
     return t
 
 

@@ -123,6 +123,12 @@ def leaderboard_rows(summaries: Sequence[Mapping[str, Any]]) -> list[dict[str, s
     """The leaderboard's columns for the given runs (a compare gives one row per side)."""
     from rigbench.measure.points import verdict
 
+    def suite_of(s: Mapping[str, Any]) -> str | None:
+        q = s.get("quality") or {}
+        return f"{q.get('suite')} {q.get('suite_version')}" if q.get("score") is not None and q.get("suite") else None
+
+    # scores of different suite versions are not comparable: name each when the runs mix them
+    mixed = len({suite_of(s) for s in summaries if (s.get("quality") or {}).get("score") is not None}) > 1
     rows: list[dict[str, str]] = []
     for s in summaries:
         if s.get("kind") == "lab":
@@ -156,7 +162,9 @@ def leaderboard_rows(summaries: Sequence[Mapping[str, Any]]) -> list[dict[str, s
                                      sess.get("ttft_median_ms"))
         q = s.get("quality") or {}
         rows.append({"run": f"run {s.get('run_id')}", "model": str(m.get("name") or "?"),
-                     "quant": str(m.get("quant") or "—"), "quality": _num(q.get("score"), 2),
+                     "quant": str(m.get("quant") or "—"),
+                     "quality": _num(q.get("score"), 2) + (f" ({suite_of(s) or 'suite not recorded'})"
+                                                           if mixed and q.get("score") is not None else ""),
                      "decode": _num(decode) + (" (session)" if not at and decode is not None else ""),
                      "prefill": _num(prefill), "ttft": _num(ttft, 0),
                      "native": f"{m['native_context']:,}" if m.get("native_context") else "—",

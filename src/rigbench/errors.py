@@ -14,7 +14,8 @@ bug in rigbench.
     │   ├── PortInUseError          the port a server needs is taken
     │   └── NotCompatibleError      the URL answers, but not as an OpenAI-compatible server
     ├── RequestError                one request failed (HTTP status, in-stream error, stall, bad SSE)
-    │   └── StreamTimeout           the server stopped sending within the read timeout
+    │   ├── StreamTimeout           the server stopped sending within the read timeout
+    │   └── EventTooLarge           one SSE event outgrew the parser's bound (16 MiB) without ending
     ├── StoreError                  the results database cannot be opened or written
     └── Interrupted                 Ctrl-C: what was measured is kept, the run is incomplete
 """
@@ -24,6 +25,7 @@ from __future__ import annotations
 __all__ = [
     "EngineError",
     "EngineStartError",
+    "EventTooLarge",
     "GGUFError",
     "InputError",
     "Interrupted",
@@ -95,6 +97,10 @@ class RequestError(RigbenchError):
 
 
 class StreamTimeout(RequestError):
+    pass
+
+
+class EventTooLarge(RequestError):
     pass
 
 

@@ -14,7 +14,7 @@ from typing import Any
 from rigbench.client.limits import OVERRUN_FACTOR, OVERRUN_MARGIN
 from rigbench.measure.speed import figures
 
-__all__ = ["max_tokens_overrun"]
+__all__ = ["max_tokens_overrun", "overrun_notes"]
 
 
 def _asked(row: Mapping[str, Any]) -> int | None:
@@ -54,3 +54,9 @@ def max_tokens_overrun(rows: Sequence[Mapping[str, Any]]) -> dict[str, Any] | No
         "phase": row.get("phase"),
         "statement": statement,
     }
+
+
+def overrun_notes(rows: Sequence[Mapping[str, Any]]) -> list[str]:
+    """The overrun's sentence as a list of notes (empty when every request kept to max_tokens)."""
+    o = max_tokens_overrun(rows)
+    return [o["statement"]] if o else []

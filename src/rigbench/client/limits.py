@@ -57,9 +57,10 @@ def deadline(new_tokens: int, gen_tokens: int, prefill_tok_s: float | None, deco
     expected = max(new_tokens, 0) / pre + max(gen_tokens, 0) / dec
     floor = max(DEADLINE_FLOOR_S, read_s)
     total = DEADLINE_MARGIN * expected + floor
-    basis = (f"{DEADLINE_MARGIN:g} × the {expected:,.0f} s expected for about {new_tokens:,} new prompt and "
+    nd = 1 if expected < 100 else 0
+    basis = (f"{DEADLINE_MARGIN:g} × the {expected:,.{nd}f} s expected for about {new_tokens:,} new prompt and "
              f"{gen_tokens:,} generated tokens at {pre:,.0f} tok/s prefill ({_how(prefill_tok_s)}) and "
-             f"{dec:,.1f} tok/s decode ({_how(decode_tok_s)}), plus {floor:.0f} s")
+             f"{dec:,.1f} tok/s decode ({_how(decode_tok_s)}), plus {floor:.0f} s, at least --timeout")
     return Deadline(total, basis)
 
 

@@ -155,3 +155,15 @@ def test_a_run_against_an_endless_event_ends_in_one_line(cli: Any, tmp_path: Pat
     assert r.code != 0
     lines = [ln for ln in r.err.splitlines() if ln.strip()]
     assert len(lines) == 1 and "the server sent an event over 16 MiB without a line end" in lines[0]
+
+
+def test_sweep_limits_always_carry_a_total_and_timeout_raises_it() -> None:
+    from rigbench.jobs.sweep import request_timeouts
+
+    base = Timeouts(read_s=120.0)
+    auto = request_timeouts(base, 4096, 128, 200.0, 20.0, explicit=False)
+    given = request_timeouts(Timeouts(read_s=900.0), 4096, 128, 200.0, 20.0, explicit=True)
+    assert auto.total_s is not None and given.total_s is not None  # an explicit --timeout no longer drops it
+    assert given.read_s == 900.0 and auto.read_s == max(120.0, 3 * 4096 / 200 + 60)
+    assert given.total_s == pytest.approx(3 * (4096 / 200 + 128 / 20) + 900.0)
+    assert given.total_s > auto.total_s and "measured" in auto.total_basis

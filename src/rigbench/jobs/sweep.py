@@ -97,7 +97,10 @@ def run_sweep(session: Session, store: Store, run_id: int, plan: SweepPlan, prog
             role = "grow" if rep == 0 else "probe"
             progress.advance(f"depth {depth:,} · {'grow' if role == 'grow' else 'repeat'} {rep + 1}/{plan.repeats}")
             new_tokens = depth - (expected or 0) + PROBE_TOKENS
-            limits = request_timeouts(timeouts, new_tokens, plan.gen_tokens, *last_rates, explicit=explicit_timeout)
+            # before the sweep has measured a rate, the slowest the client saw (the warm-up's decode)
+            limits = request_timeouts(timeouts, new_tokens, plan.gen_tokens,
+                                      last_rates[0] or client.rates.prefill_tok_s,
+                                      last_rates[1] or client.rates.decode_tok_s, explicit=explicit_timeout)
             rec = client.chat(messages, max_tokens=plan.gen_tokens, exact=True, temperature=0.0, seed=rep,
                               timeouts=limits)
             verified = cache_check(rec.server_cache_n(), expected or 0) if rec.ok else None

@@ -64,9 +64,8 @@ def run_summary(store: Store, run_id: int) -> dict[str, Any]:
     granted = facts.get("granted_context")
     requested = facts.get("requested_context")
     overrun = max_tokens_overrun(rows)
-    notes = list(run.get("notes") or [])
-    if overrun:
-        notes.append(overrun["statement"])
+    # the overrun first: it bears on every figure below it
+    notes = ([overrun["statement"]] if overrun else []) + list(run.get("notes") or [])
     out: dict[str, Any] = {
         "run_id": run_id,
         "status": run["status"],

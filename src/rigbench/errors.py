@@ -15,7 +15,8 @@ bug in rigbench.
     │   ├── PortInUseError          the port a server needs is taken
     │   └── NotCompatibleError      the URL answers, but not as an OpenAI-compatible server
     ├── RequestError                one request failed (HTTP status, in-stream error, stall, bad SSE)
-    │   └── StreamTimeout           the server stopped sending within the read timeout
+    │   ├── StreamTimeout           the server stopped sending within the read timeout
+    │   └── EventTooLarge           one SSE event outgrew the parser's bound (16 MiB) without ending
     ├── StoreError                  the results database cannot be opened or written
     └── Interrupted                 Ctrl-C: what was measured is kept, the run is incomplete
 """
@@ -26,6 +27,7 @@ __all__ = [
     "CatalogError",
     "EngineError",
     "EngineStartError",
+    "EventTooLarge",
     "GGUFError",
     "InputError",
     "Interrupted",
@@ -101,6 +103,10 @@ class RequestError(RigbenchError):
 
 
 class StreamTimeout(RequestError):
+    pass
+
+
+class EventTooLarge(RequestError):
     pass
 
 

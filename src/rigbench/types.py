@@ -144,6 +144,8 @@ class RequestRecord:
     error: str | None = None
     model: str | None = None
     think_unclosed: bool = False
+    max_tokens: int | None = None  # the output length the request asked for
+    cut: int | None = None  # rigbench closed the stream after this many token chunks: max_tokens was ignored
 
     @property
     def ok(self) -> bool:

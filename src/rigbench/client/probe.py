@@ -5,6 +5,10 @@ probes ``/v1/models`` (and its ``meta``), ``/props``, ``/metrics`` and ``/tokeni
 and records in ServerFacts what was unavailable, so the card can say so. A server with
 none of llama.cpp's extensions still works: prompt lengths are then calibrated from
 ``usage.prompt_tokens``.
+
+Every streamed request gets a total deadline: the caller's, or one derived from the
+request and the slowest prefill and decode rates this client has measured so far
+(``client/limits.py``), so the warm-up, probes and quality prompts are bounded too.
 """
 
 from __future__ import annotations
@@ -14,6 +18,7 @@ from typing import Any
 
 import httpx
 
+from rigbench.client.limits import Rates, asked_tokens, deadline, prompt_tokens_upper
 from rigbench.client.stream import Timeouts, stream_request
 from rigbench.errors import EngineError, NotCompatibleError, UsageError
 from rigbench.types import RequestRecord, ServerFacts
@@ -50,6 +55,7 @@ class ServerClient:
         self.can_tokenize = False
         self.extra_body: dict[str, Any] = {}  # server-specific fields that force exact output lengths
         self._exact_known = False
+        self.rates = Rates()  # the slowest prefill and decode measured so far, for deadlines
 
     def close(self) -> None:
         self.http.close()
@@ -211,8 +217,7 @@ class ServerClient:
         if self.facts.is_llamacpp:
             body["cache_prompt"] = True
         body.update(params)
-        return stream_request(self.http, self.api_base + "/completions", body, headers=self._headers,
-                              timeouts=timeouts or self.timeouts)
+        return self._stream(self.api_base + "/completions", body, timeouts)
 
     def chat(self, messages: list[dict[str, Any]], *, max_tokens: int, exact: bool = False,
              timeouts: Timeouts | None = None, **params: Any) -> RequestRecord:
@@ -234,7 +239,7 @@ class ServerClient:
             body["cache_prompt"] = True
         body.update(params)
         url = self.api_base + "/chat/completions"
-        rec = stream_request(self.http, url, body, headers=self._headers, timeouts=timeouts or self.timeouts)
+        rec = self._stream(url, body, timeouts)
         if forced and not self._exact_known:
             if rec.http_status in (400, 422):
                 self.extra_body = {}  # the server refuses them: say so once, retry plain
@@ -242,7 +247,20 @@ class ServerClient:
                     "exact output length (ignore_eos/min_tokens refused; answers may end early)"})
                 for k in ("ignore_eos", "min_tokens"):
                     body.pop(k, None)
-                rec = stream_request(self.http, url, body, headers=self._headers,
-                                     timeouts=timeouts or self.timeouts)
+                rec = self._stream(url, body, timeouts)
             self._exact_known = rec.ok or self._exact_known
+        return rec
+
+    def _stream(self, url: str, body: dict[str, Any], timeouts: Timeouts | None) -> RequestRecord:
+        t = timeouts or self.timeouts
+        if t.total_s is None:
+            d = deadline(prompt_tokens_upper(body), asked_tokens(body) or 0, self.rates.prefill_tok_s,
+                         self.rates.decode_tok_s, t.read_s)
+            t = Timeouts(t.connect_s, t.read_s, d.total_s, d.basis)
+        rec = stream_request(self.http, url, body, headers=self._headers, timeouts=t)
+        if rec.ok:
+            from rigbench.measure.speed import figures, row_from_record
+
+            f = figures(row_from_record(rec))
+            self.rates.observe(f.processed_tokens, f.prefill_tok_s, f.generated_tokens, f.decode_tok_s)
         return rec

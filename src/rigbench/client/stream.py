@@ -8,6 +8,14 @@ A request is ``ok`` only when the stream ended properly (``[DONE]`` or a finish 
 and carried no error; an HTTP 200 stream that carries an error object is a failure, and
 a stream that stops early is ``incomplete``. Neither is ever mixed into statistics of
 good requests.
+
+Bounded in time and size (``client/limits.py``): every request has a total deadline
+(``Timeouts.total_s``; derived from the body when the caller gives none), checked at
+every network read, so a server that trickles bytes forever is cut off there; one SSE
+event may hold 16 MiB (``client/sse.py``); and a server that generates past
+``max_tokens`` has its stream closed after ``limits.overrun_bound`` token-carrying
+chunks. Such a request is kept as received (``ok``, ``cut`` set): its generated tokens
+are the chunks received, a lower bound, since the server's own count never came.
 """
 
 from __future__ import annotations
@@ -19,20 +27,30 @@ from typing import Any
 
 import httpx
 
+from rigbench.client.limits import (
+    OVERRUN_CHARS_PER_TOKEN,
+    asked_tokens,
+    deadline,
+    overrun_bound,
+    prompt_tokens_upper,
+)
 from rigbench.client.sse import SSEParser
 from rigbench.client.think import split_think
+from rigbench.errors import EventTooLarge
 from rigbench.types import RequestRecord, TokenChunk
 
 __all__ = ["Timeouts", "error_text", "finish_record", "stream_request"]
 
 _MAX_ERROR = 300
+_MAX_ERROR_BODY = 4000
 
 
 @dataclass(frozen=True)
 class Timeouts:
     connect_s: float = 10.0
     read_s: float = 120.0  # longest silence allowed between two reads (a stall)
-    total_s: float | None = None  # the whole request, from send to end of stream
+    total_s: float | None = None  # the whole request, from send to end of stream (None: derived from the body)
+    total_basis: str = ""  # how total_s was derived, for the error that names it
 
     def httpx(self) -> httpx.Timeout:
         return httpx.Timeout(connect=self.connect_s, read=self.read_s, write=self.connect_s, pool=self.connect_s)
@@ -62,7 +80,13 @@ def stream_request(
 
     A kept-alive connection the server closed just as it was reused fails before any
     response byte arrives; that one case is retried once on a fresh connection (the
-    server never saw the request), with the clock restarted."""
+    server never saw the request), with the clock restarted.
+
+    Without ``timeouts.total_s`` the deadline is derived from the body at pessimistic
+    rates (``limits.deadline``); ``ServerClient`` passes one from the rates it measured."""
+    if timeouts.total_s is None:
+        d = deadline(prompt_tokens_upper(body), asked_tokens(body) or 0, None, None, timeouts.read_s)
+        timeouts = Timeouts(timeouts.connect_s, timeouts.read_s, d.total_s, d.basis)
     rec = _stream_once(client, url, body, headers, timeouts)
     if rec.t_headers_ns is None and rec.error and "without sending a response" in rec.error:
         rec = _stream_once(client, url, body, headers, timeouts)
@@ -83,7 +107,12 @@ def _stream_once(
     append = chunks.append
     loads = json.loads
     done = False
-    deadline = rec.t_sent_ns + int(timeouts.total_s * 1e9) if timeouts.total_s else None
+    end_by = rec.t_sent_ns + int(timeouts.total_s * 1e9) if timeouts.total_s else None
+    asked = asked_tokens(body)
+    rec.max_tokens = asked
+    bound = overrun_bound(asked) if asked else None
+    char_bound = bound * OVERRUN_CHARS_PER_TOKEN if bound else 0
+    n_chars = 0
     tool_acc: dict[int, dict[str, Any]] = {}
     try:
         with client.stream(
@@ -92,7 +121,7 @@ def _stream_once(
             rec.t_headers_ns = perf()
             rec.http_status = resp.status_code
             if resp.status_code != 200:
-                raw = resp.read()[:4000]
+                raw = _read_some(resp, _MAX_ERROR_BODY)
                 rec.t_end_ns = perf()
                 rec.status = "error"
                 try:
@@ -103,7 +132,14 @@ def _stream_once(
                 return rec
             for raw_chunk in resp.iter_bytes():
                 t = perf()
-                for ev in parser.feed(raw_chunk):
+                try:
+                    events = parser.feed(raw_chunk)
+                except EventTooLarge as exc:
+                    rec.status = "error"
+                    rec.error = exc.message
+                    rec.t_end_ns = t
+                    return _finish(rec, tool_acc)
+                for ev in events:
                     rec.n_events += 1
                     data = ev.data
                     if data == "[DONE]":
@@ -131,17 +167,21 @@ def _stream_once(
                             text = ch.get("text")
                             if text:
                                 append(TokenChunk(t, "content", text))
+                                n_chars += len(text)
                         else:
                             reasoning = delta.get("reasoning_content") or delta.get("reasoning")
                             if reasoning:
                                 append(TokenChunk(t, "reasoning", reasoning))
+                                n_chars += len(reasoning)
                             content = delta.get("content")
                             if content:
                                 append(TokenChunk(t, "content", content))
+                                n_chars += len(content)
                             calls = delta.get("tool_calls")
                             if calls:
                                 _acc_tools(tool_acc, calls)
                                 append(TokenChunk(t, "tool", json.dumps(calls)))
+                                n_chars += len(chunks[-1].text)
                         fr = ch.get("finish_reason")
                         if fr:
                             rec.finish_reason = fr
@@ -153,8 +193,18 @@ def _stream_once(
                         rec.timings = timings
                     if rec.model is None and obj.get("model"):
                         rec.model = obj.get("model")
-                if deadline is not None and t > deadline:
-                    rec.error = f"the request ran past its {timeouts.total_s:.0f} s limit (--timeout)"
+                    if bound is not None and (len(chunks) > bound or n_chars > char_bound):
+                        rec.t_end_ns = t  # the server ignored max_tokens: keep what came, close the stream
+                        rec.status = "ok"
+                        rec.cut = bound
+                        _finish(rec, tool_acc)
+                        if rec.completion_tokens is None:
+                            rec.completion_tokens = len(chunks)  # a lower bound: chunks carry >= 1 token
+                        return rec
+                if end_by is not None and t > end_by:
+                    rec.error = (f"the request ran past its {timeouts.total_s:,.0f} s limit"
+                                 + (f" ({timeouts.total_basis})" if timeouts.total_basis else "")
+                                 + ": raise --timeout if the server is really this slow")
                     rec.t_end_ns = t
                     return _finish(rec, tool_acc)
             parser.close()
@@ -178,6 +228,16 @@ def _stream_once(
     if rec.t_end_ns is None:
         rec.t_end_ns = perf()
     return _finish(rec, tool_acc)
+
+
+def _read_some(resp: httpx.Response, limit: int) -> bytes:
+    """At most ``limit`` bytes of a response body: an error page is shown, never hoarded."""
+    out = bytearray()
+    for part in resp.iter_bytes():
+        out += part
+        if len(out) >= limit:
+            break
+    return bytes(out[:limit])
 
 
 def _short(exc: BaseException) -> str:

@@ -423,6 +423,7 @@ def _with_model(side: Side) -> Side:
 def compare_summary(store: Store, run_id: int) -> dict[str, Any]:
     """A compare run's evidence, recomputed from the database (the ``--json`` contract)."""
     from rigbench.measure.compare import compare_result
+    from rigbench.measure.overrun import overrun_notes
 
     run = store.get_run(run_id)
     if run is None:
@@ -449,7 +450,7 @@ def compare_summary(store: Store, run_id: int) -> dict[str, Any]:
         "interleaved": sides["a"].live and sides["b"].live,
         "other_load": (run.get("extra") or {}).get("other_load"),
         **result,
-        "params": params, "notes": run.get("notes") or [], "command": run.get("command"),
+        "params": params, "notes": [*(run.get("notes") or []), *overrun_notes(rows)], "command": run.get("command"),
         "tool_version": run.get("tool_version"), "machine": run.get("machine_facts") or {},
         "requests": {"total": len(rows), "failed": sum(1 for r in rows if r["status"] != "ok")},
     }

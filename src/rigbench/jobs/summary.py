@@ -6,6 +6,7 @@ from typing import Any
 
 from rigbench.errors import UsageError
 from rigbench.measure.ceiling import annotate_points, ceiling_statement
+from rigbench.measure.overrun import max_tokens_overrun
 from rigbench.measure.points import depth_points, sweep_cost, verdict
 from rigbench.store import Store
 
@@ -62,6 +63,9 @@ def run_summary(store: Store, run_id: int) -> dict[str, Any]:
     native = model.get("native_context") or facts.get("n_ctx_train")
     granted = facts.get("granted_context")
     requested = facts.get("requested_context")
+    overrun = max_tokens_overrun(rows)
+    # the overrun first: it bears on every figure below it
+    notes = ([overrun["statement"]] if overrun else []) + list(run.get("notes") or [])
     out: dict[str, Any] = {
         "run_id": run_id,
         "status": run["status"],
@@ -107,10 +111,11 @@ def run_summary(store: Store, run_id: int) -> dict[str, Any]:
         "points": points,
         "ceiling": ceiling_statement(basis, points),
         "verdict": verdict(points, native, session=(run.get("extra") or {}).get("session")),
-        "server": {"unavailable": facts.get("unavailable") or [], "endpoints": facts.get("endpoints") or {}},
+        "server": {"unavailable": facts.get("unavailable") or [], "endpoints": facts.get("endpoints") or {},
+                   "max_tokens_ignored": overrun},
         "sweep_cost": sweep_cost(rows),
         "params": run.get("params") or {},
-        "notes": run.get("notes") or [],
+        "notes": notes,
         "command": run.get("command"),
         "tool_version": run.get("tool_version"),
         "requests": {"total": len(rows), "failed": sum(1 for r in rows if r["status"] != "ok")},

@@ -13,6 +13,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
+from rigbench.client.limits import DEFAULT_PREFILL_TOK_S, deadline
 from rigbench.client.stream import Timeouts
 from rigbench.errors import EngineError, RequestError
 from rigbench.jobs.progress import Progress
@@ -41,14 +42,13 @@ def request_timeouts(base: Timeouts, new_tokens: int, gen_tokens: int, prefill_t
                      decode_tok_s: float | None, *, explicit: bool) -> Timeouts:
     """A server sends nothing while it prefills, so the silence allowed before the first
     token grows with the prompt: three times the expected prefill (at the last measured
-    rate, or a pessimistic 20 tok/s before any is known) plus a minute. An explicit
-    ``--timeout`` is taken as given."""
-    if explicit:
-        return base
-    prefill_s = new_tokens / (prefill_tok_s or 20.0)
-    read = max(base.read_s, 3 * prefill_s + 60.0)
-    total = 3 * (prefill_s + gen_tokens / (decode_tok_s or 5.0)) + 120.0
-    return Timeouts(connect_s=base.connect_s, read_s=read, total_s=total)
+    rate, or a pessimistic 20 tok/s before any is known) plus a minute; an explicit
+    ``--timeout`` is taken as given. The total deadline (``client.limits.deadline``) is
+    always set, and ``--timeout`` raises it."""
+    prefill_s = new_tokens / (prefill_tok_s or DEFAULT_PREFILL_TOK_S)
+    read = base.read_s if explicit else max(base.read_s, 3 * prefill_s + 60.0)
+    d = deadline(new_tokens, gen_tokens, prefill_tok_s, decode_tok_s, read)
+    return Timeouts(connect_s=base.connect_s, read_s=read, total_s=d.total_s, total_basis=d.basis)
 
 
 def cache_check(cache_n: int | None, expected_reuse: int) -> bool | None:
@@ -97,7 +97,10 @@ def run_sweep(session: Session, store: Store, run_id: int, plan: SweepPlan, prog
             role = "grow" if rep == 0 else "probe"
             progress.advance(f"depth {depth:,} · {'grow' if role == 'grow' else 'repeat'} {rep + 1}/{plan.repeats}")
             new_tokens = depth - (expected or 0) + PROBE_TOKENS
-            limits = request_timeouts(timeouts, new_tokens, plan.gen_tokens, *last_rates, explicit=explicit_timeout)
+            # before the sweep has measured a rate, the slowest the client saw (the warm-up's decode)
+            limits = request_timeouts(timeouts, new_tokens, plan.gen_tokens,
+                                      last_rates[0] or client.rates.prefill_tok_s,
+                                      last_rates[1] or client.rates.decode_tok_s, explicit=explicit_timeout)
             rec = client.chat(messages, max_tokens=plan.gen_tokens, exact=True, temperature=0.0, seed=rep,
                               timeouts=limits)
             verified = cache_check(rec.server_cache_n(), expected or 0) if rec.ok else None

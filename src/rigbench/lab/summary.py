@@ -14,6 +14,7 @@ from rigbench.errors import UsageError
 from rigbench.lab.figures import arm_figures, baseline_figures
 from rigbench.lab.techniques import Arm
 from rigbench.lab.verdict import assign_verdicts, technique_table
+from rigbench.measure.overrun import overrun_notes
 from rigbench.store import Store
 
 __all__ = ["lab_summary", "short_quant", "summary_from"]
@@ -95,7 +96,8 @@ def lab_summary(store: Store, run_id: int) -> dict[str, Any]:
         **body,
         "depths": params.get("planned_depths") or [], "repeats": params.get("repeats"),
         "gen_tokens": params.get("gen_tokens"), "mode": params.get("mode"),
-        "other_load": extra.get("other_load"), "params": params, "notes": run.get("notes") or [],
+        "other_load": extra.get("other_load"), "params": params,
+        "notes": [*(run.get("notes") or []), *overrun_notes(rows)],
         "command": run.get("command"), "tool_version": run.get("tool_version"),
         "machine": run.get("machine_facts") or {},
         "requests": {"total": len(rows), "failed": sum(1 for r in rows if r["status"] != "ok")},

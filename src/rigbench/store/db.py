@@ -225,7 +225,8 @@ class Store:
                 content=rec.content if keep_text else None,
                 reasoning=rec.reasoning if keep_text else None,
                 extra={**(extra or {}), "think_unclosed": rec.think_unclosed, "model": rec.model,
-                       "tool_calls": rec.tool_calls or None},
+                       "tool_calls": rec.tool_calls or None, "max_tokens": rec.max_tokens,
+                       **({"cut_at_chunks": rec.cut} if rec.cut is not None else {})},
                 created_at=now_iso(),
             ))
             return _pk(res)

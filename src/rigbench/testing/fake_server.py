@@ -3,7 +3,8 @@
 Never a stand-in for a real engine: it exists to produce what real servers produce only
 sometimes (a role-only first chunk, multi-token chunks, reasoning fields, an error inside
 an HTTP 200 stream, a missing usage block, a stall, a hang, a dropped connection,
-malformed SSE) and to stream at an exact, known rate.
+malformed SSE, one event that never ends, keep-alive bytes that trickle forever, a
+generation that ignores ``max_tokens``) and to stream at an exact, known rate.
 
 Run it in a thread (``FakeServer(script).start()``) or as its own process
 (``python -m rigbench.testing.fake_server --port N --script JSON``) so it does not share
@@ -47,6 +48,9 @@ class Script:
     stall_after: int | None = None  # chunks before going silent forever (headers sent)
     close_after: int | None = None  # chunks before dropping the connection
     hang_before_headers: bool = False
+    endless_event_bytes: int | None = None  # open one content event, send this many bytes with no line end, stall
+    trickle_s: float | None = None  # send an SSE comment every this many seconds, forever, and nothing else
+    ignore_max_tokens: bool = False  # generate `tokens` whatever the request asks for
     die_after: int | None = None  # chunks before the whole server process is SIGKILLed
     fault_at: int | None = None  # faults apply only to this chat request (1-based); None: to every one
     state_file: str | None = None  # counts chat requests across server processes (for fault_at)
@@ -143,13 +147,21 @@ class _Handler(BaseHTTPRequestHandler):
         w = self.wfile
         perf = time.perf_counter_ns
         sent: list[int] = []
-        n_tokens = min(s.tokens, max_tokens) if max_tokens else s.tokens
+        n_tokens = min(s.tokens, max_tokens) if max_tokens and not s.ignore_max_tokens else s.tokens
         base = {"id": "fake-1", "object": "chat.completion.chunk", "model": s.models[0]}
         try:
             if s.role_chunk:
                 w.write(_chunk({**base, "choices": [{"index": 0, "delta": {"role": "assistant", "content": None}}]},
                                s.crlf))
                 w.flush()
+            if s.endless_event_bytes is not None:
+                self._endless_event(s.endless_event_bytes)
+                return
+            if s.trickle_s is not None:
+                while True:
+                    w.write(b": keep-alive\n\n")
+                    w.flush()
+                    time.sleep(s.trickle_s)
             t0 = perf()
             produced = 0
             chunk_i = 0
@@ -229,6 +241,18 @@ class _Handler(BaseHTTPRequestHandler):
             self.server.sent_log.append(sent)
 
 
+    def _endless_event(self, n_bytes: int) -> None:
+        w = self.wfile
+        w.write(b'data: {"choices":[{"index":0,"delta":{"content":"')
+        block = b"a" * 65536
+        left = n_bytes
+        while left > 0:
+            w.write(block[: min(left, len(block))])
+            left -= len(block)
+        w.flush()
+        time.sleep(3600)  # no line end ever comes
+
+
 class _Server(ThreadingHTTPServer):
     daemon_threads = True
     allow_reuse_address = True
@@ -263,7 +287,8 @@ class _Server(ThreadingHTTPServer):
         if s.fault_at is None or n == s.fault_at:
             return s
         return dataclasses.replace(s, http_status=200, error_after=None, malformed_after=None, stall_after=None,
-                                   close_after=None, hang_before_headers=False, die_after=None)
+                                   close_after=None, hang_before_headers=False, die_after=None,
+                                   endless_event_bytes=None, trickle_s=None, ignore_max_tokens=False)
 
 
 class FakeServer:

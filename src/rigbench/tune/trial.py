@@ -116,7 +116,9 @@ class Bench:
 
     # -- requests -------------------------------------------------------------------------
     def _limits(self, new_tokens: int, gen: int) -> Timeouts:
-        return request_timeouts(self.timeouts, new_tokens, gen, *self._rates, explicit=self.explicit)
+        rates = self.session.client.rates  # the slowest the client saw, until this trial measures its own
+        return request_timeouts(self.timeouts, new_tokens, gen, self._rates[0] or rates.prefill_tok_s,
+                                self._rates[1] or rates.decode_tok_s, explicit=self.explicit)
 
     def _store(self, rec: RequestRecord, kind: str, rep: int | None, extra: dict[str, Any],
                depth: int | None = None, round_: int | None = None) -> None:

@@ -120,7 +120,9 @@ def tune(
     _render(summary)
     if launcher is not None:
         _write(output, launcher, export)
-        out().print(f"launcher written: {output} ({export})")
+        from rigbench.report.safe import safe_text
+
+        out().print(safe_text(f"launcher written: {output} ({export})"))
     return 0
 
 
@@ -162,23 +164,25 @@ def _ci(ci: Any, nd: int = 1) -> str:
 
 def _render(summary: dict[str, Any], *, to_stderr: bool = False) -> None:
     from rich.table import Table
-    from rich.text import Text
+
+    from rigbench.report.safe import safe_text
 
     console = err() if to_stderr else out()
-    table = Table(title=f"rigbench tune · campaign {summary['campaign_id']} · {summary['objective']['text']} · "
-                        f"{summary['status']}", title_justify="left")
+    table = Table(title=safe_text(f"rigbench tune · campaign {summary['campaign_id']} · "
+                                  f"{summary['objective']['text']} · {summary['status']}"), title_justify="left")
     for col, just in (("#", "right"), ("configuration", "left"), ("status", "left"), ("prefill tok/s", "right"),
                       ("decode tok/s", "right"), ("score", "right"), ("decision", "left")):
         table.add_column(col, justify=just)  # type: ignore[arg-type]
     for t in summary["trials"]:
-        table.add_row(str(t["n"]), t.get("label") or "defaults", t["status"],
-                      f"{t['prefill_tok_s']:.1f}{_ci(t.get('prefill_ci'))}" if t.get("prefill_tok_s") else "—",
-                      f"{t['decode_tok_s']:.1f}{_ci(t.get('decode_ci'))}" if t.get("decode_tok_s") else "—",
-                      f"{t['score']:.2f}x" if t.get("score") is not None else "—", t.get("decision") or "")
+        table.add_row(*map(safe_text, (
+            t["n"], t.get("label") or "defaults", t["status"],
+            f"{t['prefill_tok_s']:.1f}{_ci(t.get('prefill_ci'))}" if t.get("prefill_tok_s") else "—",
+            f"{t['decode_tok_s']:.1f}{_ci(t.get('decode_ci'))}" if t.get("decode_tok_s") else "—",
+            f"{t['score']:.2f}x" if t.get("score") is not None else "—", t.get("decision") or "")))
     console.print(table)
-    console.print(Text(summary["journal"]))
+    console.print(safe_text(summary["journal"]))
     for n in summary.get("notes") or []:
-        console.print(Text(f"note: {n}"))
+        console.print(safe_text(f"note: {n}"))
     if summary["status"] != "complete":
-        console.print(Text(f"campaign {summary['status']}: {summary.get('reason') or ''} "
-                           f"(continue it with rigbench tune --resume {summary['campaign_id']})"))
+        console.print(safe_text(f"campaign {summary['status']}: {summary.get('reason') or ''} "
+                                f"(continue it with rigbench tune --resume {summary['campaign_id']})"))

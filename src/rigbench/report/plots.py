@@ -14,6 +14,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from rigbench.report.safe import plot_label
+
 __all__ = ["PLOTS", "Series", "figure", "plot_series", "save_figure", "series_of", "svg_text"]
 
 PLOTS = ("decode", "prefill", "ttft", "session")
@@ -144,9 +146,10 @@ def figure(name: str, series: Sequence[Series], *, width: float = 8.0, height: f
     for i, s in enumerate(series):
         color = s.color or _PALETTE[i % len(_PALETTE)]
         if s.markers_only:
-            ax.plot(s.x, _nan(s.y), "o", ms=4, alpha=0.7, color=color, label=s.label)
+            ax.plot(s.x, _nan(s.y), "o", ms=4, alpha=0.7, color=color, label=plot_label(s.label))
             continue
-        ax.plot(s.x, _nan(s.y), "--" if s.dashed else "-", marker="o", ms=4, lw=1.8, color=color, label=s.label)
+        ax.plot(s.x, _nan(s.y), "--" if s.dashed else "-", marker="o", ms=4, lw=1.8, color=color,
+                label=plot_label(s.label))
         if s.lo is not None and s.hi is not None:
             lo = [a if a is not None else b for a, b in zip(s.lo, s.y, strict=False)]
             hi = [a if a is not None else b for a, b in zip(s.hi, s.y, strict=False)]

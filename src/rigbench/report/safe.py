@@ -18,6 +18,9 @@ through here:
 - ``md_cell(s)`` is a cell of a markdown table: visible, with the characters markdown
   would obey escaped and a newline written ``<br>``, so a ``|`` or a newline cannot break
   the table.
+- ``plot_label(s)`` is a matplotlib label: visible, ``$`` escaped (two of them would start
+  mathtext, which can fail to parse and end the report) and a leading ``_`` kept (matplotlib
+  hides a legend entry whose label starts with one).
 - ``safe_console(...)`` is the rich console every CLI command prints with: markup and
   emoji codes off for plain strings, and a render hook that makes the text of every
   rendered segment visible. It is the backstop for a renderer that forgot; the renderers
@@ -34,7 +37,7 @@ from rich.segment import Segment
 from rich.style import Style
 from rich.text import Text
 
-__all__ = ["md_cell", "one_line", "safe_console", "safe_text", "visible"]
+__all__ = ["md_cell", "one_line", "plot_label", "safe_console", "safe_text", "visible"]
 
 
 def _escape(cp: int) -> str:
@@ -45,7 +48,7 @@ _CONTROL = [cp for cp in (*range(0x00, 0x20), *range(0x7F, 0xA0)) if cp not in (
 _BIDI = [*range(0x202A, 0x202F), *range(0x2066, 0x206A)]  # embeddings, overrides, isolates
 _TABLE: dict[int, str] = {cp: _escape(cp) for cp in (*_CONTROL, *_BIDI)}
 _SURROGATE = re.compile("[\ud800-\udfff]")
-_MD_SPECIAL = re.compile(r"([\\|`*\[\]<>&~])")
+_MD_SPECIAL = re.compile(r"([\\|`\[\]<>&~])")  # emphasis (* and _) is left as written: it can only restyle
 
 
 def visible(value: object) -> str:
@@ -70,6 +73,12 @@ def one_line(value: object) -> str:
 def md_cell(value: object) -> str:
     """``value`` as a cell of a GitHub-flavoured markdown table, shown as written."""
     return _MD_SPECIAL.sub(r"\\\1", visible(value)).replace("\t", " ").replace("\n", "<br>")
+
+
+def plot_label(value: object) -> str:
+    """``value`` as matplotlib text shown as written (never mathtext, never a hidden legend entry)."""
+    s = visible(value).replace("$", r"\$")
+    return "\u200b" + s if s.startswith("_") else s
 
 
 class _Visible:

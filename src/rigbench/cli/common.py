@@ -65,8 +65,8 @@ def sanitized_command(argv: list[str] | None = None) -> str:
 class RichProgress:
     """Renders a job's progress on stderr: a spinner for stages, a bar for request loops."""
 
-    def __init__(self, enabled: bool | None = None) -> None:
-        self.console = err()
+    def __init__(self, enabled: bool | None = None, console: Console | None = None) -> None:
+        self.console = console or err()
         self.enabled = self.console.is_terminal if enabled is None else enabled
         self._p: Progress | None = None
         self._task: Any = None

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import os
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import typer
 
 from rigbench.cli import app
 from rigbench.cli.common import DB_HELP, JSON_HELP, RichProgress, emit_json, err, out, sanitized_command
+
+if TYPE_CHECKING:
+    from rich.console import Console
 
 _HELP = """Search llama.cpp settings and hand back the winning command.
 
@@ -162,12 +165,12 @@ def _ci(ci: Any, nd: int = 1) -> str:
     return f" [{ci[0]:.{nd}f}, {ci[1]:.{nd}f}]" if ci else ""
 
 
-def _render(summary: dict[str, Any], *, to_stderr: bool = False) -> None:
+def _render(summary: dict[str, Any], *, to_stderr: bool = False, console: Console | None = None) -> None:
     from rich.table import Table
 
     from rigbench.report.safe import safe_text
 
-    console = err() if to_stderr else out()
+    console = console or (err() if to_stderr else out())
     table = Table(title=safe_text(f"rigbench tune · campaign {summary['campaign_id']} · "
                                   f"{summary['objective']['text']} · {summary['status']}"), title_justify="left")
     for col, just in (("#", "right"), ("configuration", "left"), ("status", "left"), ("prefill tok/s", "right"),

@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import io
 import re
-from collections.abc import Mapping, Sequence
+import warnings
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -228,12 +230,22 @@ def plot_series(summaries: Sequence[Mapping[str, Any]]) -> dict[str, list[Series
     return out
 
 
+@contextmanager
+def _quiet_glyphs() -> Iterator[None]:
+    """A label in a script the font lacks (a model named in CJK) draws boxes; matplotlib would
+    also warn on stderr once per glyph, and the library never prints."""
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message=r"Glyph \d+ .*missing from", category=UserWarning)
+        yield
+
+
 def save_figure(fig: Any, stem: Path) -> list[Path]:
     """Write ``stem``.png and ``stem``.svg; returns both paths."""
     stem.parent.mkdir(parents=True, exist_ok=True)
     paths = [stem.with_suffix(".png"), stem.with_suffix(".svg")]
-    fig.savefig(paths[0], format="png", dpi=110)
-    fig.savefig(paths[1], format="svg", metadata={"Date": None})
+    with _quiet_glyphs():
+        fig.savefig(paths[0], format="png", dpi=110)
+        fig.savefig(paths[1], format="svg", metadata={"Date": None})
     return paths
 
 
@@ -243,7 +255,7 @@ def svg_text(fig: Any, salt: str) -> str:
     import matplotlib
 
     buf = io.StringIO()
-    with matplotlib.rc_context({"svg.fonttype": "path", "svg.hashsalt": salt}):
+    with matplotlib.rc_context({"svg.fonttype": "path", "svg.hashsalt": salt}), _quiet_glyphs():
         fig.savefig(buf, format="svg", metadata={"Date": None})
     text = buf.getvalue()
     start = text.find("<svg")

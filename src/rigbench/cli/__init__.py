@@ -45,7 +45,9 @@ _register()
 
 
 def _say(line: str) -> None:
-    sys.stderr.write(f"rigbench: {line}\n")
+    from rigbench.report.safe import one_line  # error texts can carry a server's or a file's words
+
+    sys.stderr.write(f"rigbench: {one_line(line)}\n")
     sys.stderr.flush()
 
 

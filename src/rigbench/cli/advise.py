@@ -110,26 +110,29 @@ def advise(
 
 def render(d: dict[str, Any]) -> list[RenderableType]:
     from rich.table import Table
-    from rich.text import Text
+
+    from rigbench.report.safe import safe_text
 
     bw = d["bandwidth"]
-    head = Text(f"{SUMMARY}.\nmemory: {fmt_bytes(d['ram']['bytes'])} ({d['ram']['source']}); bandwidth: "
+    head = safe_text(f"{SUMMARY}.\nmemory: {fmt_bytes(d['ram']['bytes'])} ({d['ram']['source']}); bandwidth: "
                 f"{bw['gb_s']:,.1f} GB/s ({bw['source']}); margin: {d['margin']['fraction']:.0%} of weights + KV, "
                 f"plus {fmt_bytes(d['margin']['bytes'])}")
     items: list[RenderableType] = [head]
     if bw.get("warning"):
-        items.append(Text(f"note: bandwidth: {bw['warning']}"))
+        items.append(safe_text(f"note: bandwidth: {bw['warning']}"))
     for m in d["models"]:
-        t = Table(title=f"{m['name'] or m['architecture']} {m['quant'] or ''}  ({m['path']})", title_justify="left",
-                  caption=f"{m['verdict']}" + "".join(f"\nnote: {n}" for n in m["notes"]), caption_justify="left")
+        t = Table(title=safe_text(f"{m['name'] or m['architecture']} {m['quant'] or ''}  ({m['path']})"),
+                  title_justify="left", caption_justify="left",
+                  caption=safe_text(f"{m['verdict']}" + "".join(f"\nnote: {n}" for n in m["notes"])))
         for col in ("KV cache", f"KV at {m['ctx']:,}", "needs", "headroom", "loads", "longest ctx that loads",
                     "ceiling @0", f"ceiling @{m['ctx']:,}"):
-            t.add_column(col, justify="left" if col in ("KV cache", "loads") else "right")
+            t.add_column(safe_text(col), justify="left" if col in ("KV cache", "loads") else "right")
         for o in m["options"]:
             fit = o["fit"]
-            t.add_row(o["cache_type"], fmt_bytes(o["kv_cache_bytes"]), fmt_bytes(fit["needed_bytes"]),
-                      fmt_bytes(fit["headroom_bytes"]), "yes" if fit["fits"] else "no",
-                      f"{o['max_ctx_that_fits']:,}" if o["max_ctx_that_fits"] else "—",
-                      fmt_rate(o["decode_ceiling_tok_s"]), fmt_rate(o["decode_ceiling_at_ctx_tok_s"]))
+            t.add_row(*map(safe_text, (o["cache_type"], fmt_bytes(o["kv_cache_bytes"]), fmt_bytes(fit["needed_bytes"]),
+                                       fmt_bytes(fit["headroom_bytes"]), "yes" if fit["fits"] else "no",
+                                       f"{o['max_ctx_that_fits']:,}" if o["max_ctx_that_fits"] else "—",
+                                       fmt_rate(o["decode_ceiling_tok_s"]),
+                                       fmt_rate(o["decode_ceiling_at_ctx_tok_s"]))))
         items.append(t)
     return items

@@ -46,8 +46,10 @@ def board(
     elif fmt == "csv":
         sys.stdout.write(board_csv(rows))
     elif not rows:
-        out().print(f"No measured runs in {store.where}" + (" match the filters." if machine or engine or model
-                                                             else "; measure one with rigbench run."))
+        from rigbench.report.safe import safe_text
+
+        out().print(safe_text(f"No measured runs in {store.where}" + (
+            " match the filters." if machine or engine or model else "; measure one with rigbench run.")))
     else:
         out().print(board_table(rows, sort=sort))  # type: ignore[arg-type]
     return 0

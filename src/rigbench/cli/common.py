@@ -1,4 +1,8 @@
-"""Shared CLI plumbing: consoles, JSON output, progress rendering, secret-free argv."""
+"""Shared CLI plumbing: consoles, JSON output, progress rendering, secret-free argv.
+
+Every console here is ``report.safe.safe_console``: a plain string is never markup, and
+control characters in whatever is printed are made visible (untrusted text is shown as
+text)."""
 
 from __future__ import annotations
 
@@ -10,6 +14,8 @@ from typing import Any
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
+from rigbench.report.safe import safe_console, visible
+
 __all__ = ["DB_HELP", "JSON_HELP", "RichProgress", "emit_json", "err", "out", "sanitized_command"]
 
 DB_HELP = "results database file (or SQLAlchemy URL); default: the user data directory"
@@ -19,14 +25,14 @@ _SECRET_FLAGS = ("--api-key",)
 
 def out() -> Console:
     """stdout; when it is not a terminal (a pipe, a file, CI) use $COLUMNS, or 120 columns, not 80."""
-    console = Console(soft_wrap=False)
+    console = safe_console(soft_wrap=False)
     if not console.is_terminal and not os.environ.get("COLUMNS"):
-        console = Console(soft_wrap=False, width=120)
+        console = safe_console(soft_wrap=False, width=120)
     return console
 
 
 def err() -> Console:
-    return Console(stderr=True)
+    return safe_console(stderr=True)
 
 
 def emit_json(obj: Any) -> None:
@@ -59,15 +65,16 @@ def sanitized_command(argv: list[str] | None = None) -> str:
 class RichProgress:
     """Renders a job's progress on stderr: a spinner for stages, a bar for request loops."""
 
-    def __init__(self, enabled: bool | None = None) -> None:
-        self.console = err()
+    def __init__(self, enabled: bool | None = None, console: Console | None = None) -> None:
+        self.console = console or err()
         self.enabled = self.console.is_terminal if enabled is None else enabled
         self._p: Progress | None = None
         self._task: Any = None
 
     def __enter__(self) -> RichProgress:
         if self.enabled:
-            self._p = Progress(SpinnerColumn(), TextColumn("{task.description}"), BarColumn(),
+            # a stage's text can name a model or a server: never markup, control characters visible
+            self._p = Progress(SpinnerColumn(), TextColumn("{task.description}", markup=False), BarColumn(),
                                MofNCompleteColumn(), TimeElapsedColumn(), console=self.console, transient=True)
             self._p.start()
             self._task = self._p.add_task("starting", total=None)
@@ -79,16 +86,16 @@ class RichProgress:
 
     def stage(self, text: str) -> None:
         if self._p is not None:
-            self._p.update(self._task, description=text, total=None, completed=0)
+            self._p.update(self._task, description=visible(text), total=None, completed=0)
 
     def begin(self, total: int, text: str) -> None:
         if self._p is not None:
-            self._p.update(self._task, description=text, total=total, completed=0)
+            self._p.update(self._task, description=visible(text), total=total, completed=0)
 
     def advance(self, text: str | None = None) -> None:
         if self._p is not None:
             if text:
-                self._p.update(self._task, description=text)
+                self._p.update(self._task, description=visible(text))
             task = self._p.tasks[0]
             if task.total is not None and task.completed < task.total:
                 self._p.advance(self._task)

@@ -107,60 +107,67 @@ def render(facts: ModelFacts, d: dict[str, Any], bw: Bandwidth | None) -> Table:
     """The facts as a two-column table, notes in the caption."""
     from rich.table import Table
 
-    t = Table(title=f"{d['name'] or d['architecture']}  ({d['path']})", title_justify="left", show_header=False,
-              caption="\n".join(f"note: {n}" for n in d["notes"]) or None, caption_justify="left")
+    from rigbench.report.safe import safe_text
+
+    # the name, the path and the notes are the file's words: shown as text (a folder "x[" is not markup)
+    t = Table(title=safe_text(f"{d['name'] or d['architecture']}  ({d['path']})"), title_justify="left",
+              show_header=False, caption_justify="left",
+              caption=safe_text("\n".join(f"note: {n}" for n in d["notes"])) if d["notes"] else None)
     t.add_column("fact", style="bold")
     t.add_column("value")
 
     def section(name: str) -> None:
-        t.add_row(f"[cyan]{name}[/cyan]", "", end_section=False)
+        t.add_row(safe_text(name, "cyan"), "", end_section=False)
+
+    def row(fact: str, value: object) -> None:
+        t.add_row(safe_text(fact), safe_text(value))
 
     section("model")
-    t.add_row("architecture", d["architecture"])
-    t.add_row("quant", f"{d['quant'] or '—'}  ({d['bits_per_weight']:.2f} bits per weight used)")
+    row("architecture", d["architecture"])
+    row("quant", f"{d['quant'] or '—'}  ({d['bits_per_weight']:.2f} bits per weight used)")
     shards = f" in {len(d['shards'])} shards" if d["shards"] else ""
-    t.add_row("file", f"{fmt_file(d['file_bytes'])}{shards}  (weights {fmt_bytes(d['weights_bytes'])})")
-    t.add_row("parameters", f"{fmt_count(d['params_total'])} total, {fmt_count(d['params_active'])} read per token")
+    row("file", f"{fmt_file(d['file_bytes'])}{shards}  (weights {fmt_bytes(d['weights_bytes'])})")
+    row("parameters", f"{fmt_count(d['params_total'])} total, {fmt_count(d['params_active'])} read per token")
     if d["experts"]:
-        t.add_row("experts", f"{d['experts_used']} of {d['experts']} per token")
-    t.add_row("read per token", f"{fmt_bytes(d['active_bytes_per_token'])} of weights")
+        row("experts", f"{d['experts_used']} of {d['experts']} per token")
+    row("read per token", f"{fmt_bytes(d['active_bytes_per_token'])} of weights")
     section("attention")
-    t.add_row("layers", str(d["layers"]))
-    t.add_row("heads", f"{_heads(d['heads'])} query, {_heads(d['kv_heads'])} KV  ({d['attention']})")
+    row("layers", str(d["layers"]))
+    row("heads", f"{_heads(d['heads'])} query, {_heads(d['kv_heads'])} KV  ({d['attention']})")
     if d["attention"] == "mla":
-        t.add_row("KV latent", f"{d['head_dim']} per layer (kv_lora_rank + rope dims), V is a view of it")
+        row("KV latent", f"{d['head_dim']} per layer (kv_lora_rank + rope dims), V is a view of it")
     elif d["head_dim"]:
-        t.add_row("head dims", f"K {d['head_dim']}, V {d['head_dim_v']}")
+        row("head dims", f"K {d['head_dim']}, V {d['head_dim_v']}")
     if d["sliding_window"]:
         swa = sum(1 for la in facts.kv_layers if la.window)
-        t.add_row("sliding window", f"{d['sliding_window']:,} tokens on {swa} of {len(facts.kv_layers)} KV layers")
+        row("sliding window", f"{d['sliding_window']:,} tokens on {swa} of {len(facts.kv_layers)} KV layers")
     section(f"KV cache ({d['cache_type']})")
     by = d["kv_bytes_per_token_by_kind"]
     per = fmt_bytes(d["kv_bytes_per_token"])
     if by["swa"]:
         per += f"  (global {fmt_bytes(by['global'])}, sliding {fmt_bytes(by['swa'])} up to the window)"
-    t.add_row("per token", per)
+    row("per token", per)
     if d["recurrent_state_bytes"]:
-        t.add_row("recurrent state", f"{fmt_bytes(d['recurrent_state_bytes'])} per sequence, constant")
+        row("recurrent state", f"{fmt_bytes(d['recurrent_state_bytes'])} per sequence, constant")
     parts = ", ".join(f"{p['kind']} {p['cells']:,} cells x {p['layers']} layers = {fmt_bytes(p['bytes'])}"
                       for p in d["kv_cache"] if p["kind"] != "recurrent")
-    t.add_row(f"at {d['ctx']:,} tokens", f"{fmt_bytes(d['kv_cache_bytes'])}" + (f"  ({parts})" if parts else ""))
+    row(f"at {d['ctx']:,} tokens", f"{fmt_bytes(d['kv_cache_bytes'])}" + (f"  ({parts})" if parts else ""))
     section("context")
     chk = d["context_check"]
-    t.add_row("native", f"{d['native_context']:,}" if d["native_context"] else "—")
+    row("native", f"{d['native_context']:,}" if d["native_context"] else "—")
     rope = d["rope_scaling"] or "none declared"
     if d["rope_scaling_factor"]:
         rope += f" x{d['rope_scaling_factor']:g}"
         if d["rope_original_context"]:
             rope += f" from {d['rope_original_context']:,}"
-    t.add_row("max (declared scaling)", f"{d['max_context']:,}  (rope scaling: {rope})" if d["max_context"] else "—")
-    t.add_row(f"check at {chk['requested']:,}", chk["status"])
+    row("max (declared scaling)", f"{d['max_context']:,}  (rope scaling: {rope})" if d["max_context"] else "—")
+    row(f"check at {chk['requested']:,}", chk["status"])
     section("ceiling")
     if bw is None:
-        t.add_row("bandwidth", "— (pass --bandwidth)")
+        row("bandwidth", "— (pass --bandwidth)")
     else:
-        t.add_row("bandwidth", f"{bw.gb_s:,.1f} GB/s  ({bw.source})")
-        t.add_row("decode ceiling", f"{fmt_rate(d['decode_ceiling_tok_s'])} at depth 0, "
+        row("bandwidth", f"{bw.gb_s:,.1f} GB/s  ({bw.source})")
+        row("decode ceiling", f"{fmt_rate(d['decode_ceiling_tok_s'])} at depth 0, "
                                     f"{fmt_rate(d['decode_ceiling_at_ctx_tok_s'])} at {d['ctx']:,}")
     return t
 

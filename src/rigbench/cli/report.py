@@ -42,6 +42,8 @@ def report(
     except OSError as exc:
         raise InputError(f"cannot write {exc.filename or output}: {exc.strerror or exc}",
                          "choose a writable place with -o FILE (and --plots DIR)") from None
-    err().print(f"wrote {output} ({len(html) // 1024} kB, {len(summaries)} run(s))"
-                + (f" and {len(written)} plot files in {plots}" if written else ""))
+    from rigbench.report.safe import safe_text
+
+    err().print(safe_text(f"wrote {output} ({len(html) // 1024} kB, {len(summaries)} run(s))"
+                          + (f" and {len(written)} plot files in {plots}" if written else "")))
     return 0

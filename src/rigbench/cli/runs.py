@@ -17,6 +17,7 @@ def runs(
 ) -> int:
     from rich.table import Table
 
+    from rigbench.report.safe import safe_text
     from rigbench.store import open_store
 
     store = open_store(db)
@@ -33,12 +34,13 @@ def runs(
     if json_out:
         emit_json(items)
         return 0
-    t = Table(title=f"Runs in {store.where}", title_justify="left")
+    t = Table(title=safe_text(f"Runs in {store.where}"), title_justify="left")
     for col in ("Run", "Kind", "Status", "Model", "Engine", "Machine", "Started", "Reason"):
         t.add_column(col)
     for i in items:
-        t.add_row(str(i["run_id"]), i["kind"], i["status"], i["model"] or "—", i["engine"] or "—",
-                  i["machine"] or "—", (i["created_at"] or "")[:19].replace("T", " "), i["reason"] or "")
+        t.add_row(*map(safe_text, (i["run_id"], i["kind"], i["status"], i["model"] or "—", i["engine"] or "—",
+                                   i["machine"] or "—", (i["created_at"] or "")[:19].replace("T", " "),
+                                   i["reason"] or "")))
     out().print(t)
     return 0
 

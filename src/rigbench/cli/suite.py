@@ -20,6 +20,7 @@ def list_suites_cmd(json_out: bool = typer.Option(False, "--json", help=JSON_HEL
 
     from rigbench.errors import SuiteError
     from rigbench.quality.suite import list_suites, user_suite_dir
+    from rigbench.report.safe import safe_text
 
     items: list[dict[str, Any]] = []
     for info, suite in list_suites():
@@ -33,12 +34,13 @@ def list_suites_cmd(json_out: bool = typer.Option(False, "--json", help=JSON_HEL
         emit_json(items)
         return 0
     t = Table(title="Quality suites", title_justify="left",
-              caption=f"Your own suites: YAML files in {user_suite_dir()}, or --suite FILE", caption_justify="left")
+              caption=safe_text(f"Your own suites: YAML files in {user_suite_dir()}, or --suite FILE"),
+              caption_justify="left")
     for col in ("Name", "Version", "Prompts", "Categories"):
         t.add_column(col)
     for i in items:
         cats = ", ".join(str(c) for c in i["categories"]) if not i.get("error") else f"invalid: {i['error']}"
-        t.add_row(str(i["name"]), str(i["version"] or "—"), str(i["prompts"]), cats)
+        t.add_row(*map(safe_text, (i["name"], i["version"] or "—", i["prompts"], cats)))
     out().print(t)
     return 0
 
@@ -49,6 +51,7 @@ def validate_cmd(
     json_out: bool = typer.Option(False, "--json", help=JSON_HELP),
 ) -> int:
     from rigbench.quality.suite import load_suite_file
+    from rigbench.report.safe import safe_text
 
     suite = load_suite_file(file)
     counts = {c: len(ps) for c, ps in suite.by_category()}
@@ -56,6 +59,6 @@ def validate_cmd(
         emit_json({"name": suite.name, "version": suite.version, "prompts": len(suite.prompts),
                    "categories": suite.categories, "valid": True})
     else:
-        out().print(f"{file}: valid · suite {suite.name} {suite.version} · {len(suite.prompts)} prompts ("
-                    + ", ".join(f"{c} {n}" for c, n in counts.items()) + ")")
+        out().print(safe_text(f"{file}: valid · suite {suite.name} {suite.version} · {len(suite.prompts)} prompts ("
+                              + ", ".join(f"{c} {n}" for c, n in counts.items()) + ")"))
     return 0

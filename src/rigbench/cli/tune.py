@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import os
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import typer
 
 from rigbench.cli import app
 from rigbench.cli.common import DB_HELP, JSON_HELP, RichProgress, emit_json, err, out, sanitized_command
+
+if TYPE_CHECKING:
+    from rich.console import Console
 
 _HELP = """Search llama.cpp settings and hand back the winning command.
 
@@ -120,7 +123,9 @@ def tune(
     _render(summary)
     if launcher is not None:
         _write(output, launcher, export)
-        out().print(f"launcher written: {output} ({export})")
+        from rigbench.report.safe import safe_text
+
+        out().print(safe_text(f"launcher written: {output} ({export})"))
     return 0
 
 
@@ -160,25 +165,27 @@ def _ci(ci: Any, nd: int = 1) -> str:
     return f" [{ci[0]:.{nd}f}, {ci[1]:.{nd}f}]" if ci else ""
 
 
-def _render(summary: dict[str, Any], *, to_stderr: bool = False) -> None:
+def _render(summary: dict[str, Any], *, to_stderr: bool = False, console: Console | None = None) -> None:
     from rich.table import Table
-    from rich.text import Text
 
-    console = err() if to_stderr else out()
-    table = Table(title=f"rigbench tune · campaign {summary['campaign_id']} · {summary['objective']['text']} · "
-                        f"{summary['status']}", title_justify="left")
+    from rigbench.report.safe import safe_text
+
+    console = console or (err() if to_stderr else out())
+    table = Table(title=safe_text(f"rigbench tune · campaign {summary['campaign_id']} · "
+                                  f"{summary['objective']['text']} · {summary['status']}"), title_justify="left")
     for col, just in (("#", "right"), ("configuration", "left"), ("status", "left"), ("prefill tok/s", "right"),
                       ("decode tok/s", "right"), ("score", "right"), ("decision", "left")):
         table.add_column(col, justify=just)  # type: ignore[arg-type]
     for t in summary["trials"]:
-        table.add_row(str(t["n"]), t.get("label") or "defaults", t["status"],
-                      f"{t['prefill_tok_s']:.1f}{_ci(t.get('prefill_ci'))}" if t.get("prefill_tok_s") else "—",
-                      f"{t['decode_tok_s']:.1f}{_ci(t.get('decode_ci'))}" if t.get("decode_tok_s") else "—",
-                      f"{t['score']:.2f}x" if t.get("score") is not None else "—", t.get("decision") or "")
+        table.add_row(*map(safe_text, (
+            t["n"], t.get("label") or "defaults", t["status"],
+            f"{t['prefill_tok_s']:.1f}{_ci(t.get('prefill_ci'))}" if t.get("prefill_tok_s") else "—",
+            f"{t['decode_tok_s']:.1f}{_ci(t.get('decode_ci'))}" if t.get("decode_tok_s") else "—",
+            f"{t['score']:.2f}x" if t.get("score") is not None else "—", t.get("decision") or "")))
     console.print(table)
-    console.print(Text(summary["journal"]))
+    console.print(safe_text(summary["journal"]))
     for n in summary.get("notes") or []:
-        console.print(Text(f"note: {n}"))
+        console.print(safe_text(f"note: {n}"))
     if summary["status"] != "complete":
-        console.print(Text(f"campaign {summary['status']}: {summary.get('reason') or ''} "
-                           f"(continue it with rigbench tune --resume {summary['campaign_id']})"))
+        console.print(safe_text(f"campaign {summary['status']}: {summary.get('reason') or ''} "
+                                f"(continue it with rigbench tune --resume {summary['campaign_id']})"))

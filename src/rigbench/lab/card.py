@@ -9,9 +9,9 @@ from typing import Any
 from rich import box
 from rich.console import Group, RenderableType
 from rich.table import Table
-from rich.text import Text
 
 from rigbench.lab.verdict import speed_words
+from rigbench.report.safe import safe_text
 
 __all__ = ["identity_words", "lab_card", "pct", "verdict_style"]
 
@@ -56,8 +56,9 @@ def _speedup_cell(r: Mapping[str, Any]) -> str:
 
 
 def _main_table(s: Mapping[str, Any]) -> Table:
-    t = Table(title=f"Techniques lab {s.get('lab_id')} · {s.get('target')} · "
-                    f"{(s.get('engine') or {}).get('kind') or '?'}", title_justify="left", box=box.SIMPLE_HEAD,
+    t = Table(title=safe_text(f"Techniques lab {s.get('lab_id')} · {s.get('target')} · "
+                              f"{(s.get('engine') or {}).get('kind') or '?'}"), title_justify="left",
+              box=box.SIMPLE_HEAD,
               caption="Result and speedup on the work named (all: grounded and open pooled). Speedup: technique / "
                       "baseline decode, paired, pooled over depths, [95% CI]. Acceptance: accepted / drafted tokens, "
                       "as the server counted them. Identity: greedy output against the baseline's.",
@@ -71,10 +72,10 @@ def _main_table(s: Mapping[str, Any]) -> Table:
     t.add_column("Verdict", ratio=3)
     for r in s.get("table") or []:
         work = f" {r['work']}" if r.get("work") and r.get("work") != "all" else ""
-        t.add_row(str(r["technique"]), str(r.get("target") or "?"), _num(r.get("decode_tok_s")) + work,
-                  _speedup_cell(r), pct(r.get("acceptance")),
-                  identity_words(r.get("identity")) if r.get("arm") != "baseline" else "",
-                  Text(str(r.get("verdict") or ""), style=verdict_style(r.get("verdict"))))
+        t.add_row(*map(safe_text, (r["technique"], r.get("target") or "?", _num(r.get("decode_tok_s")) + work,
+                                   _speedup_cell(r), pct(r.get("acceptance")),
+                                   identity_words(r.get("identity")) if r.get("arm") != "baseline" else "")),
+                  safe_text(r.get("verdict") or "", verdict_style(r.get("verdict"))))
     return t
 
 
@@ -86,10 +87,10 @@ def _detail_table(s: Mapping[str, Any]) -> Table:
         t.add_column(h, justify="left" if h in ("Arm", "Work", "Identity") else "right", no_wrap=True)
     for r in s.get("rows") or []:
         drafted = (f"{r['draft_n_accepted']}/{r['draft_n']}" if r.get("draft_n") is not None else "—")
-        t.add_row(str(r["arm"]), str(r["work"]), _depth(int(r["depth"])), _num(r.get("decode_tok_s")),
-                  _num(r.get("baseline_decode_tok_s")), _ratio(r.get("speedup")), _ci(r.get("ci")),
-                  pct(r.get("acceptance")), drafted, identity_words(r.get("identity"), r.get("identical")),
-                  str(r.get("pairs") or 0))
+        t.add_row(*map(safe_text, (r["arm"], r["work"], _depth(int(r["depth"])), _num(r.get("decode_tok_s")),
+                                   _num(r.get("baseline_decode_tok_s")), _ratio(r.get("speedup")), _ci(r.get("ci")),
+                                   pct(r.get("acceptance")), drafted,
+                                   identity_words(r.get("identity"), r.get("identical")), r.get("pairs") or 0)))
     return t
 
 
@@ -102,8 +103,8 @@ def _synthetic_table(s: Mapping[str, Any]) -> Table | None:
     for h in ("Imposed", "Measured acceptance", "Decode tok/s", "Speedup", "95% CI"):
         t.add_column(h, justify="right")
     for c in curve:
-        t.add_row(pct(c.get("acceptance_target")), pct(c.get("acceptance")), _num(c.get("decode_tok_s")),
-                  speed_words(c.get("speedup")), _ci(c.get("ci")))
+        t.add_row(*map(safe_text, (pct(c.get("acceptance_target")), pct(c.get("acceptance")),
+                                   _num(c.get("decode_tok_s")), speed_words(c.get("speedup")), _ci(c.get("ci")))))
     return t
 
 
@@ -137,5 +138,5 @@ def lab_card(s: Mapping[str, Any]) -> RenderableType:
     syn = _synthetic_table(s)
     if syn is not None:
         parts.append(syn)
-    parts += [Text(line) for line in _lines(s)]
+    parts += [safe_text(line) for line in _lines(s)]
     return Group(*parts)

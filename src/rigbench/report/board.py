@@ -22,9 +22,9 @@ from typing import Any, Literal
 
 from rich import box
 from rich.table import Table
-from rich.text import Text
 
 from rigbench.report.card import fmt_bytes, fmt_num
+from rigbench.report.safe import md_cell, safe_text, visible
 
 __all__ = [
     "HEADERS",
@@ -282,7 +282,7 @@ def board_table(rows: Sequence[BoardRow], *, sort: SortKey = "quality") -> Table
               title_justify="left", caption=caption, caption_justify="left", box=box.SIMPLE_HEAD, pad_edge=False,
               collapse_padding=True)
     marks = _suite_marks(rows)
-    body = [_cells(r, marks) for r in rows]
+    body = [[visible(c) for c in _cells(r, marks)] for r in rows]  # widths are taken from what is shown
     for h in _TABLE_HEADERS:
         i = HEADERS.index(h)
         cells = [str(r.run_id) + "†" for r in rows] if h == "Run" else [row[i] for row in body]
@@ -293,15 +293,11 @@ def board_table(rows: Sequence[BoardRow], *, sort: SortKey = "quality") -> Table
     for r, cells in zip(rows, body, strict=True):
         style = "bold green" if r.verdict == "interactive" else ("yellow" if r.verdict == "background" else "")
         engine = _short_url(r.engine) if r.engine.startswith("http") else r.engine
-        model = Text(cells[0])
-        model.append(f"\n{r.machine} · {engine}", style="dim")
+        model = safe_text(cells[0])
+        model.append_text(safe_text(f"\n{r.machine} · {engine}", "dim"))
         run = str(r.run_id) + ("" if r.status == "complete" else "†")
-        t.add_row(model, *cells[1:9], Text(cells[9], style=style), run)
+        t.add_row(model, *map(safe_text, cells[1:9]), safe_text(cells[9], style), safe_text(run))
     return t
-
-
-def _md_escape(s: str) -> str:
-    return s.replace("|", "\\|").replace("\n", " ")
 
 
 def board_markdown(rows: Sequence[BoardRow]) -> str:
@@ -311,7 +307,7 @@ def board_markdown(rows: Sequence[BoardRow]) -> str:
                                              "Native ctx", "% of ceiling", "Run") else "---" for h in HEADERS) + "|"]
     marks = _suite_marks(rows)
     for r in rows:
-        lines.append("| " + " | ".join(_md_escape(c) for c in _cells(r, marks)) + " |")
+        lines.append("| " + " | ".join(md_cell(c) for c in _cells(r, marks)) + " |")
     lines.append("")
     lines.append(f"_{_footnote(rows)} Measured with rigbench._")
     return "\n".join(lines) + "\n"
@@ -329,7 +325,8 @@ def board_csv(rows: Sequence[BoardRow]) -> str:
     for r in rows:
         d = r.to_json()
         d["quality_ci_low"], d["quality_ci_high"] = (r.quality_ci if r.quality_ci else (None, None))
-        w.writerow(["" if d.get(f) is None else d.get(f) for f in _CSV_FIELDS])
+        w.writerow(["" if d.get(f) is None else visible(d[f]) if isinstance(d[f], str) else d[f]
+                    for f in _CSV_FIELDS])
     return buf.getvalue()
 
 
@@ -424,7 +421,7 @@ def lab_board_table(rows: Sequence[LabBoardRow]) -> Table:
         style = "green" if r.verdict in ("best general case", "faster on all work", "grounded tasks only",
                                          "open tasks only") else "red" if r.verdict in (
             "slower than baseline", "quality loss", "output differs") else ""
-        t.add_row(*cells[:5], Text(cells[5], style=style), *cells[6:])
+        t.add_row(*map(safe_text, cells[:5]), safe_text(cells[5], style), *map(safe_text, cells[6:]))
     return t
 
 
@@ -433,7 +430,7 @@ def lab_board_markdown(rows: Sequence[LabBoardRow]) -> str:
     lines = ["| " + " | ".join(LAB_HEADERS) + " |",
              "|" + "|".join("---:" if h in ("Result tok/s", "Speedup", "Acceptance", "Lab") else "---"
                             for h in LAB_HEADERS) + "|"]
-    lines += ["| " + " | ".join(_md_escape(c) for c in _lab_cells(r)) + " |" for r in rows]
+    lines += ["| " + " | ".join(md_cell(c) for c in _lab_cells(r)) + " |" for r in rows]
     return "\n".join([*lines, "", f"_{_LAB_FOOTNOTE} Measured with rigbench lab._"]) + "\n"
 
 

@@ -9,6 +9,8 @@ from rich.console import Group, RenderableType
 from rich.table import Table
 from rich.text import Text
 
+from rigbench.report.safe import safe_text
+
 __all__ = ["card", "fmt_bytes", "fmt_num"]
 
 
@@ -50,37 +52,38 @@ def _facts_table(s: Mapping[str, Any]) -> Table:
     e = s["engine"]
     mach = s.get("machine") or {}
     model_bits = [m.get("name") or "?", m.get("quant") or "quant ?", fmt_bytes(m.get("file_bytes"))]
-    t.add_row("Model", " · ".join(str(b) for b in model_bits))
+    t.add_row("Model", safe_text(" · ".join(str(b) for b in model_bits)))
     eng = [e.get("kind") or "?"]
     if e.get("build"):
         eng.append(str(e["build"]))
     if e.get("backend"):
         eng.append(str(e["backend"]))
     if e.get("devices"):
-        eng.append(", ".join(e["devices"]))
+        eng.append(", ".join(str(d) for d in e["devices"]))
     flags = e.get("flags") or {}
     if flags:
         eng.append(" ".join(f"{k}={v}" for k, v in sorted(flags.items())))
-    t.add_row("Engine", " · ".join(eng))
+    t.add_row("Engine", safe_text(" · ".join(eng)))
     if e.get("kind") == "url" and e.get("base_url"):
-        t.add_row("Server", f"{e['base_url']} · model {e.get('served_model') or '?'}")
+        t.add_row("Server", safe_text(f"{e['base_url']} · model {e.get('served_model') or '?'}"))
     if mach:
         ram = fmt_bytes(mach.get("ram_bytes"))
-        gpus = ", ".join(g.get("name", "?") for g in mach.get("gpus") or [])
-        t.add_row("Machine", " · ".join(x for x in [mach.get("hostname"), mach.get("cpu"),
-                                                     f"{mach.get('cores')} cores", f"{ram} RAM", gpus] if x))
-    t.add_row("Context", s["context"]["statement"])
+        gpus = ", ".join(str(g.get("name", "?")) for g in mach.get("gpus") or [])
+        t.add_row("Machine", safe_text(" · ".join(str(x) for x in [mach.get("hostname"), mach.get("cpu"),
+                                                                   f"{mach.get('cores')} cores", f"{ram} RAM", gpus]
+                                                  if x)))
+    t.add_row("Context", safe_text(s["context"]["statement"]))
     ceiling = s.get("ceiling")
     if ceiling:
-        t.add_row("Ceiling", ceiling.get("statement", ""))
+        t.add_row("Ceiling", safe_text(ceiling.get("statement", "")))
     q = s.get("quality")
     if q and q.get("score") is not None:
         cats = ", ".join(f"{k} {v:.2f}" for k, v in sorted((q.get("categories") or {}).items()) if v is not None)
         ci = q.get("ci")
         ci_s = f" [{ci[0]:.2f}–{ci[1]:.2f}]" if ci else ""
         suite = f" · suite {q['suite']} {q.get('suite_version') or ''}".rstrip() if q.get("suite") else ""
-        t.add_row("Quality", f"{q['score']:.2f} / 5{ci_s} over {q.get('prompts')} prompts × {q.get('repeats')}"
-                  + suite + (f" · {cats}" if cats else ""))
+        t.add_row("Quality", safe_text(f"{q['score']:.2f} / 5{ci_s} over {q.get('prompts')} prompts × "
+                                       f"{q.get('repeats')}" + suite + (f" · {cats}" if cats else "")))
     return t
 
 
@@ -122,16 +125,17 @@ def _points_table(s: Mapping[str, Any]) -> Table:
         if p.get("failed"):
             gen += f" ({p['failed']} failed)"
         row += [gen, _cache(p.get("cache_verified"))]
-        t.add_row(*row)
+        t.add_row(*(safe_text(c) if isinstance(c, str) else c for c in row))
     return t
 
 
 def card(s: Mapping[str, Any]) -> RenderableType:
     status = s.get("status", "?")
     style = {"complete": "bold green", "incomplete": "bold yellow", "failed": "bold red"}.get(status, "bold")
-    head = Text.assemble(("rigbench run ", "bold"), (str(s.get("run_id")), "bold cyan"), " · ", (status, style))
+    head = Text.assemble(("rigbench run ", "bold"), safe_text(s.get("run_id"), "bold cyan"), " · ",
+                         safe_text(status, style))
     if s.get("reason"):
-        head.append(f" · {s['reason']}", style="yellow")
+        head.append_text(safe_text(f" · {s['reason']}", "yellow"))
     parts: list[RenderableType] = [head, _facts_table(s)]
     from rigbench.report.terminal import decode_bars, session_curve
 
@@ -142,17 +146,17 @@ def card(s: Mapping[str, Any]) -> RenderableType:
     elif not s.get("session"):
         parts.append(Text("No depth was measured.", style="yellow"))
     if s.get("session"):
-        parts += [session_curve(s["session"]), Text(f"Session: {s['session'].get('statement', '')}")]
+        parts += [session_curve(s["session"]), safe_text(f"Session: {s['session'].get('statement', '')}")]
     v = s.get("verdict") or {}
     cls = v.get("class", "?")
     cls_style = "bold green" if cls == "interactive" else "bold yellow"
-    parts.append(Text.assemble(("Verdict: ", "bold"), (cls.upper(), cls_style),
-                               " — ", v.get("summary", "")))
+    parts.append(Text.assemble(("Verdict: ", "bold"), safe_text(str(cls).upper(), cls_style),
+                               " — ", safe_text(v.get("summary", ""))))
     flags = [f"depth {p['depth']:,}: {f}" for p in s.get("points", []) for f in p.get("flags") or []]
     notes = list(s.get("notes") or []) + flags
     if notes:
         nt = Text("Notes:\n", style="bold")
         for n in notes:
-            nt.append(f"  • {n}\n", style="")
+            nt.append_text(safe_text(f"  • {n}\n"))
         parts.append(nt)
     return Group(*parts)

@@ -2,7 +2,8 @@
 
 Inline SVG plots and inline CSS, no scripts, no fonts or anything else fetched: the file
 opens the same offline, in a mail attachment or a CI artifact. Every value goes through
-jinja2's autoescape, so model output (an answer containing ``<script>``) shows as text.
+jinja2's autoescape, so model output (an answer containing ``<script>``) shows as text, and
+through ``report.safe.visible`` first, so its control characters are shown too (``\x1b``).
 Summaries come from ``jobs.summary`` and ``jobs.compare`` (recomputed from the stored
 requests); nothing here measures.
 """
@@ -219,7 +220,7 @@ def render_html(summaries: Sequence[Mapping[str, Any]], *, generated_at: str | N
     from rigbench.measure.points import WORKING_DEPTH
 
     env = jinja2.Environment(loader=jinja2.PackageLoader("rigbench.report", "templates"),
-                             autoescape=True, undefined=jinja2.ChainableUndefined,
+                             autoescape=True, undefined=jinja2.ChainableUndefined, finalize=_finalize,
                              trim_blocks=True, lstrip_blocks=True)
     ids = ", ".join(f"{s.get('kind') if s.get('kind') in ('compare', 'lab') else 'run'} {s.get('run_id')}"
                     for s in summaries)
@@ -230,6 +231,18 @@ def render_html(summaries: Sequence[Mapping[str, Any]], *, generated_at: str | N
         tool_version=__version__, num=_num, bytes=_bytes, value=_value, label=_label, lab=_lab_cells,
         has_ceiling=lambda s: any(p.get("pct_of_ceiling") is not None for p in s.get("points") or []),
     )
+
+
+def _finalize(value: Any) -> Any:
+    """Every ``{{ value }}``: a string is made visible (markup the template marked safe, the
+    inline SVG, is rigbench's own and passes as it is); autoescape comes after."""
+    import markupsafe
+
+    from rigbench.report.safe import visible
+
+    if isinstance(value, str) and not isinstance(value, markupsafe.Markup):
+        return visible(value)
+    return value
 
 
 # -- a lab run (rigbench lab): its table of techniques --------------------------------------

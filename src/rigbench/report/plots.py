@@ -9,10 +9,14 @@ from __future__ import annotations
 
 import io
 import re
-from collections.abc import Mapping, Sequence
+import warnings
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+from rigbench.report.safe import plot_label
 
 __all__ = ["PLOTS", "Series", "figure", "plot_series", "save_figure", "series_of", "svg_text"]
 
@@ -144,9 +148,10 @@ def figure(name: str, series: Sequence[Series], *, width: float = 8.0, height: f
     for i, s in enumerate(series):
         color = s.color or _PALETTE[i % len(_PALETTE)]
         if s.markers_only:
-            ax.plot(s.x, _nan(s.y), "o", ms=4, alpha=0.7, color=color, label=s.label)
+            ax.plot(s.x, _nan(s.y), "o", ms=4, alpha=0.7, color=color, label=plot_label(s.label))
             continue
-        ax.plot(s.x, _nan(s.y), "--" if s.dashed else "-", marker="o", ms=4, lw=1.8, color=color, label=s.label)
+        ax.plot(s.x, _nan(s.y), "--" if s.dashed else "-", marker="o", ms=4, lw=1.8, color=color,
+                label=plot_label(s.label))
         if s.lo is not None and s.hi is not None:
             lo = [a if a is not None else b for a, b in zip(s.lo, s.y, strict=False)]
             hi = [a if a is not None else b for a, b in zip(s.hi, s.y, strict=False)]
@@ -225,12 +230,22 @@ def plot_series(summaries: Sequence[Mapping[str, Any]]) -> dict[str, list[Series
     return out
 
 
+@contextmanager
+def _quiet_glyphs() -> Iterator[None]:
+    """A label in a script the font lacks (a model named in CJK) draws boxes; matplotlib would
+    also warn on stderr once per glyph, and the library never prints."""
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message=r"Glyph \d+ .*missing from", category=UserWarning)
+        yield
+
+
 def save_figure(fig: Any, stem: Path) -> list[Path]:
     """Write ``stem``.png and ``stem``.svg; returns both paths."""
     stem.parent.mkdir(parents=True, exist_ok=True)
     paths = [stem.with_suffix(".png"), stem.with_suffix(".svg")]
-    fig.savefig(paths[0], format="png", dpi=110)
-    fig.savefig(paths[1], format="svg", metadata={"Date": None})
+    with _quiet_glyphs():
+        fig.savefig(paths[0], format="png", dpi=110)
+        fig.savefig(paths[1], format="svg", metadata={"Date": None})
     return paths
 
 
@@ -240,7 +255,7 @@ def svg_text(fig: Any, salt: str) -> str:
     import matplotlib
 
     buf = io.StringIO()
-    with matplotlib.rc_context({"svg.fonttype": "path", "svg.hashsalt": salt}):
+    with matplotlib.rc_context({"svg.fonttype": "path", "svg.hashsalt": salt}), _quiet_glyphs():
         fig.savefig(buf, format="svg", metadata={"Date": None})
     text = buf.getvalue()
     start = text.find("<svg")

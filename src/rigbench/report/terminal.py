@@ -10,6 +10,8 @@ from rich.console import Group, RenderableType
 from rich.table import Table
 from rich.text import Text
 
+from rigbench.report.safe import safe_text
+
 __all__ = ["compare_card", "decode_bars", "session_curve", "sparkline"]
 
 _TICKS = "▁▂▃▄▅▆▇█"
@@ -60,10 +62,10 @@ def decode_bars(series: Sequence[tuple[str, Sequence[tuple[int, float | None]]]]
         for i, (label, pts) in enumerate(series):
             v = dict(pts).get(d)
             style = _STYLES[i % len(_STYLES)]
-            t.add_row(f"{d:,}" if i == 0 else "", Text(label, style=style) if len(series) > 1 else "",
+            t.add_row(f"{d:,}" if i == 0 else "", safe_text(label, style) if len(series) > 1 else "",
                       Text(_bar(v, top, width) if v is not None else "", style=style),
                       f"{v:,.1f}" if v is not None else "—")
-    return Group(Text(title, style="bold"), t)
+    return Group(safe_text(title, "bold"), t)
 
 
 def session_curve(session: Mapping[str, Any], *, label: str = "") -> RenderableType:
@@ -71,7 +73,7 @@ def session_curve(session: Mapping[str, Any], *, label: str = "") -> RenderableT
     per = session.get("per_turn") or []
     dec = [p.get("decode_tok_s") if p.get("status") == "ok" else None for p in per]
     known = [v for v in dec if v is not None]
-    head = Text(f"Agent session{' ' + label if label else ''} · decode tok/s per turn", style="bold")
+    head = safe_text(f"Agent session{' ' + label if label else ''} · decode tok/s per turn", "bold")
     if not known:
         return Group(head, Text("no turn produced a decode figure", style="yellow"))
     line = Text(f"{min(known):6.1f} ", style="dim")
@@ -93,10 +95,10 @@ def _num(v: float | None, nd: int = 1) -> str:
 
 
 def _verdict(v: str | None) -> Text:
-    return Text((v or "?").replace("_", " "), style=_VERDICT_STYLE.get(v or "", ""))
+    return safe_text(str(v or "?").replace("_", " "), _VERDICT_STYLE.get(str(v or ""), ""))
 
 
-def _side_line(s: Mapping[str, Any]) -> str:
+def _side_line(s: Mapping[str, Any]) -> Text:
     bits = [str(s.get("text"))]
     if s.get("build"):
         bits.append(str(s["build"]))
@@ -106,17 +108,17 @@ def _side_line(s: Mapping[str, Any]) -> str:
         bits.append(f"ctx {s['granted_context']:,}")
     if not s.get("interleaved", True):
         bits.append("stored, not interleaved")
-    return " · ".join(bits)
+    return safe_text(" · ".join(bits))
 
 
 def compare_card(s: Mapping[str, Any]) -> RenderableType:
     """The compare result for people: both sides, a row per depth, the verdict."""
     status = s.get("status", "?")
     style = {"complete": "bold green", "incomplete": "bold yellow", "failed": "bold red"}.get(status, "bold")
-    head = Text.assemble(("rigbench compare ", "bold"), (str(s.get("compare_id")), "bold cyan"), " · ",
-                         (status, style))
+    head = Text.assemble(("rigbench compare ", "bold"), safe_text(s.get("compare_id"), "bold cyan"), " · ",
+                         safe_text(status, style))
     if s.get("reason"):
-        head.append(f" · {s['reason']}", style="yellow")
+        head.append_text(safe_text(f" · {s['reason']}", "yellow"))
     sides = Table.grid(padding=(0, 2))
     sides.add_column(style="bold")
     sides.add_column()
@@ -134,10 +136,12 @@ def compare_card(s: Mapping[str, Any]) -> RenderableType:
         ci = p.get("ci")
         first: list[RenderableType] = ([f"{p['turns'][0]}–{p['turns'][1]}", f"{p['depth']:,}"] if session
                                        else [f"{p['depth']:,}"])
-        t.add_row(*first, _num(p.get("a_decode_tok_s")), _num(p.get("b_decode_tok_s")),
-                  _num(p.get("ratio"), 3), f"{ci[0]:.3f}–{ci[1]:.3f}" if ci else "—", _verdict(p.get("verdict")),
-                  f"{p['mde_pct']:.1f}%" if p.get("mde_pct") is not None else "—",
-                  _num(p.get("a_prefill_tok_s")), _num(p.get("b_prefill_tok_s")))
+        cells: list[RenderableType] = [
+            *first, _num(p.get("a_decode_tok_s")), _num(p.get("b_decode_tok_s")), _num(p.get("ratio"), 3),
+            f"{ci[0]:.3f}–{ci[1]:.3f}" if ci else "—", _verdict(p.get("verdict")),
+            f"{p['mde_pct']:.1f}%" if p.get("mde_pct") is not None else "—",
+            _num(p.get("a_prefill_tok_s")), _num(p.get("b_prefill_tok_s"))]
+        t.add_row(*(safe_text(c) if isinstance(c, str) else c for c in cells))
     parts: list[RenderableType] = [head, sides, t]
     fl = s.get("floors") or {}
     fl_bits = []
@@ -147,14 +151,14 @@ def compare_card(s: Mapping[str, Any]) -> RenderableType:
             where = f"turn {f['turn'] + 1}, context {f['depth']:,}" if "turn" in f else f"depth {f['depth']:,}"
             fl_bits.append(f"{k.upper()} {f['decode_tok_s']:.1f} tok/s ({where})")
     if fl_bits:
-        parts.append(Text.assemble(("Sustained floor: ", "bold"), " · ".join(fl_bits)))
+        parts.append(Text.assemble(("Sustained floor: ", "bold"), safe_text(" · ".join(fl_bits))))
     cross = s.get("crossover")
-    parts.append(Text.assemble(("Crossover: ", "bold"), cross["statement"] if cross else
-                               "none: the lead never changes hands across the measured depths"))
+    parts.append(Text.assemble(("Crossover: ", "bold"), safe_text(cross["statement"] if cross else
+                               "none: the lead never changes hands across the measured depths")))
     load = s.get("other_load")
     if load:
-        parts.append(Text.assemble(("Machine: ", "bold"), f"other processes kept {load['cores_busy']:.2f} of "
-                                   f"{load['cores']} cores busy meanwhile"))
+        parts.append(Text.assemble(("Machine: ", "bold"), safe_text(f"other processes kept {load['cores_busy']:.2f}"
+                                                                    f" of {load['cores']} cores busy meanwhile")))
     if not session:
         pts = s.get("depths") or []
         if len(pts) >= 3:
@@ -165,11 +169,12 @@ def compare_card(s: Mapping[str, Any]) -> RenderableType:
             ss = (s.get("sessions") or {}).get(k)
             if ss:
                 parts.append(session_curve(ss, label=k.upper()))
-    parts.append(Text.assemble(("Verdict: ", "bold"), _verdict(s.get("verdict")), " — ", str(s.get("statement", ""))))
+    parts.append(Text.assemble(("Verdict: ", "bold"), _verdict(s.get("verdict")), " — ",
+                               safe_text(s.get("statement", ""))))
     notes = list(s.get("notes") or [])
     if notes:
         nt = Text("Notes:\n", style="bold")
         for n in notes:
-            nt.append(f"  • {n}\n")
+            nt.append_text(safe_text(f"  • {n}\n"))
         parts.append(nt)
     return Group(*parts)

@@ -24,7 +24,7 @@ from rich import box
 from rich.table import Table
 
 from rigbench.report.card import fmt_bytes, fmt_num
-from rigbench.report.safe import md_cell, safe_text, visible
+from rigbench.report.safe import md_cell, one_line, safe_text, visible
 
 __all__ = [
     "HEADERS",
@@ -309,7 +309,7 @@ def board_markdown(rows: Sequence[BoardRow]) -> str:
     for r in rows:
         lines.append("| " + " | ".join(md_cell(c) for c in _cells(r, marks)) + " |")
     lines.append("")
-    lines.append(f"_{_footnote(rows)} Measured with rigbench._")
+    lines.append(f"_{md_cell(one_line(_footnote(rows)))} Measured with rigbench._")  # suite names are data
     return "\n".join(lines) + "\n"
 
 

@@ -126,6 +126,12 @@ def _run(store: Store, opts: RunOptions, progress: Progress, resume: int | None)
                 note(text)
             for what in session.facts.unavailable:
                 note(f"the server could not tell: {what}")
+
+            def learned(what: str) -> None:  # found out mid-run: in the notes and the facts when learned
+                note(f"the server could not tell: {what}")
+                store.update_run(run_id, server_facts=session.facts.to_json())
+
+            session.client.on_unavailable = learned
             progress.stage("warming up")
             warm = session.client.chat([{"role": "user", "content": "Say hello."}], max_tokens=8, timeouts=timeouts)
             store.add_request(run_id, warm, phase="warmup", role="warmup")

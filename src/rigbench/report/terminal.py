@@ -153,8 +153,11 @@ def compare_card(s: Mapping[str, Any]) -> RenderableType:
                                "none: the lead never changes hands across the measured depths"))
     load = s.get("other_load")
     if load:
-        parts.append(Text.assemble(("Machine: ", "bold"), f"other processes kept {load['cores_busy']:.2f} of "
-                                   f"{load['cores']} cores busy meanwhile"))
+        text = f"other processes kept {load['cores_busy']:.2f} of {load['cores']} cores busy meanwhile"
+        if load.get("servers_cores_busy") is not None:
+            text += (f" (the servers measured, on this machine, used {load['servers_cores_busy']:.2f} more and are "
+                     "not counted as other load)")
+        parts.append(Text.assemble(("Machine: ", "bold"), text))
     if not session:
         pts = s.get("depths") or []
         if len(pts) >= 3:

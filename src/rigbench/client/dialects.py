@@ -60,6 +60,7 @@ class Dialect:
     version_path: str | None = None  # GET, JSON answer
     version_key: str = "version"
     server_header: str | None = None  # a substring of the HTTP ``Server`` header
+    owned_by_header: str | None = None  # a response header that must come with the owned_by tell
     props: bool = False  # llama.cpp's /props with default_generation_settings
     tokenize_path: str | None = None
     tokenize_shape: Literal["llamacpp", "vllm"] | None = None
@@ -74,7 +75,8 @@ class Dialect:
 _LLAMACPP_METRICS = MetricNames(
     prefix="llamacpp:",
     generation_tokens="llamacpp:tokens_predicted_total",
-    prompt_tokens="llamacpp:prompt_tokens_total",
+    prompt_tokens="llamacpp:prompt_tokens_total",  # llama.cpp counts only the prompt tokens it evaluated
+    prefix_cache_hits="llamacpp:prompt_tokens_cached_total",
     requests_running="llamacpp:requests_processing",
     requests_waiting="llamacpp:requests_deferred",
     kv_usage="llamacpp:kv_cache_usage_ratio",
@@ -112,8 +114,8 @@ DIALECTS: tuple[Dialect, ...] = (
             tokenize_shape="vllm", metrics=_SGLANG_METRICS, forces_length=True,
             force_fields=("ignore_eos", "min_tokens"), context_from="/v1/models max_model_len",
             model_path_from="root", source="docs"),
-    Dialect("transformers", "transformers serve", owned_by=(), version_path=None, forces_length=False,
-            context_from=None, source="ran"),
+    Dialect("transformers", "transformers serve", owned_by=("local",), owned_by_header="x-request-id",
+            forces_length=False, context_from=None, model_path_from="id", source="ran"),
     Dialect("lmstudio", "LM Studio", owned_by=("organization_owner",), forces_length=None,
             context_from="/api/v0/models loaded_context_length", source="docs"),
     Dialect("ollama", "Ollama", owned_by=("library",), version_path="/api/version", forces_length=False,
@@ -137,26 +139,25 @@ def _clean(value: Any) -> str | None:
     return text or None
 
 
-def recognise(entry: Mapping[str, Any], *, headers: Mapping[str, str] | None = None, props_ok: bool = False,
-              transformers_tell: bool = False) -> Dialect:
-    """The dialect of a server from its ``/v1/models`` entry, its response headers and
-    whether it has llama.cpp's ``/props``; GENERIC when nothing tells.
+def recognise(entry: Mapping[str, Any], *, headers: Mapping[str, str] | None = None,
+              props_ok: bool = False) -> Dialect:
+    """The dialect of a server from its ``/v1/models`` entry, that answer's headers (lower-case
+    names) and whether it has llama.cpp's ``/props``; GENERIC when nothing tells.
 
-    transformers serve has no ``owned_by`` of its own (it names the model's organisation);
-    its tell is the ``x-request-id``-free answer of ``GET /v1/models`` plus its error text,
-    which the probe reads and passes as ``transformers_tell``."""
+    transformers serve names no owner of its own: ``owned_by`` is ``"local"`` for a model
+    served from a local path (a Hub model's organisation otherwise, which tells nothing),
+    and every answer carries an ``x-request-id`` header."""
     owner = str(entry.get("owned_by") or "").strip().lower()
+    heads = {k.lower(): v for k, v in (headers or {}).items()}
     for d in DIALECTS:
-        if owner and owner in d.owned_by:
+        if owner and owner in d.owned_by and (d.owned_by_header is None or d.owned_by_header in heads):
             return d
     if props_ok:
         return by_name("llamacpp")
-    server = str((headers or {}).get("server") or "").lower()
+    server = str(heads.get("server") or "").lower()
     for d in DIALECTS:
         if d.server_header and d.server_header.lower() in server:
             return d
-    if transformers_tell:
-        return by_name("transformers")
     return GENERIC
 
 

@@ -21,7 +21,7 @@ from rigbench.client.stream import Timeouts, stream_request
 from rigbench.errors import EngineError, NotCompatibleError, UsageError
 from rigbench.types import RequestRecord, ServerFacts
 
-__all__ = ["ServerClient", "parse_prometheus"]
+__all__ = ["ServerClient", "parse_prometheus", "unavailable_note"]
 
 _NO_FORCE = "output length could not be forced"
 _HINT_URLS = "LM Studio serves http://127.0.0.1:1234/v1, Ollama http://127.0.0.1:11434/v1"
@@ -39,6 +39,11 @@ def parse_prometheus(text: str) -> dict[str, float]:
             except ValueError:
                 continue
     return out
+
+
+def unavailable_note(what: str) -> str:
+    """A run note for one thing the server could not tell or do."""
+    return what if what.startswith(_NO_FORCE) else f"the server could not tell: {what}"
 
 
 class ServerClient:
@@ -146,8 +151,7 @@ class ServerClient:
                 props = None
         props_ok = isinstance(props, dict) and isinstance(props.get("default_generation_settings"), dict)
         f.endpoints["props"] = props_ok
-        self.dialect = dialects.recognise(entry, headers=self._models_headers, props_ok=props_ok,
-                                          transformers_tell=self._transformers_tell())
+        self.dialect = dialects.recognise(entry, headers=self._models_headers, props_ok=props_ok)
         if self.dialect.name == "llamacpp":
             f.is_llamacpp = True
         elif f.is_llamacpp and self.dialect is dialects.GENERIC:  # launched by rigbench: llama.cpp's own
@@ -166,7 +170,7 @@ class ServerClient:
                                if k in props}
             if props.get("build_info") and not f.build:
                 f.build = str(props["build_info"])[:80]
-        elif f.is_llamacpp or self.dialect.props:
+        else:
             unavailable.append("/props (slot context and slots unknown)")
         self._served_path(entry, props if props_ok else None)
         r = self._get(self.root + "/metrics")
@@ -200,17 +204,6 @@ class ServerClient:
             self.extra_body = {"ignore_eos": True, "min_tokens": 0}
             self._exact_known = bool(self.dialect.forces_length)
         return f
-
-    def _transformers_tell(self) -> bool:
-        """transformers serve names no owner of its own; its OpenAPI title is its tell."""
-        r = self._get(self.root + "/openapi.json")
-        if r is None or r.status_code != 200:
-            return False
-        try:
-            info = r.json().get("info") or {}
-        except (ValueError, AttributeError):
-            return False
-        return isinstance(info, dict) and "transformers" in str(info.get("title", "")).lower()
 
     def _served_path(self, entry: dict[str, Any], props: dict[str, Any] | None) -> None:
         """Where the server says its weights are (llama.cpp's /props model_path, vLLM's
@@ -249,7 +242,7 @@ class ServerClient:
                    {s.tokenize_shape for s in shapes}]
         for d in shapes:
             self._tokenize_dialect = d
-            if self.tokenize("Hello world") is not None:
+            if self.tokenize("Hello world"):  # llama.cpp answers the other shape with no tokens
                 return True
         self._tokenize_dialect = None
         return False

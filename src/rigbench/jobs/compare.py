@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from rigbench import __version__
+from rigbench.client.probe import unavailable_note
 from rigbench.client.stream import Timeouts
 from rigbench.errors import Interrupted, RigbenchError, UsageError
 from rigbench.jobs.agent import AgentLoop, FailureGuard, plan_json, session_plan
@@ -237,7 +238,7 @@ class _Compare:
                 extra["sides"][side.name] = {"server_facts": s.facts.to_json(),
                                              "model": model_info(s.facts, side.engine)}
                 for what in s.facts.unavailable:
-                    self.note(f"{side.name.upper()}: the server could not tell: {what}")
+                    self.note(f"{side.name.upper()}: {unavailable_note(what)}")
                 s.client.on_unavailable = self._learned(side.name, s, extra)
                 if side.kind == "url":  # a server on this machine is measured, not other load
                     self.load.watch(s.facts.base_url)
@@ -261,7 +262,7 @@ class _Compare:
     def _learned(self, name: str, s: Session, extra: dict[str, Any]) -> Callable[[str], None]:
         """A limit found out mid-run reaches the notes and the stored facts when it is learned."""
         def told(what: str) -> None:
-            self.note(f"{name.upper()}: the server could not tell: {what}")
+            self.note(f"{name.upper()}: {unavailable_note(what)}")
             extra["sides"][name]["server_facts"] = s.facts.to_json()
             self.store.update_run(self.run_id, extra=extra)
         return told

@@ -69,8 +69,10 @@ def model_info(facts: ServerFacts, spec: EngineSpec) -> dict[str, Any]:
     props = facts.meta.get("props") or {}
     path = facts.model_path
     file_bytes: int | None = None
-    if path and os.path.exists(path):
+    if path and os.path.isfile(path):
         file_bytes = os.path.getsize(path)
+    elif path and os.path.isdir(path):  # a Hugging Face directory: its weight files
+        file_bytes = sum(f.stat().st_size for f in Path(path).glob("*.safetensors")) or None
     elif isinstance(meta.get("size"), int):
         file_bytes = int(meta["size"])
     name = log.get("general_name") or (Path(path).stem if path else None) or facts.model_id

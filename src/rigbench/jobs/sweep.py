@@ -95,8 +95,9 @@ def warm_note(where: str, depth: int, warm: int, rec: RequestRecord, *, first: b
     """The warning for a request that found more of its prompt cached than this run put there."""
     what = "the first request of this run" if first else f"the request that grew the context to {depth:,}"
     of = f" of its {rec.prompt_tokens:,} prompt tokens" if rec.prompt_tokens else ""
-    return (f"{where}{what} found {warm:,}{of} already in the server's prefix cache, left there by an earlier "
-            f"run: TTFT and prefill at depth {depth:,} are warm-cache figures (restart the server for cold ones)")
+    return (f"{where}{what} found {warm:,}{of} in the server's prefix cache beyond what this run had put there "
+            f"(an earlier run left them): TTFT and prefill at depth {depth:,} are warm-cache figures "
+            "(restart the server for cold ones)")
 
 
 def run_sweep(session: Session, store: Store, run_id: int, plan: SweepPlan, progress: Progress,
@@ -107,8 +108,10 @@ def run_sweep(session: Session, store: Store, run_id: int, plan: SweepPlan, prog
     text = ContextText(client)
     if text.method == "calibrated":
         cpt = text.calibrate(lambda s: client.chat([{"role": "user", "content": s}], max_tokens=1).prompt_tokens)
-        note(f"the server has no /tokenize: context lengths calibrated from usage.prompt_tokens "
-             f"({cpt:.2f} characters per token); real prompt lengths are recorded per request")
+        how = (f"calibrated from usage.prompt_tokens ({cpt:.2f} characters per token)" if text.calibrated else
+               f"cut at an assumed {cpt:.2f} characters per token (the calibration requests gave no usable "
+               "usage.prompt_tokens)")
+        note(f"the server has no /tokenize: context lengths {how}; real prompt lengths are recorded per request")
     todo = [(d, r) for d in plan.depths for r in range(plan.repeats) if (d, r) not in plan.done]
     progress.begin(len(todo), "depth sweep")
     t_start = time.monotonic()

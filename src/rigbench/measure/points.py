@@ -75,10 +75,7 @@ def depth_points(rows: Sequence[Mapping[str, Any]], *, phase: str = "speed") -> 
         if point["cache_verified"] is False:
             flags.append("server re-prefilled the cached context")
         warm = [(r.get("extra") or {}).get("warm_cache_tokens") for r in ok]
-        point["warm_cache_tokens"] = max((w for w in warm if w), default=None)
-        if point["warm_cache_tokens"]:
-            flags.append(f"{point['warm_cache_tokens']:,} tokens were already in the server's cache from an earlier "
-                         "run: warm TTFT")
+        point["warm_cache_tokens"] = max((w for w in warm if w), default=None)  # the run's notes say so
         sources = {(r.get("extra") or {}).get("cache_source") for r in ok} - {None}
         point["cache_source"] = sources.pop() if len(sources) == 1 else ("mixed" if sources else None)
         point["flags"] = flags

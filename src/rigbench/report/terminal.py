@@ -98,6 +98,9 @@ def _verdict(v: str | None) -> Text:
 
 def _side_line(s: Mapping[str, Any]) -> str:
     bits = [str(s.get("text"))]
+    sw = s.get("software") or {}
+    if sw.get("name") and s.get("engine_kind") == "url":
+        bits.append(" ".join(str(x) for x in (sw["name"], sw.get("version")) if x))
     if s.get("build"):
         bits.append(str(s["build"]))
     if s.get("model"):

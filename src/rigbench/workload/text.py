@@ -67,6 +67,7 @@ class ContextText:
         self.chars_per_token = chars_per_token
         self.method = "tokenize" if server.can_tokenize else "calibrated"
         self._counted = False  # the server's /tokenize gives counts but no pieces
+        self.calibrated = False  # calibrate() found characters per token (else 4.0 is assumed)
 
     def _load(self, n_tokens: int) -> None:
         chars = int(n_tokens * 6) + 2000
@@ -155,7 +156,8 @@ class ContextText:
         sample = corpus_slice(8000)
         p_small = measure_prompt_tokens("Hello.")
         p_big = measure_prompt_tokens(sample)
-        if p_small is None or p_big is None or p_big <= p_small:
+        self.calibrated = not (p_small is None or p_big is None or p_big <= p_small)
+        if not self.calibrated:
             self.chars_per_token = 4.0
         else:
             self.chars_per_token = len(sample) / (p_big - p_small)

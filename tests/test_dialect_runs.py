@@ -37,6 +37,10 @@ def test_vllm_like_server(cli, tmp_path: Path) -> None:
     deep = out["points"][-1]
     assert deep["depth"] == 256 and deep["cache_verified"] is True and deep["cache_source"] == "metrics"
     assert deep["prefill_tok_s"] is not None  # cached tokens known from the counters
+    # the context was cut by asking vLLM's /tokenize for counts (it gives ids, no pieces): 256 tokens
+    # plus the note after it (about 20 on this fake) and the 10 the fake adds for the template
+    assert 256 + 10 <= deep["prompt_tokens"] <= 256 + 40
+    assert not any("calibrated" in n for n in out["notes"])
     c = out["server"]["counters"]
     assert c["requests"] == 4 and c["server"]["generation_tokens"] == c["client"]["generation_tokens"] == 64
     assert c["server"]["prompt_tokens"] == c["client"]["prompt_tokens"]
@@ -136,3 +140,30 @@ def test_compare_excludes_local_servers_from_other_load(cli, tmp_path: Path) -> 
         assert other["excluded_server_pids"] == [pid] and other["servers_cores_busy"] is not None
     finally:
         os.kill(pid, signal.SIGTERM)
+
+
+class _IdsOnly:
+    """A tokenizer endpoint that gives ids and counts but no text pieces (as vLLM's)."""
+
+    can_tokenize = True
+
+    def __init__(self) -> None:
+        self.calls = 0
+
+    def tokenize(self, text: str, *, with_pieces: bool = False) -> list[int]:
+        self.calls += 1
+        return list(range(len(text.split())))
+
+    def count_tokens(self, text: str) -> int:
+        return len(self.tokenize(text))
+
+
+def test_context_cut_by_counts_when_there_are_no_pieces() -> None:
+    from rigbench.workload.text import ContextText
+
+    tok = _IdsOnly()
+    text = ContextText(tok)
+    for n in (1, 100, 2000):
+        cut = text.text(n)
+        assert tok.count_tokens(cut) == n
+    assert text.method == "tokenize" and tok.calls < 80

@@ -103,6 +103,7 @@ class ServerFacts:
     log_path: str | None = None
     log_facts: dict[str, Any] = field(default_factory=dict)  # parsed from the boot log
     meta: dict[str, Any] = field(default_factory=dict)  # /v1/models meta, /props extracts
+    software: dict[str, Any] = field(default_factory=dict)  # {"name", "version", "dialect"}: what the server is
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)

@@ -14,17 +14,21 @@ request and the slowest prefill and decode rates this client has measured so far
 from __future__ import annotations
 
 import json
+import os
+from collections.abc import Callable
 from typing import Any
 
 import httpx
 
+from rigbench.client import dialects
 from rigbench.client.limits import Rates, asked_tokens, deadline, prompt_tokens_upper
 from rigbench.client.stream import Timeouts, stream_request
 from rigbench.errors import EngineError, NotCompatibleError, UsageError
 from rigbench.types import RequestRecord, ServerFacts
 
-__all__ = ["ServerClient", "parse_prometheus"]
+__all__ = ["ServerClient", "parse_prometheus", "unavailable_note"]
 
+_NO_FORCE = "output length could not be forced"
 _HINT_URLS = "LM Studio serves http://127.0.0.1:1234/v1, Ollama http://127.0.0.1:11434/v1"
 
 
@@ -42,6 +46,11 @@ def parse_prometheus(text: str) -> dict[str, float]:
     return out
 
 
+def unavailable_note(what: str) -> str:
+    """A run note for one thing the server could not tell or do."""
+    return what if what.startswith(_NO_FORCE) else f"the server could not tell: {what}"
+
+
 class ServerClient:
     def __init__(self, facts: ServerFacts, *, api_key: str | None = None,
                  timeouts: Timeouts | None = None) -> None:
@@ -56,6 +65,11 @@ class ServerClient:
         self.extra_body: dict[str, Any] = {}  # server-specific fields that force exact output lengths
         self._exact_known = False
         self.rates = Rates()  # the slowest prefill and decode measured so far, for deadlines
+        self.dialect: dialects.Dialect = dialects.GENERIC
+        self.metrics_dialect: dialects.Dialect | None = None  # whose counters /metrics carries
+        self._tokenize_dialect: dialects.Dialect | None = None  # whose /tokenize shape works
+        self._models_headers: dict[str, str] = {}
+        self.on_unavailable: Callable[[str], None] | None = None  # told when a limit is learned mid-run
 
     def close(self) -> None:
         self.http.close()
@@ -91,6 +105,7 @@ class ServerClient:
                 raise EngineError(f"{url} refused the request (HTTP {r.status_code})",
                                   "pass --api-key KEY or set OPENAI_API_KEY")
             if r.status_code == 200:
+                self._models_headers = {k.lower(): v[:200] for k, v in r.headers.items()}
                 try:
                     data = r.json()
                 except (ValueError, json.JSONDecodeError):
@@ -127,13 +142,10 @@ class ServerClient:
         f.base_url = self.api_base
         entry = next(m for m in models if m.get("id") == self.model)
         meta: dict[str, Any] = entry["meta"] if isinstance(entry.get("meta"), dict) else {}
-        f.meta["models_entry"] = {k: v for k, v in entry.items() if k in ("id", "owned_by", "meta", "max_model_len")}
-        if entry.get("owned_by") == "llamacpp":
-            f.is_llamacpp = True
+        f.meta["models_entry"] = {k: v for k, v in entry.items()
+                                  if k in ("id", "owned_by", "meta", "max_model_len", "root")}
         if meta.get("n_ctx_train") and not f.n_ctx_train:
             f.n_ctx_train = int(meta["n_ctx_train"])
-        if isinstance(entry.get("max_model_len"), int) and not f.granted_context:
-            f.granted_context = int(entry["max_model_len"])  # vLLM
         unavailable: list[str] = []
         # /props: llama.cpp's slot context and slot count
         r = self._get(self.root + "/props")
@@ -143,9 +155,16 @@ class ServerClient:
                 props = r.json()
             except ValueError:
                 props = None
-        f.endpoints["props"] = isinstance(props, dict)
-        if isinstance(props, dict):
+        props_ok = isinstance(props, dict) and isinstance(props.get("default_generation_settings"), dict)
+        f.endpoints["props"] = props_ok
+        self.dialect = dialects.recognise(entry, headers=self._models_headers, props_ok=props_ok)
+        if self.dialect.name == "llamacpp":
             f.is_llamacpp = True
+        elif f.is_llamacpp and self.dialect is dialects.GENERIC:  # launched by rigbench: llama.cpp's own
+            self.dialect = dialects.by_name("llamacpp")
+        if isinstance(entry.get("max_model_len"), int) and not f.granted_context:
+            f.granted_context = int(entry["max_model_len"])  # vLLM, SGLang
+        if isinstance(props, dict) and props_ok:
             dgs = props.get("default_generation_settings") or {}
             n_ctx = dgs.get("n_ctx") if isinstance(dgs, dict) else None
             if isinstance(n_ctx, int):
@@ -156,56 +175,122 @@ class ServerClient:
             f.meta["props"] = {k: props.get(k) for k in ("total_slots", "model_path", "build_info", "model_ftype")
                                if k in props}
             if props.get("build_info") and not f.build:
-                f.build = str(props["build_info"])
+                f.build = str(props["build_info"])[:80]
         else:
             unavailable.append("/props (slot context and slots unknown)")
+        self._served_path(entry, props if props_ok else None)
         r = self._get(self.root + "/metrics")
-        f.endpoints["metrics"] = bool(r is not None and r.status_code == 200 and "llamacpp:" in r.text)
+        text = r.text[:2_000_000] if r is not None and r.status_code == 200 else ""
+        if self.dialect.metrics is None and text:  # a server known by its metric names only
+            self.dialect = dialects.metrics_dialect(text) or self.dialect
+        self.metrics_dialect = self.dialect if dialects.counters_from(self.dialect, text) else None
+        f.endpoints["metrics"] = self.metrics_dialect is not None
         if not f.endpoints["metrics"]:
             unavailable.append("/metrics (no server-side counters)")
-        self.can_tokenize = self.tokenize("Hello world") is not None
+        self.can_tokenize = self._find_tokenize()
         f.endpoints["tokenize"] = self.can_tokenize
         if not self.can_tokenize:
             unavailable.append("/tokenize (prompt lengths calibrated from usage.prompt_tokens)")
+        f.software = self._software()
         if not f.n_ctx_train:
             unavailable.append("training context (n_ctx_train)")
         if not f.granted_context:
             unavailable.append("granted context per slot")
+        if self.dialect.forces_length is False:
+            unavailable.append(f"{_NO_FORCE} ({self.dialect.title} does not take ignore_eos/min_tokens; "
+                               "answers may end early)")
         f.unavailable = sorted(set(f.unavailable) | set(unavailable))
         if f.is_llamacpp:
             self.extra_body = {"ignore_eos": True, "cache_prompt": True}
             self._exact_known = True
+        elif self.dialect.forces_length is False:
+            self.extra_body = {}
+            self._exact_known = True
         else:  # vLLM and others take these; a server that refuses them is retried without
             self.extra_body = {"ignore_eos": True, "min_tokens": 0}
-            self._exact_known = False
+            self._exact_known = bool(self.dialect.forces_length)
         return f
 
-    def metrics(self) -> dict[str, float] | None:
-        if not self.facts.endpoints.get("metrics"):
+    def _served_path(self, entry: dict[str, Any], props: dict[str, Any] | None) -> None:
+        """Where the server says its weights are (llama.cpp's /props model_path, vLLM's
+        ``root``), kept when that path exists on this machine: the key for same-model checks."""
+        f = self.facts
+        if f.model_path:
+            return
+        candidates = [props.get("model_path") if props else None]
+        if self.dialect.model_path_from:
+            candidates.append(entry.get(self.dialect.model_path_from))
+        candidates.append(entry.get("id"))
+        for c in candidates:
+            if isinstance(c, str) and c.startswith("/") and len(c) < 4096 and os.path.exists(c):
+                f.model_path = c
+                return
+
+    def _software(self) -> dict[str, Any]:
+        """``{"name", "version"}`` of the server software, as far as it says."""
+        d = self.dialect
+        version: str | None = None
+        if d.name == "llamacpp":
+            version = self.facts.build
+        elif d.version_path:
+            r = self._get(self.root + d.version_path)
+            if r is not None and r.status_code == 200:
+                try:
+                    version = dialects.version_from(d, r.json())
+                except ValueError:
+                    version = None
+        return {"name": d.title, "version": version, "dialect": d.name}
+
+    def _find_tokenize(self) -> bool:
+        """Try the recognised dialect's /tokenize shape, then every other known shape."""
+        shapes: list[dialects.Dialect] = [self.dialect] if self.dialect.tokenize_shape else []
+        shapes += [d for d in dialects.DIALECTS if d.tokenize_shape and d.tokenize_shape not in
+                   {s.tokenize_shape for s in shapes}]
+        for d in shapes:
+            self._tokenize_dialect = d
+            if self.tokenize("Hello world"):  # llama.cpp answers the other shape with no tokens
+                return True
+        self._tokenize_dialect = None
+        return False
+
+    def counters(self) -> dialects.Counters | None:
+        """One scrape of the server's counters (None when it has no /metrics we can read)."""
+        if self.metrics_dialect is None:
             return None
         r = self._get(self.root + "/metrics")
         if r is None or r.status_code != 200:
             return None
-        return parse_prometheus(r.text)
+        return dialects.counters_from(self.metrics_dialect, r.text[:2_000_000])
 
     def tokenize(self, text: str, *, with_pieces: bool = False) -> list[Any] | None:
+        d = self._tokenize_dialect
+        if d is None:
+            return None
         try:
-            r = self.http.post(self.root + "/tokenize", headers=self._headers,
-                               json={"content": text, "add_special": False, "with_pieces": with_pieces},
+            r = self.http.post(self.root + (d.tokenize_path or "/tokenize"), headers=self._headers,
+                               json=dialects.tokenize_body(d, text, model=self.model, with_pieces=with_pieces),
                                timeout=httpx.Timeout(120.0))
         except httpx.HTTPError:
             return None
         if r.status_code != 200:
             return None
         try:
-            tokens = r.json().get("tokens")
-        except (ValueError, AttributeError):
+            return dialects.tokenize_result(r.json())
+        except ValueError:
             return None
-        return tokens if isinstance(tokens, list) else None
 
     def count_tokens(self, text: str) -> int | None:
         toks = self.tokenize(text) if self.can_tokenize else None
         return len(toks) if toks is not None else None
+
+    def learned(self, what: str) -> None:
+        """Something the server cannot do, found out mid-run: kept in its facts and told to
+        whoever listens (the run's notes), when it is learned."""
+        if what in self.facts.unavailable:
+            return
+        self.facts.unavailable = sorted({*self.facts.unavailable, what})
+        if self.on_unavailable is not None:
+            self.on_unavailable(what)
 
     # -- requests ------------------------------------------------------------------
     def complete(self, prompt: str, *, max_tokens: int, timeouts: Timeouts | None = None,
@@ -243,8 +328,8 @@ class ServerClient:
         if forced and not self._exact_known:
             if rec.http_status in (400, 422):
                 self.extra_body = {}  # the server refuses them: say so once, retry plain
-                self.facts.unavailable = sorted(set(self.facts.unavailable) | {
-                    "exact output length (ignore_eos/min_tokens refused; answers may end early)"})
+                self.learned(f"{_NO_FORCE} (ignore_eos/min_tokens refused with HTTP {rec.http_status}; "
+                             "answers may end early)")
                 for k in ("ignore_eos", "min_tokens"):
                     body.pop(k, None)
                 rec = self._stream(url, body, timeouts)

@@ -15,17 +15,19 @@ import dataclasses
 import os
 import threading
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from rigbench import __version__
+from rigbench.client.probe import unavailable_note
 from rigbench.client.stream import Timeouts
 from rigbench.errors import Interrupted, RigbenchError, UsageError
 from rigbench.jobs.agent import AgentLoop, FailureGuard, plan_json, session_plan
 from rigbench.jobs.progress import NullProgress, Progress
 from rigbench.jobs.session import Session, model_info, open_session
-from rigbench.jobs.sweep import cache_check
+from rigbench.jobs.summary import software_json
+from rigbench.jobs.sweep import observed_chat, reuse_extra, warm_note
 from rigbench.measure.plan import DEFAULT_DEPTHS, fit_context
 from rigbench.paths import run_dir
 from rigbench.store import Store, open_store
@@ -125,6 +127,7 @@ class _Compare:
         self.sides: tuple[Side, ...] = (opts.a, opts.b)
         self.run_id = 0
         self.stored: dict[str, dict[str, Any]] = {}  # side name -> the stored run it reads
+        self.load = OtherLoad()
 
     def note(self, text: str) -> None:
         self.store.add_note(self.run_id, text)
@@ -173,7 +176,7 @@ class _Compare:
                                             tool_version=__version__)
         for n in self.opts.notes:
             self.note(n)
-        load = OtherLoad()
+        load = self.load = OtherLoad()
         try:
             with load:
                 self._measure(gen_tokens)
@@ -199,8 +202,12 @@ class _Compare:
         cores = psutil.cpu_count() or 1
         busy = round(load.cores_busy(), 2)
         run = self.store.get_run(self.run_id) or {}
-        self.store.update_run(self.run_id, extra={**(run.get("extra") or {}),
-                                                  "other_load": {"cores_busy": busy, "cores": cores}})
+        servers = load.server_cores_busy()
+        other: dict[str, Any] = {"cores_busy": busy, "cores": cores}
+        if load.server_roots:
+            other["excluded_server_pids"] = sorted(load.server_roots)
+            other["servers_cores_busy"] = round(servers, 2) if servers is not None else None
+        self.store.update_run(self.run_id, extra={**(run.get("extra") or {}), "other_load": other})
         if busy > 0.25 * cores:
             self.note(f"other processes kept {busy:.2f} of {cores} cores busy while this compare ran: a side with "
                       "more threads than free cores suffers most, so the verdict holds for a machine this busy")
@@ -231,7 +238,10 @@ class _Compare:
                 extra["sides"][side.name] = {"server_facts": s.facts.to_json(),
                                              "model": model_info(s.facts, side.engine)}
                 for what in s.facts.unavailable:
-                    self.note(f"{side.name.upper()}: the server could not tell: {what}")
+                    self.note(f"{side.name.upper()}: {unavailable_note(what)}")
+                s.client.on_unavailable = self._learned(side.name, s, extra)
+                if side.kind == "url":  # a server on this machine is measured, not other load
+                    self.load.watch(s.facts.base_url)
             first = next(iter(extra["sides"].values()))
             if first.get("model"):
                 self.store.set_model(self.run_id, first["model"])
@@ -249,18 +259,34 @@ class _Compare:
             else:
                 self._depths(sessions, gen_tokens, timeouts)
 
+    def _learned(self, name: str, s: Session, extra: dict[str, Any]) -> Callable[[str], None]:
+        """A limit found out mid-run reaches the notes and the stored facts when it is learned."""
+        def told(what: str) -> None:
+            self.note(f"{name.upper()}: {unavailable_note(what)}")
+            extra["sides"][name]["server_facts"] = s.facts.to_json()
+            self.store.update_run(self.run_id, extra=extra)
+        return told
+
     def _check_same_model(self, sides: Mapping[str, Any]) -> None:
+        from rigbench.model.identity import same_model
+
         urls = [(v.get("server_facts") or {}).get("base_url") for k, v in sides.items() if k in ("a", "b")]
         if len(urls) == 2 and urls[0] and urls[0] == urls[1]:
             self.note(f"A and B are the same server ({urls[0]}): the two conversations share its cache slots")
         models = [v.get("model") or {} for v in sides.values()]
-        paths = {os.path.realpath(m["path"]) for m in models if m.get("path")}
-        if len(paths) == 1 and all(m.get("path") for m in models):
-            return  # the same file on both sides, whatever each server calls it
-        names = {m.get("name") for m in models}
-        if len(names - {None}) > 1 or len(paths) > 1:
-            self.note("A and B serve different models (" + ", ".join(sorted(str(n) for n in names if n))
-                      + "): the comparison is of the models too, not only the servers")
+        if len(models) != 2:
+            return
+        same, how = same_model(models[0], models[1])
+        if same is False:
+            self.note(f"A and B serve different models ({how}): the comparison is of the models too, "
+                      "not only the servers")
+        elif same is None:
+            self.note(f"whether A and B serve the same model is unknown ({how})")
+        elif "name" in how:
+            self.note(f"A and B are taken to serve the same model by {how} only")
+        elif "parameter count" in how:
+            self.note(f"A and B are taken to serve the same model: {how} (different files; a model of the same "
+                      "shape with other weights would match too)")
 
     def _granted(self, sessions: Mapping[str, Session]) -> int | None:
         known = [s.facts.granted_context for s in sessions.values() if s.facts.granted_context]
@@ -311,16 +337,19 @@ class _Compare:
                 for name, s in sessions.items():  # A then B, every repeat: A B A B
                     self.progress.advance(f"depth {depth:,} · repeat {rep + 1}/{self.opts.repeats} · {name.upper()}")
                     expected = cached[name] if rep == 0 else depth
-                    rec = s.client.chat(messages, max_tokens=gen_tokens, exact=True, temperature=0.0, seed=rep,
-                                        timeouts=timeouts)
-                    verified = cache_check(rec.server_cache_n(), expected or 0) if rec.ok else None
+                    rec, delta, slack = observed_chat(s.client, messages, max_tokens=gen_tokens, seed=rep,
+                                                      timeouts=timeouts)
+                    extra = reuse_extra(rec, delta, expected, slack, grow=rep == 0)
                     self.store.add_request(self.run_id, rec, phase="compare", depth=depth, rep=rep, role=name,
                                            keep_text=False,
-                                           extra={"step": "grow" if rep == 0 else "probe", "expected_reuse": expected,
-                                                  "cache_verified": verified, "context_method": text.method})
-                    if verified is False:
+                                           extra={"step": "grow" if rep == 0 else "probe", **extra,
+                                                  "context_method": text.method})
+                    if extra["cache_verified"] is False:
                         self.note(f"{name.upper()} at depth {depth:,}: the server re-prefilled the context "
-                                  f"(cache_n {rec.server_cache_n()}, about {expected:,} expected)")
+                                  f"(cache_n {extra['server_cache_n']}, about {expected:,} expected)")
+                    if extra["warm_cache_tokens"]:
+                        self.note(warm_note(f"{name.upper()}: ", depth, extra["warm_cache_tokens"], rec,
+                                            first=i == 0))
                     cached[name] = depth if rec.ok else None
                     guards[name].check(rec, f"depth {depth:,}")
         self.progress.end()
@@ -360,16 +389,47 @@ class _Compare:
 class OtherLoad:
     """CPU-seconds used by processes outside this one's tree while the block runs (sampled
     each second): a compare on a busy machine says so, since configurations with more
-    threads than free cores suffer most."""
+    threads than free cores suffer most. Servers being measured that run on this machine
+    (found by the process that listens on their port, with its children) are not other
+    load: their CPU time is kept apart."""
 
     def __init__(self, interval_s: float = 1.0) -> None:
         self.first: dict[int, float] = {}
         self.last: dict[int, float] = {}
+        self.server_first: dict[int, float] = {}
+        self.server_last: dict[int, float] = {}
+        self.server_roots: set[int] = set()
         self.interval_s = interval_s
         self.wall_s = 0.0
         self._t0 = 0.0
         self._stop = threading.Event()
+        self._lock = threading.Lock()
         self._thread = threading.Thread(target=self._run, name="rigbench-load", daemon=True)
+
+    def watch(self, base_url: str | None) -> list[int]:
+        """Count the server at ``base_url`` as measured, not as other load, when it listens on
+        this machine; returns the process ids found."""
+        from rigbench.model.machine import local_listener_pids
+
+        pids = local_listener_pids(base_url)
+        with self._lock:
+            self.server_roots |= set(pids)
+            for pid in pids:  # its time so far is not this compare's load
+                self.first.pop(pid, None)
+                self.last.pop(pid, None)
+        return pids
+
+    def _servers(self) -> set[int]:
+        import psutil
+
+        out: set[int] = set()
+        for pid in self.server_roots:
+            try:
+                proc = psutil.Process(pid)
+                out |= {pid} | {c.pid for c in proc.children(recursive=True)}
+            except psutil.Error:
+                continue
+        return out
 
     def _sample(self) -> None:
         import psutil
@@ -379,15 +439,18 @@ class OtherLoad:
             ours = {me.pid} | {c.pid for c in me.children(recursive=True)}
         except psutil.Error:
             return
-        for p in psutil.process_iter():
-            if p.pid in ours:
-                continue
-            try:
-                t = p.cpu_times()
-            except psutil.Error:
-                continue
-            self.first.setdefault(p.pid, t.user + t.system)
-            self.last[p.pid] = t.user + t.system
+        with self._lock:
+            servers = self._servers()
+            for p in psutil.process_iter():
+                if p.pid in ours:
+                    continue
+                try:
+                    t = p.cpu_times()
+                except psutil.Error:
+                    continue
+                first, last = (self.server_first, self.server_last) if p.pid in servers else (self.first, self.last)
+                first.setdefault(p.pid, t.user + t.system)
+                last[p.pid] = t.user + t.system
 
     def _run(self) -> None:
         while not self._stop.wait(self.interval_s):
@@ -407,7 +470,15 @@ class OtherLoad:
 
     def cores_busy(self) -> float:
         """Cores the other processes kept busy on average."""
-        used = sum(self.last[p] - self.first[p] for p in self.last)
+        used = sum(self.last[p] - self.first[p] for p in self.last if p not in self.server_last)
+        return used / self.wall_s if self.wall_s > 0 else 0.0
+
+    def server_cores_busy(self) -> float | None:
+        """Cores the measured servers on this machine (attached by URL) kept busy; None when
+        none was found."""
+        if not self.server_last:
+            return None
+        used = sum(self.server_last[p] - self.server_first[p] for p in self.server_last)
         return used / self.wall_s if self.wall_s > 0 else 0.0
 
 
@@ -465,6 +536,7 @@ def _side_json(side: Side, stored: Mapping[str, Any]) -> dict[str, Any]:
         **side.to_json(),
         "interleaved": side.live,
         "engine_kind": spec.get("kind") or facts.get("kind"),
+        "software": software_json(facts),
         "flags": spec.get("flags") or {},
         "server_bin": spec.get("server_bin"),
         "build": facts.get("build"),

@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from rigbench import __version__
+from rigbench.client.probe import unavailable_note
 from rigbench.client.stream import Timeouts
 from rigbench.errors import Interrupted, RequestError, RigbenchError, StoreError, UsageError
 from rigbench.jobs.ceiling import ceiling_basis
@@ -125,7 +126,13 @@ def _run(store: Store, opts: RunOptions, progress: Progress, resume: int | None)
             for text in ceiling_notes:
                 note(text)
             for what in session.facts.unavailable:
-                note(f"the server could not tell: {what}")
+                note(unavailable_note(what))
+
+            def learned(what: str) -> None:  # found out mid-run: in the notes and the facts when learned
+                note(unavailable_note(what))
+                store.update_run(run_id, server_facts=session.facts.to_json())
+
+            session.client.on_unavailable = learned
             progress.stage("warming up")
             warm = session.client.chat([{"role": "user", "content": "Say hello."}], max_tokens=8, timeouts=timeouts)
             store.add_request(run_id, warm, phase="warmup", role="warmup")

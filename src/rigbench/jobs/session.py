@@ -14,7 +14,7 @@ from rigbench.client.stream import Timeouts
 from rigbench.engines import Engine, make_engine
 from rigbench.types import EngineSpec, ServerFacts
 
-__all__ = ["Session", "api_key_from_env", "model_info", "open_session"]
+__all__ = ["Session", "api_key_from_env", "hf_config_facts", "model_info", "open_session"]
 
 
 def api_key_from_env(explicit: str | None) -> str | None:
@@ -69,20 +69,52 @@ def model_info(facts: ServerFacts, spec: EngineSpec) -> dict[str, Any]:
     props = facts.meta.get("props") or {}
     path = facts.model_path
     file_bytes: int | None = None
-    if path and os.path.exists(path):
+    if path and os.path.isfile(path):
         file_bytes = os.path.getsize(path)
+    elif path and os.path.isdir(path):  # a Hugging Face directory: its weight files
+        file_bytes = sum(f.stat().st_size for f in Path(path).glob("*.safetensors")) or None
     elif isinstance(meta.get("size"), int):
         file_bytes = int(meta["size"])
     name = log.get("general_name") or (Path(path).stem if path else None) or facts.model_id
     quant = log.get("file_type") or props.get("model_ftype") or meta.get("ftype")
+    hf = hf_config_facts(path)
     return {
         "name": name,
         "quant": quant,
         "file_bytes": file_bytes,
-        "native_context": facts.n_ctx_train,
+        "native_context": facts.n_ctx_train or hf.get("native_context"),
         "granted_context": facts.granted_context,
         "path": path,
         "served_id": facts.model_id,
         "params": meta.get("n_params"),
-        "architecture": log.get("arch"),
+        "architecture": log.get("arch") or hf.get("architecture"),
     }
+
+
+def hf_config_facts(path: str | None) -> dict[str, Any]:
+    """The trained window and architecture of a Hugging Face directory, from its
+    ``config.json``: ``rope_scaling.original_max_position_embeddings`` where it declares
+    scaling, else ``max_position_embeddings``."""
+    import json
+
+    if not path or not os.path.isdir(path):
+        return {}
+    cfg_path = Path(path) / "config.json"
+    try:
+        if cfg_path.stat().st_size > 1_000_000:
+            return {}
+        cfg = json.loads(cfg_path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+    if not isinstance(cfg, dict):
+        return {}
+    text_cfg = cfg.get("text_config")
+    if isinstance(text_cfg, dict):
+        cfg = text_cfg
+    scaling = cfg.get("rope_scaling")
+    if not isinstance(scaling, dict):
+        scaling = {}
+    native = scaling.get("original_max_position_embeddings") or cfg.get("max_position_embeddings")
+    arch = cfg.get("model_type")
+    return {"native_context": native if isinstance(native, int) and native > 0 else None,
+            "architecture": str(arch)[:40] if isinstance(arch, str) else None}

@@ -7,10 +7,10 @@ from typing import Any
 from rigbench.errors import UsageError
 from rigbench.measure.ceiling import annotate_points, ceiling_statement
 from rigbench.measure.overrun import max_tokens_overrun
-from rigbench.measure.points import depth_points, sweep_cost, verdict
+from rigbench.measure.points import depth_points, server_counters, sweep_cost, verdict
 from rigbench.store import Store
 
-__all__ = ["context_statement", "context_status", "run_summary"]
+__all__ = ["context_statement", "context_status", "run_summary", "software_json"]
 
 
 def context_statement(requested: int | None, native: int | None, granted: int | None, capped: bool | None,
@@ -49,6 +49,17 @@ def context_status(n: int | None, native: int | None, max_ctx: int | None) -> st
     return "beyond"
 
 
+def software_json(facts: dict[str, Any]) -> dict[str, Any]:
+    """``{"name", "version"}`` of the server software: what the probe recognised, else what
+    launched it (rigbench launches llama.cpp only)."""
+    sw = facts.get("software") or {}
+    if sw.get("name"):
+        return {"name": sw["name"], "version": sw.get("version")}
+    if facts.get("is_llamacpp"):
+        return {"name": "llama.cpp", "version": facts.get("build")}
+    return {"name": None, "version": None}
+
+
 def run_summary(store: Store, run_id: int) -> dict[str, Any]:
     run = store.get_run(run_id)
     if run is None:
@@ -82,6 +93,7 @@ def run_summary(store: Store, run_id: int) -> dict[str, Any]:
             "server_bin": spec.get("server_bin"),
             "served_model": facts.get("model_id"),
             "log_path": facts.get("log_path"),
+            "software": software_json(facts),
         },
         "model": {
             "name": model.get("name"),
@@ -110,9 +122,9 @@ def run_summary(store: Store, run_id: int) -> dict[str, Any]:
         },
         "points": points,
         "ceiling": ceiling_statement(basis, points),
-        "verdict": verdict(points, native, session=(run.get("extra") or {}).get("session")),
+        "verdict": verdict(points, native, session=(run.get("extra") or {}).get("session"), granted_context=granted),
         "server": {"unavailable": facts.get("unavailable") or [], "endpoints": facts.get("endpoints") or {},
-                   "max_tokens_ignored": overrun},
+                   "counters": server_counters(rows), "max_tokens_ignored": overrun},
         "sweep_cost": sweep_cost(rows),
         "params": run.get("params") or {},
         "notes": notes,

@@ -10,7 +10,7 @@ from typing import Any
 from rigbench.measure.speed import figures, gap_pct
 from rigbench.measure.stats import summarize
 
-__all__ = ["CONTEXT_BAR", "DECODE_BAR", "GAP_FLAG_PCT", "depth_points", "sweep_cost", "verdict"]
+__all__ = ["CONTEXT_BAR", "DECODE_BAR", "GAP_FLAG_PCT", "depth_points", "server_counters", "sweep_cost", "verdict"]
 
 DECODE_BAR = 100.0
 CONTEXT_BAR = 1_000_000
@@ -74,6 +74,10 @@ def depth_points(rows: Sequence[Mapping[str, Any]], *, phase: str = "speed") -> 
                 flags.append(text)
         if point["cache_verified"] is False:
             flags.append("server re-prefilled the cached context")
+        warm = [(r.get("extra") or {}).get("warm_cache_tokens") for r in ok]
+        point["warm_cache_tokens"] = max((w for w in warm if w), default=None)  # the run's notes say so
+        sources = {(r.get("extra") or {}).get("cache_source") for r in ok} - {None}
+        point["cache_source"] = sources.pop() if len(sources) == 1 else ("mixed" if sources else None)
         point["flags"] = flags
         points.append(point)
     return points
@@ -98,11 +102,41 @@ def sweep_cost(rows: Sequence[Mapping[str, Any]], *, phase: str = "speed") -> di
     return {"processed_tokens": processed if known else None, "deepest": deepest, "ratio": ratio}
 
 
+def server_counters(rows: Sequence[Mapping[str, Any]], *, phase: str = "speed") -> dict[str, Any] | None:
+    """The server's own token totals over the measured requests (from its /metrics counters,
+    scraped before and after each) beside the client's sums of the same requests' usage;
+    None when the server has no counters."""
+    keys = ("generation_tokens", "prompt_tokens", "prefix_cache_hits", "prefix_cache_queries")
+    server: dict[str, int] = {}
+    client_gen = client_prompt = 0
+    n = 0
+    for r in rows:
+        delta = (r.get("extra") or {}).get("server_metrics")
+        if r.get("phase") != phase or not isinstance(delta, Mapping):
+            continue
+        n += 1
+        for k in keys:
+            if isinstance(delta.get(k), int):
+                server[k] = server.get(k, 0) + int(delta[k])
+        client_gen += int(r.get("completion_tokens") or 0)
+        client_prompt += int(r.get("prompt_tokens") or 0)
+    if not n:
+        return None
+    return {"requests": n, "server": server,
+            "client": {"generation_tokens": client_gen, "prompt_tokens": client_prompt}}
+
+
 def verdict(points: Sequence[Mapping[str, Any]], native_context: int | None, *,
-            working_depth: int = WORKING_DEPTH, session: Mapping[str, Any] | None = None) -> dict[str, Any]:
+            working_depth: int = WORKING_DEPTH, session: Mapping[str, Any] | None = None,
+            granted_context: int | None = None) -> dict[str, Any]:
     """The two bars against the decode at the working depth (or the deepest measured below
     it); a run without a depth sweep (an agent session) is judged on the session's sustained
-    decode, the median over its turns."""
+    decode, the median over its turns. The working depth is never above the context the
+    server grants: there it is capped, and the verdict says so."""
+    wanted_depth = working_depth
+    capped = bool(granted_context and granted_context < working_depth)
+    if capped and granted_context:
+        working_depth = granted_context
     measured = [p for p in points if p.get("decode_tok_s") is not None]
     at = [p for p in measured if p["depth"] <= working_depth]
     chosen: Mapping[str, Any] | None
@@ -113,7 +147,10 @@ def verdict(points: Sequence[Mapping[str, Any]], native_context: int | None, *,
     if chosen is not None:
         where = f"at depth {chosen['depth']:,}"
         if chosen["depth"] != working_depth:
-            where += f" (the deepest measured; the working depth is {working_depth:,})"
+            where += f" (the deepest measured; the working depth is {working_depth:,}"
+            where += (f", {wanted_depth:,} capped at the granted context)" if capped else ")")
+        elif capped:
+            where += f" (the working depth, {wanted_depth:,} capped at the granted context)"
     elif session and session.get("decode_median_tok_s") is not None:
         decode, basis = float(session["decode_median_tok_s"]), "session"
         where = f"sustained over a {session.get('turns_ok')}-turn agent session"
@@ -143,6 +180,7 @@ def verdict(points: Sequence[Mapping[str, Any]], native_context: int | None, *,
         "basis": basis,
         "at_depth": chosen["depth"] if chosen else None,
         "working_depth": working_depth,
+        "working_depth_capped": capped,
         "summary": "; ".join(parts) + (". Interactive coding use: yes." if cls == "interactive"
                                         else ". Background-worker class."),
     }

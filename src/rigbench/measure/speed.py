@@ -57,6 +57,8 @@ def figures(row: Mapping[str, Any]) -> RequestFigures:
     cached = _int(row.get("cached_tokens"))
     if cached is None:
         cached = _int(timings.get("cache_n"))
+    if cached is None:  # the server's /metrics prefix-cache hits over this request (vLLM)
+        cached = _int(((row.get("extra") or {}).get("server_metrics") or {}).get("prefix_cache_hits"))
     if processed is None and prompt is not None and cached is not None:
         processed = prompt - cached
     ttft_ms = (first - sent) / 1e6 if sent is not None and first is not None else None

@@ -9,7 +9,7 @@ import subprocess
 import sys
 from typing import Any
 
-__all__ = ["machine_facts"]
+__all__ = ["local_listener_pids", "machine_facts"]
 
 
 def _cpu_name() -> str:
@@ -72,3 +72,40 @@ def machine_facts() -> dict[str, Any]:
         "python": platform.python_version(),
         "rigbench": __version__,
     }
+
+
+_LOCAL_HOSTS = {"127.0.0.1", "localhost", "::1", "0.0.0.0", "::"}
+
+
+def local_listener_pids(base_url: str | None) -> list[int]:
+    """The processes listening on ``base_url``'s port when its host is this machine (by
+    port owner); empty for a remote host, or where the OS will not say."""
+    from urllib.parse import urlsplit
+
+    import psutil
+
+    if not base_url:
+        return []
+    try:
+        parts = urlsplit(base_url)
+        host, port = parts.hostname or "", parts.port or (443 if parts.scheme == "https" else 80)
+    except ValueError:
+        return []
+    local = host in _LOCAL_HOSTS
+    if not local:
+        try:
+            local = host in {socket.gethostname(), socket.getfqdn()} or host in _own_addresses(psutil)
+        except OSError:
+            local = False
+    if not local:
+        return []
+    try:
+        conns = psutil.net_connections(kind="inet")
+    except (psutil.Error, OSError):
+        return []
+    return sorted({c.pid for c in conns
+                   if c.status == psutil.CONN_LISTEN and c.laddr and c.laddr.port == port and c.pid})
+
+
+def _own_addresses(psutil: Any) -> set[str]:
+    return {a.address for addrs in psutil.net_if_addrs().values() for a in addrs}

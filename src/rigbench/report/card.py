@@ -11,7 +11,7 @@ from rich.text import Text
 
 from rigbench.report.safe import safe_text
 
-__all__ = ["card", "fmt_bytes", "fmt_num"]
+__all__ = ["card", "counters_statement", "fmt_bytes", "fmt_num"]
 
 
 def fmt_num(v: float | int | None, nd: int = 1, *, dash: str = "—") -> str:
@@ -54,6 +54,9 @@ def _facts_table(s: Mapping[str, Any]) -> Table:
     model_bits = [m.get("name") or "?", m.get("quant") or "quant ?", fmt_bytes(m.get("file_bytes"))]
     t.add_row("Model", safe_text(" · ".join(str(b) for b in model_bits)))
     eng = [e.get("kind") or "?"]
+    sw = e.get("software") or {}
+    if sw.get("name") and e.get("kind") == "url":
+        eng.append(" ".join(str(x) for x in (sw["name"], sw.get("version")) if x))
     if e.get("build"):
         eng.append(str(e["build"]))
     if e.get("backend"):
@@ -73,6 +76,9 @@ def _facts_table(s: Mapping[str, Any]) -> Table:
                                                                    f"{mach.get('cores')} cores", f"{ram} RAM", gpus]
                                                   if x)))
     t.add_row("Context", safe_text(s["context"]["statement"]))
+    counters = (s.get("server") or {}).get("counters")
+    if counters:
+        t.add_row("Counters", safe_text(counters_statement(counters)))
     ceiling = s.get("ceiling")
     if ceiling:
         t.add_row("Ceiling", safe_text(ceiling.get("statement", "")))
@@ -85,6 +91,19 @@ def _facts_table(s: Mapping[str, Any]) -> Table:
         t.add_row("Quality", safe_text(f"{q['score']:.2f} / 5{ci_s} over {q.get('prompts')} prompts × "
                                        f"{q.get('repeats')}" + suite + (f" · {cats}" if cats else "")))
     return t
+
+
+def counters_statement(c: Mapping[str, Any]) -> str:
+    """The server's own token totals (its /metrics) beside the client's, in words."""
+    srv, cli = c.get("server") or {}, c.get("client") or {}
+    bits = []
+    for key, word in (("generation_tokens", "generated"), ("prompt_tokens", "prompt")):
+        if key in srv:
+            bits.append(f"{word} {srv[key]:,} (usage said {cli.get(key, 0):,})")
+    if "prefix_cache_hits" in srv:
+        q = srv.get("prefix_cache_queries")
+        bits.append(f"prefix-cache hits {srv['prefix_cache_hits']:,}" + (f" of {q:,} looked up" if q else ""))
+    return f"/metrics over {c.get('requests')} requests: " + (", ".join(bits) if bits else "no token counters")
 
 
 def _pair(client: float | None, server: float | None) -> str:

@@ -144,7 +144,7 @@ def leaderboard_rows(summaries: Sequence[Mapping[str, Any]]) -> list[dict[str, s
                     sess = (s.get("sessions") or {}).get(side) or {}
                     pts = [{"depth": sess.get("context_end") or 0, "decode_tok_s": sess.get("decode_median_tok_s"),
                             "prefill_tok_s": sess.get("prefill_median_tok_s"), "ttft_ms": sess.get("ttft_median_ms")}]
-                v = verdict(pts, d.get("native_context"))
+                v = verdict(pts, d.get("native_context"), granted_context=d.get("granted_context"))
                 at = _at_verdict(pts, v.get("at_depth")) or {}
                 rows.append({"run": f"compare {s.get('compare_id')} · {side.upper()} ({d.get('text')})",
                              "model": str(d.get("model") or "?"), "quant": str(d.get("quant") or "—"), "quality": "—",

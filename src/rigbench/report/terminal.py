@@ -100,6 +100,9 @@ def _verdict(v: str | None) -> Text:
 
 def _side_line(s: Mapping[str, Any]) -> Text:
     bits = [str(s.get("text"))]
+    sw = s.get("software") or {}
+    if sw.get("name") and s.get("engine_kind") == "url":
+        bits.append(" ".join(str(x) for x in (sw["name"], sw.get("version")) if x))
     if s.get("build"):
         bits.append(str(s["build"]))
     if s.get("model"):
@@ -157,8 +160,11 @@ def compare_card(s: Mapping[str, Any]) -> RenderableType:
                                "none: the lead never changes hands across the measured depths")))
     load = s.get("other_load")
     if load:
-        parts.append(Text.assemble(("Machine: ", "bold"), safe_text(f"other processes kept {load['cores_busy']:.2f}"
-                                                                    f" of {load['cores']} cores busy meanwhile")))
+        text = f"other processes kept {load['cores_busy']:.2f} of {load['cores']} cores busy meanwhile"
+        if load.get("servers_cores_busy") is not None:
+            text += (f" (the servers measured, on this machine, used {load['servers_cores_busy']:.2f} more and are "
+                     "not counted as other load)")
+        parts.append(Text.assemble(("Machine: ", "bold"), safe_text(text)))
     if not session:
         pts = s.get("depths") or []
         if len(pts) >= 3:

@@ -62,6 +62,12 @@ class Script:
     tokenize: bool = False
     chars_per_token: int = 4
     token_text: str = "tok "
+    # "vllm": answer as vLLM does (owned_by, /version, /tokenize taking "prompt", /metrics with
+    # vllm: counters and a prefix cache of 16-token blocks, max_model_len); "transformers":
+    # refuse ignore_eos/min_tokens with a 422, as transformers serve does
+    dialect: str | None = None
+    max_model_len: int = 4096
+    version: str = "0.32.0"
 
 
 def _chunk(obj: dict[str, Any], crlf: bool) -> bytes:
@@ -93,8 +99,27 @@ class _Handler(BaseHTTPRequestHandler):
     def do_GET(self) -> None:
         s = self.server.script
         if self.path in ("/v1/models", "/models"):
+            if s.dialect == "vllm":
+                self._json(200, {"object": "list", "data": [
+                    {"id": m, "object": "model", "owned_by": "vllm", "root": m, "max_model_len": s.max_model_len}
+                    for m in s.models]})
+                return
             self._json(200, {"object": "list", "data": [{"id": m, "object": "model", "owned_by": "fake"}
                                                          for m in s.models]})
+        elif self.path == "/version" and s.dialect == "vllm":
+            self._json(200, {"version": s.version})
+        elif self.path == "/metrics" and s.dialect == "vllm":
+            c = self.server.counters
+            lines = ['vllm:cache_config_info{block_size="16",engine="0"} 1.0']
+            for key, name in (("gen", "generation_tokens_total"), ("prompt", "prompt_tokens_total"),
+                              ("hits", "prefix_cache_hits_total"), ("queries", "prefix_cache_queries_total")):
+                lines.append(f'vllm:{name}{{engine="0",model_name="{s.models[0]}"}} {float(c[key])}')
+            body = ("\n".join(lines) + "\n").encode()
+            self.send_response(200)
+            self.send_header("Content-Type", "text/plain")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
         elif self.path == "/_sent":  # send timestamps of the last streamed answer (for benchmarks)
             self._json(200, {"sent_ns": self.server.sent_log[-1] if self.server.sent_log else []})
         elif self.path == "/health":
@@ -114,6 +139,15 @@ class _Handler(BaseHTTPRequestHandler):
             body = {}
         self.server.bodies.append(body)
         self.server.auth.append(self.headers.get("Authorization"))
+        if self.path == "/tokenize" and s.dialect == "vllm":
+            if "prompt" not in body:
+                self._json(400, {"error": {"message": "prompt: Field required", "code": 400}})
+                return
+            text = str(body.get("prompt", ""))
+            n = -(-len(text) // s.chars_per_token) if text else 0
+            self._json(200, {"count": n, "max_model_len": s.max_model_len, "tokens": list(range(n)),
+                             "token_strs": None})
+            return
         if self.path == "/tokenize" and s.tokenize:
             text = str(body.get("content", ""))
             n = max(1, len(text) // s.chars_per_token) if text else 0
@@ -134,9 +168,18 @@ class _Handler(BaseHTTPRequestHandler):
             self.end_headers()
             self.wfile.write(data)
             return
+        if s.dialect == "transformers" and ("ignore_eos" in body or "min_tokens" in body):
+            self._json(422, {"detail": [{"type": "extra_forbidden", "loc": ["body", "ignore_eos"],
+                                         "msg": "Extra inputs are not permitted"}]})
+            return
         chars = sum(len(str(m.get("content") or "")) for m in body.get("messages") or [] if isinstance(m, dict))
         prompt_tokens = s.prompt_tokens if not chars else 10 + -(-chars // s.chars_per_token)
-        self._stream(s, int(body.get("max_tokens") or s.tokens), prompt_tokens)
+        if s.dialect == "vllm":
+            self.server.count_prompt(body, prompt_tokens)
+        max_tokens = int(body.get("max_tokens") or s.tokens)
+        self._stream(s, max_tokens, prompt_tokens)
+        if s.dialect == "vllm":
+            self.server.counters["gen"] += min(s.tokens, max_tokens) if max_tokens else s.tokens
 
     def _stream(self, s: Script, max_tokens: int, prompt_tokens: int) -> None:
         self.send_response(200)
@@ -265,6 +308,22 @@ class _Server(ThreadingHTTPServer):
         self.auth: list[str | None] = []  # the Authorization header of each POST
         self._count = 0
         self._lock = threading.Lock()
+        self.counters = {"gen": 0, "prompt": 0, "hits": 0, "queries": 0}  # vLLM-like /metrics
+        self._cached: list[str] = []  # prompts seen, for the prefix cache
+
+    def count_prompt(self, body: dict[str, Any], prompt_tokens: int) -> None:
+        """vLLM's prefix cache, roughly: the longest prefix (in whole 16-token blocks) this
+        prompt shares with one already served is a hit."""
+        text = json.dumps(body.get("messages"))
+        best = 0
+        for seen in self._cached:
+            n = next((i for i, (a, b) in enumerate(zip(seen, text, strict=False)) if a != b), min(len(seen), len(text)))
+            best = max(best, n)
+        hits = min(prompt_tokens, best // self.script.chars_per_token) // 16 * 16
+        self._cached.append(text)
+        self.counters["prompt"] += prompt_tokens
+        self.counters["queries"] += prompt_tokens
+        self.counters["hits"] += hits
 
     def next_request(self) -> int:
         """1-based number of this chat request (across processes when a state file is set)."""

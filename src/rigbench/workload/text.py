@@ -66,6 +66,8 @@ class ContextText:
         self._bytes = b""
         self.chars_per_token = chars_per_token
         self.method = "tokenize" if server.can_tokenize else "calibrated"
+        self._counted = False  # the server's /tokenize gives counts but no pieces
+        self.calibrated = False  # calibrate() found characters per token (else 4.0 is assumed)
 
     def _load(self, n_tokens: int) -> None:
         chars = int(n_tokens * 6) + 2000
@@ -83,8 +85,8 @@ class ContextText:
                     data += piece.encode("utf-8")
                 elif isinstance(piece, list):
                     data += bytes(int(b) & 0xFF for b in piece)
-                else:  # no pieces from this server: fall back to calibration
-                    self.method = "calibrated"
+                else:  # ids without pieces (vLLM): cut by counting instead
+                    self._counted = True
                     return
                 offsets.append(len(data))
             if len(offsets) > n_tokens + 8 or chars > 50_000_000:
@@ -97,8 +99,10 @@ class ContextText:
         """Text that tokenizes to ``n_tokens`` tokens (exactly, where the server can tell)."""
         if n_tokens <= 0:
             return ""
-        if self.method == "tokenize" and len(self._offsets) <= n_tokens + 8:
+        if self.method == "tokenize" and not self._counted and len(self._offsets) <= n_tokens + 8:
             self._load(max(n_tokens, 1024))
+        if self.method == "tokenize" and self._counted:
+            return self._by_count(n_tokens)
         if self.method == "tokenize":
             return self._exact(n_tokens)
         ratio = self.chars_per_token or 4.0
@@ -121,6 +125,30 @@ class ContextText:
             best = self._cut(k)
         return best
 
+    def _by_count(self, n: int) -> str:
+        """A prefix of the corpus that the server counts as ``n`` tokens, found by asking it
+        to count candidate cuts (a few requests); the closest one not over ``n`` where no
+        cut counts exactly."""
+        if not self.chars_per_token:
+            sample = corpus_slice(8000)
+            count = self.server.count_tokens(sample)
+            self.chars_per_token = len(sample) / count if count else 4.0
+        ratio = self.chars_per_token
+        chars = max(1, int(n * ratio))
+        best, best_n = "", -1
+        for _ in range(16):
+            text = corpus_slice(chars)
+            count = self.server.count_tokens(text)
+            if count is None:
+                break
+            if count == n:
+                return text
+            if best_n < count < n:
+                best, best_n = text, count
+            step = round((n - count) * ratio)
+            chars = max(1, chars + (step if step else (1 if count < n else -1)))
+        return best or corpus_slice(max(1, int(n * ratio)))
+
     def calibrate(self, measure_prompt_tokens: Any) -> float:
         """Find characters per token from two requests' ``usage.prompt_tokens``.
 
@@ -128,7 +156,8 @@ class ContextText:
         sample = corpus_slice(8000)
         p_small = measure_prompt_tokens("Hello.")
         p_big = measure_prompt_tokens(sample)
-        if p_small is None or p_big is None or p_big <= p_small:
+        self.calibrated = not (p_small is None or p_big is None or p_big <= p_small)
+        if not self.calibrated:
             self.chars_per_token = 4.0
         else:
             self.chars_per_token = len(sample) / (p_big - p_small)

@@ -53,7 +53,8 @@ def merge_gguf_facts(info: dict[str, Any], gguf: dict[str, Any]) -> dict[str, An
     """The GGUF header's word wins for what it knows (name, quant, contexts, sizes)."""
     out = dict(info)
     for key in ("name", "quant", "architecture", "native_context", "max_context", "params_total", "params_active",
-                "active_bytes_per_token", "kv_bytes_per_token", "rope_scaling", "bits_per_weight", "file_bytes"):
+                "active_bytes_per_token", "kv_bytes_per_token", "rope_scaling", "bits_per_weight", "file_bytes",
+                "rope_scaling_factor", "rope_original_context", "context_length"):
         if gguf.get(key) is not None:
             out[key] = gguf[key]
     out["gguf"] = {k: gguf.get(k) for k in ("layers", "heads", "kv_heads", "head_dim", "attention", "sliding_window",

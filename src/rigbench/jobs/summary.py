@@ -6,10 +6,11 @@ from typing import Any
 
 from rigbench.errors import UsageError
 from rigbench.measure.ceiling import annotate_points, ceiling_statement
+from rigbench.measure.fill import ONE_MILLION, fill_projection, fit_fill, samples_from_points
 from rigbench.measure.points import depth_points, sweep_cost, verdict
 from rigbench.store import Store
 
-__all__ = ["context_statement", "context_status", "run_summary"]
+__all__ = ["context_sequence", "context_statement", "context_status", "fill_figures", "run_summary"]
 
 
 def context_statement(requested: int | None, native: int | None, granted: int | None, capped: bool | None,
@@ -48,6 +49,54 @@ def context_status(n: int | None, native: int | None, max_ctx: int | None) -> st
     return "beyond"
 
 
+def context_sequence(requested: int | None, kv: list[dict[str, Any]], granted: int | None, capped: bool | None,
+                     native: int | None, max_ctx: int | None = None, n_ctx_train: int | None = None) -> list[str]:
+    """The first post's sequence, each step from the boot log or the GGUF: requested -> KV cache
+    allocated -> the slot capped (or granted) -> the trained window."""
+    steps = []
+    if requested:
+        steps.append(f"requested {requested:,}")
+    if kv:
+        mib = sum(float(k.get("mib") or 0) for k in kv)
+        cells = max(int(k.get("cells") or 0) for k in kv)
+        steps.append(f"KV cache allocated {mib:,.2f} MiB ({cells:,} cells)")
+    if capped and granted:
+        if native and granted == native:
+            cap = " (the trained window)"
+        elif n_ctx_train and granted == n_ctx_train:
+            cap = " (the file's context_length, llama.cpp's n_ctx_train)"
+        else:
+            cap = ""
+        steps.append(f"slot capped to {granted:,}{cap}")
+    elif granted:
+        steps.append(f"slot granted {granted:,}")
+    if native:
+        step = f"native {native:,}"
+        if max_ctx and max_ctx > native:
+            step += f" (up to {max_ctx:,} declared through rope scaling: an extension)"
+        steps.append(step)
+    return steps
+
+
+def fill_figures(points: list[dict[str, Any]], native: int | None, granted: int | None
+                 ) -> tuple[dict[str, float | None], dict[str, Any]]:
+    """``context.fill_s`` and ``context.fill``: prefill time fitted on the measured depths,
+    projected to the native window, the granted one and a million tokens."""
+    samples, basis, skipped = samples_from_points(points)
+    return fill_projection(fit_fill(samples), {"native": native, "granted": granted, "1m": ONE_MILLION},
+                           basis=basis, skipped=skipped)
+
+
+def _native(model: dict[str, Any], log: dict[str, Any], n_ctx_train: int | None) -> int | None:
+    """The trained window: the GGUF's word, else the boot log's YaRN original, else n_ctx_train."""
+    if model.get("native_context"):
+        return int(model["native_context"])
+    orig = log.get("n_ctx_orig_yarn")
+    if log.get("rope_scaling") == "yarn" and isinstance(orig, int) and n_ctx_train and 0 < orig < n_ctx_train:
+        return orig
+    return n_ctx_train
+
+
 def run_summary(store: Store, run_id: int) -> dict[str, Any]:
     run = store.get_run(run_id)
     if run is None:
@@ -59,9 +108,12 @@ def run_summary(store: Store, run_id: int) -> dict[str, Any]:
     points = depth_points(rows)
     basis = (run.get("extra") or {}).get("ceiling")
     annotate_points(points, basis)
-    native = model.get("native_context") or facts.get("n_ctx_train")
+    log = facts.get("log_facts") or {}
+    native = _native(model, log, facts.get("n_ctx_train"))
     granted = facts.get("granted_context")
     requested = facts.get("requested_context")
+    kv = [k for k in log.get("kv_cache") or [] if isinstance(k, dict)]
+    fill_s, fill = fill_figures(points, native, granted)
     out: dict[str, Any] = {
         "run_id": run_id,
         "status": run["status"],
@@ -103,6 +155,16 @@ def run_summary(store: Store, run_id: int) -> dict[str, Any]:
             "capping_line": facts.get("capping_line"),
             "statement": context_statement(requested, native, granted, facts.get("capped"),
                                            model.get("max_context")),
+            "n_ctx_train": facts.get("n_ctx_train"),
+            "kv_cache_mib": log.get("kv_cache_mib"),
+            "kv_cache_cells": max((int(k.get("cells") or 0) for k in kv), default=None),
+            "kv_cache": kv,
+            "overflow": log.get("ctx_overflow"),
+            "sequence": context_sequence(requested, kv, granted, facts.get("capped"), native,
+                                         model.get("max_context"), facts.get("n_ctx_train")),
+            "notes": _context_notes(model, native, granted),
+            "fill_s": fill_s,
+            "fill": fill,
         },
         "points": points,
         "ceiling": ceiling_statement(basis, points),
@@ -118,4 +180,18 @@ def run_summary(store: Store, run_id: int) -> dict[str, Any]:
     for key, value in (run.get("extra") or {}).items():  # what other passes added: quality, session ...
         if key != "ceiling":
             out.setdefault(key, value)
+    return out
+
+
+def _context_notes(model: dict[str, Any], native: int | None, granted: int | None) -> list[str]:
+    """What llama.cpp does with a file whose context_length is past its trained window."""
+    cap = model.get("context_length")
+    if not cap or not native or int(cap) <= native:
+        return []
+    out = [f"the GGUF writes context_length {int(cap):,} but was trained on {native:,} "
+           f"(declared through {model.get('rope_scaling') or 'rope scaling'}): llama.cpp takes {int(cap):,} as "
+           f"n_ctx_train and does not cap a slot at {native:,}"]
+    if granted and granted > native:
+        out.append(f"the slot's {granted:,} tokens run {granted - native:,} past the trained window, on the "
+                   "extension: the verdict counts the native window only")
     return out

@@ -69,7 +69,12 @@ def _facts_table(s: Mapping[str, Any]) -> Table:
         gpus = ", ".join(g.get("name", "?") for g in mach.get("gpus") or [])
         t.add_row("Machine", " · ".join(x for x in [mach.get("hostname"), mach.get("cpu"),
                                                      f"{mach.get('cores')} cores", f"{ram} RAM", gpus] if x))
-    t.add_row("Context", s["context"]["statement"])
+    ctx = s["context"]
+    seq = ctx.get("sequence") or []
+    t.add_row("Context", " → ".join(seq) if seq else ctx["statement"])
+    fill = ctx.get("fill") or {}
+    if fill.get("statement") and s.get("points"):
+        t.add_row("Fill time", fill["statement"])
     ceiling = s.get("ceiling")
     if ceiling:
         t.add_row("Ceiling", ceiling.get("statement", ""))
@@ -148,7 +153,7 @@ def card(s: Mapping[str, Any]) -> RenderableType:
     parts.append(Text.assemble(("Verdict: ", "bold"), (cls.upper(), cls_style),
                                " — ", v.get("summary", "")))
     flags = [f"depth {p['depth']:,}: {f}" for p in s.get("points", []) for f in p.get("flags") or []]
-    notes = list(s.get("notes") or []) + flags
+    notes = list(s.get("notes") or []) + list((s.get("context") or {}).get("notes") or []) + flags
     if notes:
         nt = Text("Notes:\n", style="bold")
         for n in notes:

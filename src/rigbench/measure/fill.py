@@ -164,7 +164,7 @@ def samples_from_rates(text: str) -> list[FillSample]:
 
 
 def fmt_duration(seconds: float | None) -> str:
-    """3h 05m, 12m 40s, 38s, 0.4s."""
+    """Hours and minutes: 229h 18m, 3h 05m; under an hour 12m 40s, 38s, 0.4s."""
     if seconds is None:
         return "—"
     s = float(seconds)
@@ -174,11 +174,8 @@ def fmt_duration(seconds: float | None) -> str:
     if total < 3600:
         m, sec = divmod(total, 60)
         return f"{m}m {sec:02d}s" if m else f"{sec}s"
-    total_m = round(s / 60)
-    h, m = divmod(total_m, 60)
-    if h >= 48:
-        return f"{h:,}h ({s / 86400:,.1f} days)"
-    return f"{h}h {m:02d}m"
+    h, m = divmod(round(s / 60), 60)
+    return f"{h:,}h {m:02d}m"
 
 
 def fill_projection(fit: FillFit | None, targets: Mapping[str, int | None], *, basis: str | None = None,

@@ -50,7 +50,8 @@ def context_status(n: int | None, native: int | None, max_ctx: int | None) -> st
 
 
 def context_sequence(requested: int | None, kv: list[dict[str, Any]], granted: int | None, capped: bool | None,
-                     native: int | None, max_ctx: int | None = None, n_ctx_train: int | None = None) -> list[str]:
+                     native: int | None, max_ctx: int | None = None, n_ctx_train: int | None = None,
+                     scaling: str | None = None) -> list[str]:
     """The first post's sequence, each step from the boot log or the GGUF: requested -> KV cache
     allocated -> the slot capped (or granted) -> the trained window."""
     steps = []
@@ -73,7 +74,7 @@ def context_sequence(requested: int | None, kv: list[dict[str, Any]], granted: i
     if native:
         step = f"native {native:,}"
         if max_ctx and max_ctx > native:
-            step += f" (up to {max_ctx:,} declared through rope scaling: an extension)"
+            step += f" (up to {max_ctx:,} declared through {scaling or 'rope scaling'}: an extension)"
         steps.append(step)
     return steps
 
@@ -161,7 +162,7 @@ def run_summary(store: Store, run_id: int) -> dict[str, Any]:
             "kv_cache": kv,
             "overflow": log.get("ctx_overflow"),
             "sequence": context_sequence(requested, kv, granted, facts.get("capped"), native,
-                                         model.get("max_context"), facts.get("n_ctx_train")),
+                                         model.get("max_context"), facts.get("n_ctx_train"), _scaling(model)),
             "notes": _context_notes(model, native, granted),
             "fill_s": fill_s,
             "fill": fill,
@@ -189,9 +190,19 @@ def _context_notes(model: dict[str, Any], native: int | None, granted: int | Non
     if not cap or not native or int(cap) <= native:
         return []
     out = [f"the GGUF writes context_length {int(cap):,} but was trained on {native:,} "
-           f"(declared through {model.get('rope_scaling') or 'rope scaling'}): llama.cpp takes {int(cap):,} as "
+           f"(declared through {_scaling(model) or 'rope scaling'}): llama.cpp takes {int(cap):,} as "
            f"n_ctx_train and does not cap a slot at {native:,}"]
     if granted and granted > native:
         out.append(f"the slot's {granted:,} tokens run {granted - native:,} past the trained window, on the "
                    "extension: the verdict counts the native window only")
     return out
+
+
+def _scaling(model: dict[str, Any]) -> str | None:
+    """"YaRN x4", from the GGUF's rope scaling type and factor."""
+    kind = model.get("rope_scaling")
+    if not kind or kind == "none":
+        return None
+    name = "YaRN" if kind == "yarn" else str(kind)
+    factor = model.get("rope_scaling_factor")
+    return f"{name} x{float(factor):g}" if factor else name

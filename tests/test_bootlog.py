@@ -80,3 +80,16 @@ def test_embedded_million_cell_log() -> None:
     assert f["capped"] and f["capped_to"] == 32768 and f["slot_n_ctx"] == 32768 and f["n_ctx_slot"] == 32768
     assert f["capping_line"] == "the slot context (1000192) exceeds the training context of the model (32768) - capping"
     assert f["ctx_overflow"] == {"n_ctx_seq": 1000192, "n_ctx_train": 32768}
+
+
+def test_trained_context_from_a_yarn_sticker_log() -> None:
+    from rigbench.engines.bootlog import trained_context
+
+    sticker = parse_boot_log("print_info: n_ctx_train = 131072\nprint_info: rope scaling = yarn\n"
+                             "print_info: n_ctx_orig_yarn = 32768\n")
+    assert trained_context(sticker) == 32768
+    assert trained_context(parse_boot_log(EMBEDDED_1M_LOG)) == 32768  # linear, orig == train
+    plain = parse_boot_log("print_info: n_ctx_train = 40960\nprint_info: rope scaling = linear\n"
+                           "print_info: n_ctx_orig_yarn = 8192\n")
+    assert trained_context(plain) == 40960  # no YaRN declared: the original length is not a trained window
+    assert trained_context({}, None) is None and trained_context({}, 4096) == 4096

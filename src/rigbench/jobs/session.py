@@ -12,6 +12,7 @@ from typing import Any
 from rigbench.client.probe import ServerClient
 from rigbench.client.stream import Timeouts
 from rigbench.engines import Engine, make_engine
+from rigbench.engines.bootlog import trained_context
 from rigbench.types import EngineSpec, ServerFacts
 
 __all__ = ["Session", "api_key_from_env", "model_info", "open_session"]
@@ -80,7 +81,7 @@ def model_info(facts: ServerFacts, spec: EngineSpec) -> dict[str, Any]:
         "name": name,
         "quant": quant,
         "file_bytes": file_bytes,
-        "native_context": facts.n_ctx_train,
+        "native_context": trained_context(log, facts.n_ctx_train),
         "granted_context": facts.granted_context,
         "path": path,
         "served_id": facts.model_id,

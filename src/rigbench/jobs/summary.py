@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from rigbench.engines.bootlog import trained_context
 from rigbench.errors import UsageError
 from rigbench.measure.ceiling import annotate_points, ceiling_statement
 from rigbench.measure.fill import ONE_MILLION, fill_projection, fit_fill, samples_from_points
@@ -89,13 +90,10 @@ def fill_figures(points: list[dict[str, Any]], native: int | None, granted: int 
 
 
 def _native(model: dict[str, Any], log: dict[str, Any], n_ctx_train: int | None) -> int | None:
-    """The trained window: the GGUF's word, else the boot log's YaRN original, else n_ctx_train."""
+    """The trained window: the GGUF's word, else the boot log's (YaRN original), else n_ctx_train."""
     if model.get("native_context"):
         return int(model["native_context"])
-    orig = log.get("n_ctx_orig_yarn")
-    if log.get("rope_scaling") == "yarn" and isinstance(orig, int) and n_ctx_train and 0 < orig < n_ctx_train:
-        return orig
-    return n_ctx_train
+    return trained_context(log, n_ctx_train)
 
 
 def run_summary(store: Store, run_id: int) -> dict[str, Any]:

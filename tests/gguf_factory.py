@@ -187,3 +187,50 @@ def in_memory(arch: str, kv: Mapping[str, Any], tensors: Iterable[Tensor]) -> An
         infos.append(TensorInfo(name, tuple(shape), int(qtype), qtype.name, n, tensor_bytes(shape, qtype), 0, 0))
     return GGUFFile(path=Path(f"/synthetic/{arch}.gguf"), shards=(Path(f"/synthetic/{arch}.gguf"),), version=3,
                     metadata=meta, tensors=tuple(infos), file_bytes=sum(t.n_bytes for t in infos))
+
+
+def qwen3moe_like(*, n_layer: int, n_embd: int, n_head: int, n_kv: int, head_dim: int, n_ff_exp: int,
+                  n_expert: int, n_used: int, ctx: int, vocab: int = 151936, qtype: Q = Q.Q4_K,
+                  rope: Mapping[str, Any] | None = None,
+                  name: str = "synthetic qwen3moe") -> tuple[dict[str, Any], list[Tensor]]:
+    """A Qwen3-MoE decoder (GQA with q/k norms, routed experts, no shared ones)."""
+    kv: dict[str, Any] = {
+        "general.name": name, "general.file_type": 15, "{arch}.block_count": n_layer,
+        "{arch}.context_length": ctx, "{arch}.embedding_length": n_embd,
+        "{arch}.feed_forward_length": n_ff_exp * 8, "{arch}.expert_feed_forward_length": n_ff_exp,
+        "{arch}.attention.head_count": n_head, "{arch}.attention.head_count_kv": n_kv,
+        "{arch}.attention.key_length": head_dim, "{arch}.attention.value_length": head_dim,
+        "{arch}.rope.freq_base": 1_000_000.0, "{arch}.expert_count": n_expert, "{arch}.expert_used_count": n_used,
+    }
+    kv.update({f"{{arch}}.rope.scaling.{k}": v for k, v in (rope or {}).items()})
+    t: list[Tensor] = [("token_embd.weight", (n_embd, vocab), qtype), ("output_norm.weight", (n_embd,), Q.F32),
+                       ("output.weight", (n_embd, vocab), Q.Q6_K)]
+    for i in range(n_layer):
+        t += attn_gqa(i, n_embd=n_embd, n_head=n_head, n_kv=n_kv, head_dim=head_dim, qtype=qtype)
+        t += [(f"blk.{i}.attn_q_norm.weight", (head_dim,), Q.F32), (f"blk.{i}.attn_k_norm.weight", (head_dim,), Q.F32)]
+        t += moe_ffn(i, n_embd=n_embd, n_ff_exp=n_ff_exp, n_expert=n_expert, shared=False, qtype=qtype)
+    return kv, t
+
+
+def qwen3_30b_a3b_yarn() -> tuple[dict[str, Any], list[Tensor]]:
+    """Qwen3-30B-A3B as the 128K GGUFs ship it: context_length 131,072 written over a 32,768
+    trained window, YaRN x4 (the first post's "YaRN sticker")."""
+    return qwen3moe_like(n_layer=48, n_embd=2048, n_head=32, n_kv=4, head_dim=128, n_ff_exp=768, n_expert=128,
+                         n_used=8, ctx=131072, name="Qwen3-30B-A3B-128K",
+                         rope={"type": "yarn", "factor": 4.0, "original_context_length": 32768})
+
+
+def qwen3_coder_480b_1m() -> tuple[dict[str, Any], list[Tensor]]:
+    """Qwen3-Coder-480B-A35B, the "1M" GGUF: 262,144 trained, 1,048,576 through YaRN x4."""
+    return qwen3moe_like(n_layer=62, n_embd=6144, n_head=96, n_kv=8, head_dim=128, n_ff_exp=2560, n_expert=160,
+                         n_used=8, ctx=1048576, name="Qwen3-Coder-480B-A35B-Instruct-1M",
+                         rope={"type": "yarn", "factor": 4.0, "original_context_length": 262144})
+
+
+def glm51_like() -> tuple[dict[str, Any], list[Tensor]]:
+    """GLM-5.1 (glm-dsa): 78 MLA layers (512 latent + 64 rope), 202,752 native, no rope scaling."""
+    kv, t = deepseek_like(n_layer=78, dense_lead=3, n_embd=6144, n_head=64, q_lora=2048, kv_lora=512, nope=192,
+                          rope=64, v_dim=256, n_ff=12288, n_ff_exp=2048, n_expert=256, n_used=8, vocab=154880,
+                          ctx=202752, qtype=Q.Q4_K)
+    kv["general.name"] = "GLM-5.1"
+    return kv, t

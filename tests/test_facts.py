@@ -251,12 +251,54 @@ def test_yarn_declared_extends_the_maximum() -> None:
     assert f.context_notes(1000) == []
 
 
-def test_yarn_already_applied_in_context_length() -> None:
+def test_yarn_sticker_native_is_the_trained_window() -> None:
+    """context_length 131,072 written over a 32,768 trained window (YaRN x4): native is 32,768."""
     kv = attn_kv(2, 1, 64, **{"{arch}.context_length": 131072, "{arch}.rope.scaling.type": "yarn",
                               "{arch}.rope.scaling.factor": 4.0,
                               "{arch}.rope.scaling.original_context_length": 32768})
     f = facts("qwen2", kv)
-    assert f.native_context == f.max_context == 131072 and f.context_check(131072)["status"] == "native"
+    assert f.native_context == 32768 and f.max_context == 131072 and f.context_length == 131072
+    assert f.context_check(32768)["status"] == "native"
+    assert f.context_check(65536) == {"requested": 65536, "native": 32768, "max": 131072, "status": "extended"}
+    assert f.context_check(131072)["status"] == "extended" and f.context_check(131073)["status"] == "beyond"
+    (note,) = f.context_notes(65536)  # what llama.cpp does with such a file
+    assert "n_ctx_train" in note and "does not cap a slot at 32,768" in note and "131,072" in note
+    assert f.granted_at(65536) == 65536 and f.granted_at(1_000_000) == 131072  # capped at context_length
+    assert f.to_json(ctx=65536)["granted_context"] == 65536
+
+
+def test_original_context_without_scaling_is_not_a_sticker() -> None:
+    kv = attn_kv(2, 1, 64, **{"{arch}.context_length": 131072,
+                              "{arch}.rope.scaling.original_context_length": 32768})
+    f = facts("llama", kv)  # no scaling type, no factor: nothing declares an extension
+    assert f.native_context == f.max_context == 131072 and f.sticker_note() is None
+
+
+def test_the_three_shapes_from_the_posts(tmp_path: Path) -> None:
+    from gguf_factory import glm51_like, qwen3_30b_a3b_yarn, qwen3_coder_480b_1m
+
+    from rigbench.measure.points import verdict
+
+    a3b = model_facts(write_gguf(tmp_path / "a3b.gguf", "qwen3moe", *qwen3_30b_a3b_yarn())[0])
+    assert 30.0e9 < a3b.params_total < 31.0e9 and 2.9e9 < a3b.params_active < 3.5e9
+    assert (a3b.native_context, a3b.max_context, a3b.context_length) == (32768, 131072, 131072)
+    assert a3b.context_check(65536)["status"] == "extended"
+    assert a3b.context_check(1_000_000)["status"] == "beyond"
+    assert a3b.kv_bytes_per_token == 48 * 2 * 4 * 128 * 2
+
+    coder = model_facts(write_gguf(tmp_path / "coder.gguf", "qwen3moe", *qwen3_coder_480b_1m())[0])
+    assert 470e9 < coder.params_total < 490e9 and 33e9 < coder.params_active < 37e9
+    assert (coder.native_context, coder.max_context) == (262144, 1048576)
+    assert coder.context_check(1_000_000)["status"] == "extended"  # a 1M window, through YaRN: not native
+    assert coder.granted_at(1_000_000) == 1_000_192  # llama.cpp grants it: context_length is 1,048,576
+    points = [{"depth": 0, "decode_tok_s": 150.0}]
+    assert verdict(points, coder.native_context)["context_ok"] is False  # the bar counts native only
+
+    glm = facts("glm-dsa", *glm51_like())
+    assert (glm.native_context, glm.max_context) == (202752, 202752) and glm.attention == "mla"
+    assert glm.kv_cache_bytes(1_000_000) / MIB == pytest.approx(85709.81, abs=0.01)  # the post's log line
+    assert glm.granted_at(1_000_000) == 202752 and glm.context_check(1_000_000)["status"] == "beyond"
+    assert glm.sticker_note() is None
 
 
 def test_linear_scaling_and_missing_context() -> None:

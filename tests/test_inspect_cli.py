@@ -152,7 +152,48 @@ def test_unreadable_file_even_as_root(capsys: pytest.CaptureFixture[str], tmp_pa
     assert "cannot read" in line and "Permission denied" in line
 
 
+@pytest.fixture(scope="module")
+def sticker(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    from gguf_factory import qwen3_30b_a3b_yarn
+
+    return write_gguf(tmp_path_factory.mktemp("y") / "a3b.gguf", "qwen3moe", *qwen3_30b_a3b_yarn())[0]
+
+
+def test_yarn_sticker_reports_the_trained_window(capsys: pytest.CaptureFixture[str], sticker: Path) -> None:
+    code, out, _ = run(capsys, "inspect", str(sticker), "--ctx", "65536", "--json")
+    d = json.loads(out)
+    assert code == 0 and d["native_context"] == 32768 and d["max_context"] == 131072
+    assert d["context_length"] == 131072 and d["granted_context"] == 65536
+    assert d["context_check"] == {"requested": 65536, "native": 32768, "max": 131072, "status": "extended"}
+    assert any("does not cap a slot at 32,768" in n for n in d["notes"])
+    assert d["fill_s"] is None and d["fill"] is None  # no --prefill-tok-s: no projection
+    code, out, _ = run(capsys, "inspect", str(sticker), "--ctx", "65536")
+    assert "native (trained)" in out and "llama.cpp's n_ctx_train" in out and "extended" in out
+
+
+def test_prefill_rates_project_the_fill_time(capsys: pytest.CaptureFixture[str], sticker: Path) -> None:
+    code, out, _ = run(capsys, "inspect", str(sticker), "--ctx", "1M", "--prefill-tok-s", "86@5460,56.68@12810",
+                       "--json")
+    d = json.loads(out)
+    from rigbench.measure.fill import fit_fill, samples_from_rates
+
+    fit = fit_fill(samples_from_rates("86@5460,56.68@12810"))
+    assert fit is not None and code == 0
+    assert d["granted_context"] == 131072  # llama.cpp caps -c 1M at the file's context_length
+    assert d["fill_s"] == {"native": round(fit.seconds(32768), 1), "granted": round(fit.seconds(131072), 1),
+                           "1m": round(fit.seconds(1_000_000), 1)}
+    assert d["fill"]["targets"] == {"native": 32768, "granted": 131072, "1m": 1_000_000}
+    code, out, _ = run(capsys, "inspect", str(sticker), "--prefill-tok-s", "86@5460,56.68@12810")
+    assert code == 0 and "time to fill" in out and "1,000,000 tokens" in out and "h " in out
+    code, out, _ = run(capsys, "advise", str(sticker), "--ram", "1TB", "--bandwidth", "800",
+                       "--prefill-tok-s", "200", "--json")
+    m = json.loads(out)["models"][0]
+    assert m["ctx"] == 32768 and m["fill_s"]["native"] == pytest.approx(32768 / 200, abs=0.1)
+    assert m["fill_s"]["1m"] == pytest.approx(5000, abs=0.1) and any("floors" in n for n in m["notes"])
+
+
 @pytest.mark.parametrize(("args", "words"), [
+    (("--prefill-tok-s", "fast"), "is not a prefill rate"),
     (("--ctx", "lots"), "not a token count"),
     (("--cache-type", "q9_9"), "unknown cache type"),
     (("--bandwidth", "warp drive"), "unknown bandwidth or chip"),

@@ -93,3 +93,43 @@ def test_attach_sends_the_api_key_and_never_stores_it(embedded_server, cli, tmp_
     for f in db.parent.rglob("*"):
         if f.is_file():
             assert key.encode() not in f.read_bytes(), f
+
+
+def test_million_token_mirage(cli, tmp_path: Path) -> None:
+    """The first post's sequence, live on the bundled model: -c 1000000 is allocated (1M cells of
+    its 3 global layers, about 2.9 GiB), then the slot is capped to the trained 32,768."""
+    import psutil
+
+    from rigbench.engines.bundled import bundled_model_path
+    from rigbench.model.facts import model_facts
+
+    facts = model_facts(bundled_model_path())
+    need = facts.kv_cache_bytes(1_000_000)
+    if psutil.virtual_memory().available < need + 2 * 2**30:
+        pytest.skip(f"needs {need / 2**30:.1f} GiB free for the 1M-cell KV cache, plus headroom")
+    db = str(tmp_path / "r.db")
+    r = cli("run", "-c", "1000000", "--depths", "0,512,1024", "--repeats", "1", "--gen-tokens", "8",
+            "--no-quality", "--json", "--db", db)
+    assert r.code == 0, r.err
+    out = r.json()
+    c = out["context"]
+    assert c["requested"] == 1_000_000 and c["native"] == 32768 and c["granted"] == 32768
+    assert c["capped"] is True and c["status"] == "beyond"
+    assert "exceeds the training context of the model (32768) - capping" in c["capping_line"]
+    assert c["kv_cache_cells"] == 1_000_192  # padded to 256, as llama.cpp does
+    assert c["kv_cache_mib"] == pytest.approx(need / 2**20, rel=0.01)  # the log agrees with the header
+    assert c["overflow"] == {"n_ctx_seq": 1_000_192, "n_ctx_train": 32768}
+    assert c["sequence"][0] == "requested 1,000,000" and c["sequence"][-1] == "native 32,768"
+    # two depths with 256+ new tokens (512 and 1,024): a fit, projected to the three targets
+    fill_s, fill = c["fill_s"], c["fill"]
+    assert set(fill_s) == {"native", "granted", "1m"} and fill["skipped_depths"] == [0]
+    assert len(fill["samples"]) == 2 and fill["basis"] == "server"
+    a, b = fill["a_s_per_token"], fill["b_s_per_token2"]
+    assert fill_s["native"] == fill_s["granted"] == pytest.approx(a * 32768 + b * 32768**2, abs=0.1)
+    assert fill_s["1m"] == pytest.approx(a * 1e6 + b * 1e12, abs=0.1) and fill_s["1m"] > fill_s["native"] > 0
+    assert out["verdict"]["context_ok"] is False
+    card = cli("show", str(out["run_id"]), "--db", db).out
+    flat = " ".join(card.split())
+    for words in ("requested 1,000,000 →", "KV cache allocated", "(1,000,192 cells)", "slot capped to 32,768",
+                  "→ native 32,768", "Fill time", "1,000,000 tokens"):
+        assert words in flat, words

@@ -12,7 +12,15 @@ import typer
 
 from rigbench.cli import app
 from rigbench.cli.common import DB_HELP, JSON_HELP, emit_json, out
-from rigbench.cli.inspect import BANDWIDTH_HELP, fmt_bytes, fmt_rate, parse_count
+from rigbench.cli.inspect import (
+    BANDWIDTH_HELP,
+    PREFILL_HELP,
+    fill_for,
+    fmt_bytes,
+    fmt_rate,
+    parse_count,
+    prefill_samples,
+)
 from rigbench.errors import UsageError
 
 if TYPE_CHECKING:
@@ -45,6 +53,7 @@ def advise(
     bandwidth: Annotated[str, typer.Option("--bandwidth", help=BANDWIDTH_HELP)] = "auto",
     ctx: Annotated[str | None, typer.Option("--ctx", help="context each model must hold, e.g. 200000 or 32k "
                                                           "(k = 1024; default: each model's native context)")] = None,
+    prefill_tok_s: Annotated[str | None, typer.Option("--prefill-tok-s", help=PREFILL_HELP)] = None,
     json_out: Annotated[bool, typer.Option("--json", help=JSON_HELP)] = False,
     catalog: Annotated[bool, typer.Option(
         "--catalog", help="advise over the bundled catalog of public models instead of files on disk "
@@ -76,6 +85,7 @@ def advise(
 
     ram_bytes, ram_source = parse_ram(ram)
     n_ctx = parse_count(ctx) if ctx is not None else None
+    samples = prefill_samples(prefill_tok_s)
     paths = list(models or []) or [model_arg(None)]
     facts = [model_facts(p, ctx=n_ctx) for p in paths]  # read every header first: bad input fails fast
     bw = resolve_bandwidth(bandwidth)
@@ -84,12 +94,14 @@ def advise(
         c = n_ctx or f.native_context or 4096
         options, line = plan(f, ram_bytes=ram_bytes, bandwidth_bytes_per_s=bw.bytes_per_s, ctx=c,
                              ctx_cap=f.max_context)
+        fill_s, fill = fill_for(f, c, samples)
         results.append({
             "path": f.path, "name": f.name, "architecture": f.architecture, "quant": f.quant,
             "weights_bytes": f.weights_bytes, "active_bytes_per_token": f.active_bytes_per_token,
             "native_context": f.native_context, "max_context": f.max_context, "ctx": c,
             "context_check": f.context_check(c), "options": [o.to_json() for o in options],
-            "verdict": line, "notes": list(f.notes) + f.context_notes(c),
+            "verdict": line, "notes": list(f.notes) + f.context_notes(c) + ([fill["statement"]] if fill else []),
+            "fill_s": fill_s, "fill": fill,
         })
     data = {
         "ram": {"bytes": ram_bytes, "source": ram_source},

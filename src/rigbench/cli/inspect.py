@@ -21,6 +21,9 @@ _COUNT = re.compile(r"^\s*([0-9]*\.?[0-9]+)\s*([kKmM]?)\s*$")
 
 CTX_HELP = ("context to size the KV cache for and to check, e.g. 200000, 32k, 1M (k = 1024; "
             "default: the native context)")
+PREFILL_HELP = ("prefill tok/s measured on this model, optionally at a prompt length: 185, or 185@2k,86@5460 "
+                "(two or more: the attention term is fitted): projects the time to fill the native window, the "
+                "granted one and 1,000,000 tokens")
 BANDWIDTH_HELP = "memory bandwidth for the decode ceiling: GB/s (800, 3.35TB/s), a chip (\"M3 Ultra\", h100) or auto"
 
 
@@ -80,11 +83,13 @@ def inspect(
     ctx: Annotated[str | None, typer.Option("--ctx", help=CTX_HELP)] = None,
     cache_type: Annotated[str, typer.Option("--cache-type", help="KV cache type: f16, q8_0 or q4_0")] = "f16",
     bandwidth: Annotated[str | None, typer.Option("--bandwidth", help=BANDWIDTH_HELP)] = None,
+    prefill_tok_s: Annotated[str | None, typer.Option("--prefill-tok-s", help=PREFILL_HELP)] = None,
     json_out: Annotated[bool, typer.Option("--json", help=JSON_HELP)] = False,
 ) -> int:
     from rigbench.model.facts import model_facts
 
     n_ctx = parse_count(ctx) if ctx is not None else None
+    samples = prefill_samples(prefill_tok_s)
     facts = model_facts(model_arg(model), ctx=n_ctx, cache_type=cache_type)
     bw = None
     if bandwidth is not None:
@@ -92,6 +97,9 @@ def inspect(
 
         bw = resolve_bandwidth(bandwidth)
     data = facts.to_json(bw)
+    data["fill_s"], data["fill"] = fill_for(facts, data["ctx"], samples)
+    if data["fill"]:
+        data["notes"].append(data["fill"]["statement"])
     if bw is None:
         data["notes"].append("no --bandwidth given: pass --bandwidth auto, a chip name or GB/s for the decode ceiling")
     else:
@@ -101,6 +109,28 @@ def inspect(
     else:
         out().print(render(facts, data, bw))
     return 0
+
+
+def prefill_samples(text: str | None) -> list[Any] | None:
+    """``--prefill-tok-s`` parsed (bad input fails before any file is read)."""
+    if text is None:
+        return None
+    from rigbench.measure.fill import samples_from_rates
+
+    return samples_from_rates(text)
+
+
+def fill_for(facts: ModelFacts, ctx: int, samples: list[Any] | None) -> tuple[dict[str, Any] | None,
+                                                                              dict[str, Any] | None]:
+    """The fill-time projection a run makes, from rates given by hand: to the native window, the
+    window llama-server would grant one slot at ``ctx``, and 1,000,000 tokens. None without rates."""
+    if samples is None:
+        return None, None
+    from rigbench.measure.fill import ONE_MILLION, fill_projection, fit_fill
+
+    fit = fit_fill(samples, min_samples=1)
+    return fill_projection(fit, {"native": facts.native_context, "granted": facts.granted_at(ctx),
+                                 "1m": ONE_MILLION}, basis="given")
 
 
 def render(facts: ModelFacts, d: dict[str, Any], bw: Bandwidth | None) -> Table:
@@ -154,7 +184,10 @@ def render(facts: ModelFacts, d: dict[str, Any], bw: Bandwidth | None) -> Table:
     row(f"at {d['ctx']:,} tokens", f"{fmt_bytes(d['kv_cache_bytes'])}" + (f"  ({parts})" if parts else ""))
     section("context")
     chk = d["context_check"]
-    row("native", f"{d['native_context']:,}" if d["native_context"] else "—")
+    row("native (trained)", f"{d['native_context']:,}" if d["native_context"] else "—")
+    if d["context_length"] and d["native_context"] and d["context_length"] != d["native_context"]:
+        row("context_length", f"{d['context_length']:,}  (llama.cpp's n_ctx_train: it caps a slot there, "
+                                    "not at the trained window)")
     rope = d["rope_scaling"] or "none declared"
     if d["rope_scaling_factor"]:
         rope += f" x{d['rope_scaling_factor']:g}"
@@ -162,6 +195,19 @@ def render(facts: ModelFacts, d: dict[str, Any], bw: Bandwidth | None) -> Table:
             rope += f" from {d['rope_original_context']:,}"
     row("max (declared scaling)", f"{d['max_context']:,}  (rope scaling: {rope})" if d["max_context"] else "—")
     row(f"check at {chk['requested']:,}", chk["status"])
+    row(f"slot at -c {d['ctx']:,}", f"{d['granted_context']:,}  (what llama-server grants one slot)")
+    if d.get("fill"):
+        from rigbench.measure.fill import fmt_duration
+
+        section("time to fill (prefill)")
+        ranges = d["fill"]["range_s"]
+        for key, label in (("native", "native window"), ("granted", "granted window"), ("1m", "1,000,000 tokens")):
+            n = d["fill"]["targets"].get(key)
+            if d["fill_s"].get(key) is None or not n:
+                continue
+            r = ranges.get(key)
+            span = f"  ({fmt_duration(r[0])}–{fmt_duration(r[1])})" if r else ""
+            row(label if key == "1m" else f"{label} {n:,}", fmt_duration(d["fill_s"][key]) + span)
     section("ceiling")
     if bw is None:
         row("bandwidth", "— (pass --bandwidth)")

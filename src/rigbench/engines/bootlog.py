@@ -15,7 +15,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-__all__ = ["parse_boot_log", "tail"]
+__all__ = ["parse_boot_log", "tail", "trained_context"]
 
 _INT = r"(-?\d+)"
 _NUM = r"([0-9.]+)"
@@ -153,3 +153,14 @@ def _backend(text: str, facts: dict[str, Any]) -> str | None:
 
 def tail(text: str, lines: int = 12) -> str:
     return "\n".join(text.rstrip().splitlines()[-lines:])
+
+
+def trained_context(log: dict[str, Any], n_ctx_train: int | None = None) -> int | None:
+    """The trained window as the boot log tells it: ``n_ctx_orig_yarn`` where the file declares
+    YaRN with an original window below ``n_ctx_train`` (a GGUF whose context_length is the
+    extended window), else ``n_ctx_train``."""
+    train = n_ctx_train if n_ctx_train is not None else log.get("n_ctx_train")
+    orig = log.get("n_ctx_orig_yarn")
+    if log.get("rope_scaling") == "yarn" and isinstance(orig, int) and isinstance(train, int) and 0 < orig < train:
+        return orig
+    return train if isinstance(train, int) else None

@@ -12,6 +12,7 @@ from typing import Any
 from rigbench.client.probe import ServerClient
 from rigbench.client.stream import Timeouts
 from rigbench.engines import Engine, make_engine
+from rigbench.engines.bootlog import trained_context
 from rigbench.types import EngineSpec, ServerFacts
 
 __all__ = ["Session", "api_key_from_env", "hf_config_facts", "model_info", "open_session"]
@@ -53,7 +54,8 @@ def merge_gguf_facts(info: dict[str, Any], gguf: dict[str, Any]) -> dict[str, An
     """The GGUF header's word wins for what it knows (name, quant, contexts, sizes)."""
     out = dict(info)
     for key in ("name", "quant", "architecture", "native_context", "max_context", "params_total", "params_active",
-                "active_bytes_per_token", "kv_bytes_per_token", "rope_scaling", "bits_per_weight", "file_bytes"):
+                "active_bytes_per_token", "kv_bytes_per_token", "rope_scaling", "bits_per_weight", "file_bytes",
+                "rope_scaling_factor", "rope_original_context", "context_length"):
         if gguf.get(key) is not None:
             out[key] = gguf[key]
     out["gguf"] = {k: gguf.get(k) for k in ("layers", "heads", "kv_heads", "head_dim", "attention", "sliding_window",
@@ -82,7 +84,7 @@ def model_info(facts: ServerFacts, spec: EngineSpec) -> dict[str, Any]:
         "name": name,
         "quant": quant,
         "file_bytes": file_bytes,
-        "native_context": facts.n_ctx_train or hf.get("native_context"),
+        "native_context": trained_context(log, facts.n_ctx_train) or hf.get("native_context"),
         "granted_context": facts.granted_context,
         "path": path,
         "served_id": facts.model_id,

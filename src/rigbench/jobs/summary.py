@@ -4,13 +4,16 @@ from __future__ import annotations
 
 from typing import Any
 
+from rigbench.engines.bootlog import trained_context
 from rigbench.errors import UsageError
 from rigbench.measure.ceiling import annotate_points, ceiling_statement
+from rigbench.measure.fill import ONE_MILLION, fill_projection, fit_fill, samples_from_points
 from rigbench.measure.overrun import max_tokens_overrun
 from rigbench.measure.points import depth_points, server_counters, sweep_cost, verdict
 from rigbench.store import Store
 
-__all__ = ["context_statement", "context_status", "run_summary", "software_json"]
+__all__ = ["context_sequence", "context_statement", "context_status", "fill_figures", "run_summary",
+           "software_json"]
 
 
 def context_statement(requested: int | None, native: int | None, granted: int | None, capped: bool | None,
@@ -60,6 +63,52 @@ def software_json(facts: dict[str, Any]) -> dict[str, Any]:
     return {"name": None, "version": None}
 
 
+def context_sequence(requested: int | None, kv: list[dict[str, Any]], granted: int | None, capped: bool | None,
+                     native: int | None, max_ctx: int | None = None, n_ctx_train: int | None = None,
+                     scaling: str | None = None) -> list[str]:
+    """The first post's sequence, each step from the boot log or the GGUF: requested -> KV cache
+    allocated -> the slot capped (or granted) -> the trained window."""
+    steps = []
+    if requested:
+        steps.append(f"requested {requested:,}")
+    if kv:
+        mib = sum(float(k.get("mib") or 0) for k in kv)
+        cells = max(int(k.get("cells") or 0) for k in kv)
+        steps.append(f"KV cache allocated {mib:,.2f} MiB ({cells:,} cells)")
+    if capped and granted:
+        if native and granted == native:
+            cap = " (the trained window)"
+        elif n_ctx_train and granted == n_ctx_train:
+            cap = " (the file's context_length, llama.cpp's n_ctx_train)"
+        else:
+            cap = ""
+        steps.append(f"slot capped to {granted:,}{cap}")
+    elif granted:
+        steps.append(f"slot granted {granted:,}")
+    if native:
+        step = f"native {native:,}"
+        if max_ctx and max_ctx > native:
+            step += f" (up to {max_ctx:,} declared through {scaling or 'rope scaling'}: an extension)"
+        steps.append(step)
+    return steps
+
+
+def fill_figures(points: list[dict[str, Any]], native: int | None, granted: int | None
+                 ) -> tuple[dict[str, float | None], dict[str, Any]]:
+    """``context.fill_s`` and ``context.fill``: prefill time fitted on the measured depths,
+    projected to the native window, the granted one and a million tokens."""
+    samples, basis, skipped = samples_from_points(points)
+    return fill_projection(fit_fill(samples), {"native": native, "granted": granted, "1m": ONE_MILLION},
+                           basis=basis, skipped=skipped)
+
+
+def _native(model: dict[str, Any], log: dict[str, Any], n_ctx_train: int | None) -> int | None:
+    """The trained window: the GGUF's word, else the boot log's (YaRN original), else n_ctx_train."""
+    if model.get("native_context"):
+        return int(model["native_context"])
+    return trained_context(log, n_ctx_train)
+
+
 def run_summary(store: Store, run_id: int) -> dict[str, Any]:
     run = store.get_run(run_id)
     if run is None:
@@ -71,12 +120,15 @@ def run_summary(store: Store, run_id: int) -> dict[str, Any]:
     points = depth_points(rows)
     basis = (run.get("extra") or {}).get("ceiling")
     annotate_points(points, basis)
-    native = model.get("native_context") or facts.get("n_ctx_train")
+    log = facts.get("log_facts") or {}
+    native = _native(model, log, facts.get("n_ctx_train"))
     granted = facts.get("granted_context")
     requested = facts.get("requested_context")
     overrun = max_tokens_overrun(rows)
     # the overrun first: it bears on every figure below it
     notes = ([overrun["statement"]] if overrun else []) + list(run.get("notes") or [])
+    kv = [k for k in log.get("kv_cache") or [] if isinstance(k, dict)]
+    fill_s, fill = fill_figures(points, native, granted)
     out: dict[str, Any] = {
         "run_id": run_id,
         "status": run["status"],
@@ -119,6 +171,16 @@ def run_summary(store: Store, run_id: int) -> dict[str, Any]:
             "capping_line": facts.get("capping_line"),
             "statement": context_statement(requested, native, granted, facts.get("capped"),
                                            model.get("max_context")),
+            "n_ctx_train": facts.get("n_ctx_train"),
+            "kv_cache_mib": log.get("kv_cache_mib"),
+            "kv_cache_cells": max((int(k.get("cells") or 0) for k in kv), default=None),
+            "kv_cache": kv,
+            "overflow": log.get("ctx_overflow"),
+            "sequence": context_sequence(requested, kv, granted, facts.get("capped"), native,
+                                         model.get("max_context"), facts.get("n_ctx_train"), _scaling(model)),
+            "notes": _context_notes(model, native, granted),
+            "fill_s": fill_s,
+            "fill": fill,
         },
         "points": points,
         "ceiling": ceiling_statement(basis, points),
@@ -136,3 +198,27 @@ def run_summary(store: Store, run_id: int) -> dict[str, Any]:
         if key != "ceiling":
             out.setdefault(key, value)
     return out
+
+
+def _context_notes(model: dict[str, Any], native: int | None, granted: int | None) -> list[str]:
+    """What llama.cpp does with a file whose context_length is past its trained window."""
+    cap = model.get("context_length")
+    if not cap or not native or int(cap) <= native:
+        return []
+    out = [f"the GGUF writes context_length {int(cap):,} but was trained on {native:,} "
+           f"(declared through {_scaling(model) or 'rope scaling'}): llama.cpp takes {int(cap):,} as "
+           f"n_ctx_train and does not cap a slot at {native:,}"]
+    if granted and granted > native:
+        out.append(f"the slot's {granted:,} tokens run {granted - native:,} past the trained window, on the "
+                   "extension: the verdict counts the native window only")
+    return out
+
+
+def _scaling(model: dict[str, Any]) -> str | None:
+    """"YaRN x4", from the GGUF's rope scaling type and factor."""
+    kind = model.get("rope_scaling")
+    if not kind or kind == "none":
+        return None
+    name = "YaRN" if kind == "yarn" else str(kind)
+    factor = model.get("rope_scaling_factor")
+    return f"{name} x{float(factor):g}" if factor else name

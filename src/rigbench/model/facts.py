@@ -25,9 +25,11 @@ The rules, and where they come from (llama.cpp ``src/llama-kv-cache*.cpp``,
   sliding-window layers keep at most their window (llama.cpp sizes that cache as
   ``pad256(min(n_ctx, n_swa * n_seq + n_ubatch))`` cells); recurrent layers keep a constant
   f32 state. Bytes per element from ``GGML_QUANT_SIZES`` (q8_0: 34 per 32, q4_0: 18 per 32).
-- Context: native = ``{arch}.context_length``; max = YaRN's ``original_context_length x factor``
-  where the GGUF declares it; llama.cpp's server caps a slot at the training context unless
-  YaRN is configured at launch.
+- Context: native = the trained window: ``rope.scaling.original_context_length`` where the file
+  declares a rope scaling (YaRN or another) with it, else ``{arch}.context_length``; max = the
+  larger of ``context_length`` and ``original x factor`` (the window declared through scaling, an
+  extension, never native). llama.cpp takes ``context_length`` as ``n_ctx_train`` and caps a
+  slot there, not at the trained window.
 """
 
 from __future__ import annotations
@@ -148,6 +150,7 @@ class ModelFacts:
     unknown_keys: tuple[str, ...] = ()
     unknown_tensor_types: tuple[str, ...] = ()
     notes: tuple[str, ...] = ()
+    context_length: int | None = None  # {arch}.context_length as written: llama.cpp's n_ctx_train
 
     @property
     def bits_per_weight(self) -> float:
@@ -225,9 +228,40 @@ class ModelFacts:
             status = "beyond"
         return {"requested": req, "native": native, "max": top, "status": status}
 
+    @property
+    def llama_cpp_cap(self) -> int | None:
+        """Where llama.cpp's server caps a slot: ``context_length`` (its ``n_ctx_train``)."""
+        return self.context_length or self.native_context
+
+    def granted_at(self, ctx: int, *, n_seq: int = 1) -> int:
+        """The window llama-server gives one slot for ``-c ctx``: padded to 256 cells, split over
+        ``n_seq`` slots, capped at ``n_ctx_train`` (``server-context.cpp``)."""
+        per_slot = pad_to(max(1, int(ctx)), 256) // max(1, n_seq)
+        cap = self.llama_cpp_cap
+        return min(per_slot, cap) if cap else per_slot
+
+    def sticker_note(self) -> str | None:
+        """What llama.cpp does with a file whose context_length is past its trained window."""
+        cap, native = self.context_length, self.native_context
+        if not cap or not native or cap <= native:
+            return None
+        how = f"{self.rope_scaling or 'rope'} x{self.rope_scaling_factor:g}" if self.rope_scaling_factor else \
+            (self.rope_scaling or "rope scaling")
+        return (f"the GGUF writes context_length {cap:,} but was trained on {native:,} "
+                f"(rope.scaling.original_context_length, declared through {how}): llama.cpp takes {cap:,} as "
+                f"n_ctx_train, applies the file's scaling and does not cap a slot at {native:,}; past {native:,} "
+                "tokens the model runs on the extension, not on its training")
+
     def context_notes(self, requested: int | None = None) -> list[str]:
         chk = self.context_check(requested)
         req, native, top = chk["requested"], chk["native"], chk["max"]
+        sticker = self.sticker_note()
+        if sticker and chk["status"] in ("extended", "beyond"):
+            note = [sticker]
+            if chk["status"] == "beyond":
+                note.append(f"{req:,} tokens is beyond the declared window too: llama.cpp's server caps a slot at "
+                            f"{self.llama_cpp_cap:,}")
+            return note
         if chk["status"] == "extended":
             orig = self.rope_original_context or native
             factor = self.rope_scaling_factor or (top / orig if orig else 0)
@@ -268,6 +302,7 @@ class ModelFacts:
             "recurrent_state_bytes": self.state_bytes, "native_context": self.native_context,
             "max_context": self.max_context, "rope_scaling": self.rope_scaling,
             "rope_scaling_factor": self.rope_scaling_factor, "rope_original_context": self.rope_original_context,
+            "context_length": self.context_length, "granted_context": self.granted_at(ctx_used),
             "ctx": ctx_used, "kv_cache_bytes": sum(p.bytes for p in parts),
             "kv_cache": [p.to_json() for p in parts],
             "bandwidth": bandwidth.to_json() if bandwidth is not None else None,
@@ -366,19 +401,27 @@ def _state_elems(g: GGUFFile, n_embd: int) -> int:
     return max(0, d_conv - 1) * (d_inner + 2 * n_group * d_state) + d_state * d_inner
 
 
-def _rope(g: GGUFFile, native: int | None, notes: list[str]) -> tuple[str | None, float | None, int | None, int | None]:
+def _rope(g: GGUFFile, ctx_len: int | None, notes: list[str]
+          ) -> tuple[str | None, float | None, int | None, int | None, int | None]:
+    """(scaling type, factor, original context, native = trained window, max = declared window)."""
     kind = g.arch_key("rope.scaling.type")
     factor = g.arch_key("rope.scaling.factor", g.arch_key("rope.scale_linear"))
     factor = float(factor) if isinstance(factor, (int, float)) and factor else None
     orig = _int(g.arch_key("rope.scaling.original_context_length"))
-    top = native
+    scaled = (kind is not None and str(kind) != "none") or (factor is not None and factor > 1)
+    native = ctx_len
+    if scaled and orig and ctx_len and orig < ctx_len:
+        native = orig  # the trained window; context_length holds the extended one (a "YaRN sticker")
+    elif scaled and orig and not ctx_len:
+        native = orig
+    top = max(ctx_len or 0, native or 0) or None
     if kind == "yarn" and factor and factor > 1:
         base = orig or native
         if base:
-            top = max(native or 0, int(base * factor))
+            top = max(top or 0, int(base * factor))
     elif kind and kind not in ("none", "linear", "yarn"):
-        notes.append(f"rope scaling {kind!r}: the maximum context is taken as the native one")
-    return (str(kind) if kind else None), factor, orig, top
+        notes.append(f"rope scaling {kind!r}: the maximum context is taken as the declared context_length")
+    return (str(kind) if kind else None), factor, orig, native, top
 
 
 def facts_from_gguf(g: GGUFFile, *, ctx: int | None = None, cache_type: str = "f16") -> ModelFacts:
@@ -457,8 +500,8 @@ def facts_from_gguf(g: GGUFFile, *, ctx: int | None = None, cache_type: str = "f
     if any(_EXPERT.search(n) for n in names) and not (experts and used):
         notes.append("expert tensors without expert_count/expert_used_count: counted in full")
 
-    native = _int(g.arch_key("context_length"))
-    kind, factor, orig, top = _rope(g, native, notes)
+    ctx_len = _int(g.arch_key("context_length"))
+    kind, factor, orig, native, top = _rope(g, ctx_len, notes)
     if g.unknown_tensor_types:
         notes.append(f"unknown tensor types {', '.join(g.unknown_tensor_types)}: sizes taken from the offsets")
     ftype = _int(g.metadata.get("general.file_type"))
@@ -475,4 +518,5 @@ def facts_from_gguf(g: GGUFFile, *, ctx: int | None = None, cache_type: str = "f
         experts=experts, experts_used=used, cache_type=cache_type, ctx=ctx,
         shards=tuple(str(s) for s in g.shards) if len(g.shards) > 1 else (),
         unknown_keys=g.unknown_keys, unknown_tensor_types=g.unknown_tensor_types, notes=tuple(notes),
+        context_length=ctx_len,
     )

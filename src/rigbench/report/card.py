@@ -75,7 +75,12 @@ def _facts_table(s: Mapping[str, Any]) -> Table:
         t.add_row("Machine", safe_text(" · ".join(str(x) for x in [mach.get("hostname"), mach.get("cpu"),
                                                                    f"{mach.get('cores')} cores", f"{ram} RAM", gpus]
                                                   if x)))
-    t.add_row("Context", safe_text(s["context"]["statement"]))
+    ctx = s["context"]
+    seq = ctx.get("sequence") or []
+    t.add_row("Context", safe_text(" → ".join(seq) if seq else ctx["statement"]))
+    fill = ctx.get("fill") or {}
+    if fill.get("statement") and s.get("points"):
+        t.add_row("Fill time", safe_text(fill["statement"]))
     counters = (s.get("server") or {}).get("counters")
     if counters:
         t.add_row("Counters", safe_text(counters_statement(counters)))
@@ -172,7 +177,7 @@ def card(s: Mapping[str, Any]) -> RenderableType:
     parts.append(Text.assemble(("Verdict: ", "bold"), safe_text(str(cls).upper(), cls_style),
                                " — ", safe_text(v.get("summary", ""))))
     flags = [f"depth {p['depth']:,}: {f}" for p in s.get("points", []) for f in p.get("flags") or []]
-    notes = list(s.get("notes") or []) + flags
+    notes = list(s.get("notes") or []) + list((s.get("context") or {}).get("notes") or []) + flags
     if notes:
         nt = Text("Notes:\n", style="bold")
         for n in notes:

@@ -214,3 +214,10 @@ def test_verdict_line_names_what_clears_the_decode_bar() -> None:
     assert "no ceiling at 32,768 reaches 100 tok/s" in verdict_line(slow)
     assert verdict_line(catalog_advice(bundled_catalog(), ram_bytes=2**20, bandwidth_bytes_per_s=50e9, ctx=4096,
                                        family="llama3", quants=["Q4_K_M"])) == "verdict: nothing loads"
+
+
+def test_db_without_catalog_is_refused_not_ignored(cli, tmp_path: Path) -> None:
+    r = cli("advise", "--db", str(tmp_path / "r.db"))
+    assert r.code != 0
+    assert len(r.err.strip().splitlines()) == 1 and "--catalog" in r.err
+    assert not (tmp_path / "r.db").exists()

@@ -77,6 +77,9 @@ def advise(
 
         return advise_catalog(ram=ram, bandwidth=bandwidth, ctx=ctx, json_out=json_out, family=family, quant=quant,
                               catalog_file=catalog_file, db=db)
+    if db is not None:
+        raise UsageError("--db shows measured runs beside the catalog's ceilings; it has no use with GGUF files",
+                         "add --catalog, or drop --db")
     from rigbench.cli.inspect import model_arg
     from rigbench.model.bandwidth import resolve_bandwidth
     from rigbench.model.facts import model_facts

@@ -167,3 +167,39 @@ def test_sweep_limits_always_carry_a_total_and_timeout_raises_it() -> None:
     assert given.read_s == 900.0 and auto.read_s == max(120.0, 3 * 4096 / 200 + 60)
     assert given.total_s == pytest.approx(3 * (4096 / 200 + 128 / 20) + 900.0)
     assert given.total_s > auto.total_s and "measured" in auto.total_basis
+
+
+def _client_with(handler: Any) -> Any:
+    from rigbench.client import probe
+    from rigbench.types import ServerFacts
+
+    client = probe.ServerClient(ServerFacts(base_url="http://127.0.0.1:9/v1", kind="url"))
+    client.http = httpx.Client(transport=httpx.MockTransport(handler))
+    return client
+
+
+_MODELS = b'{"object": "list", "data": [{"id": "m", "object": "model"}]}'
+
+
+def test_a_probe_answer_over_the_bound_is_not_read_whole() -> None:
+    from rigbench.client import probe
+    from rigbench.errors import EngineError
+
+    huge = b"x" * (probe.MAX_PROBE_BYTES + 1)
+
+    def models_too_big(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(200, content=huge)
+
+    with pytest.raises(EngineError, match="more than 16 MiB"):
+        _client_with(models_too_big).probe()
+
+    def props_too_big(request: httpx.Request) -> httpx.Response:
+        if request.url.path.endswith("/models"):
+            return httpx.Response(200, content=_MODELS)
+        if request.url.path == "/props":
+            return httpx.Response(200, content=b'{"default_generation_settings": {"n_ctx": 4096}, "x": "' + huge + b'"}')
+        return httpx.Response(404)
+
+    facts = _client_with(props_too_big).probe()  # /props is read no further: as if the server had none
+    assert facts.model_id == "m"
+    assert facts.granted_context != 4096

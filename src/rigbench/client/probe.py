@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import json
 import os
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -29,6 +30,14 @@ from rigbench.types import RequestRecord, ServerFacts
 __all__ = ["ServerClient", "parse_prometheus", "unavailable_note"]
 
 _NO_FORCE = "output length could not be forced"
+# what one probe answer (/v1/models, /props, /metrics, /version, /tokenize) may take: a server
+# that sends more, or trickles bytes past the total time, is read no further
+MAX_PROBE_BYTES = 16 * 2**20
+MAX_PROBE_S = 60.0
+
+
+class ProbeTooLarge(httpx.HTTPError):
+    """A probe answer over ``MAX_PROBE_BYTES`` or ``MAX_PROBE_S``: not read further."""
 _HINT_URLS = "LM Studio serves http://127.0.0.1:1234/v1, Ollama http://127.0.0.1:11434/v1"
 
 
@@ -81,9 +90,25 @@ class ServerClient:
         self.close()
 
     # -- probing -------------------------------------------------------------------
+    def _bounded(self, method: str, url: str, *, max_bytes: int = MAX_PROBE_BYTES, max_s: float = MAX_PROBE_S,
+                 **kw: Any) -> httpx.Response:
+        """One request whose answer is read to at most ``max_bytes`` (decoded) within ``max_s``
+        in all; past either it raises ``ProbeTooLarge`` (an ``httpx.HTTPError``)."""
+        end = time.monotonic() + max_s
+        with self.http.stream(method, url, headers=self._headers, **kw) as r:
+            buf = bytearray()
+            for chunk in r.iter_bytes():
+                buf += chunk
+                if len(buf) > max_bytes:
+                    raise ProbeTooLarge(f"{url} answered with more than {max_bytes / 2**20:.0f} MiB")
+                if time.monotonic() > end:
+                    raise ProbeTooLarge(f"{url} took more than {max_s:.0f} s to answer")
+            headers = [(k, v) for k, v in r.headers.items() if k.lower() not in ("content-encoding", "content-length")]
+            return httpx.Response(r.status_code, headers=headers, content=bytes(buf), request=r.request)
+
     def _get(self, url: str) -> httpx.Response | None:
         try:
-            return self.http.get(url, headers=self._headers)
+            return self._bounded("GET", url)
         except httpx.HTTPError:
             return None
 
@@ -94,10 +119,12 @@ class ServerClient:
         last: str = ""
         for url in candidates:
             try:
-                r = self.http.get(url, headers=self._headers)
+                r = self._bounded("GET", url)
             except httpx.ConnectError:
                 raise EngineError(f"nothing is listening at {self.api_base}",
                                   f"start the server or check the URL and port ({_HINT_URLS})") from None
+            except ProbeTooLarge as exc:
+                raise EngineError(str(exc), "this is not an OpenAI-compatible server's answer: check the URL") from None
             except httpx.HTTPError as exc:
                 raise EngineError(f"could not reach {self.api_base}: {type(exc).__name__}",
                                   "check the URL and that the server is up") from None
@@ -267,9 +294,11 @@ class ServerClient:
         if d is None:
             return None
         try:
-            r = self.http.post(self.root + (d.tokenize_path or "/tokenize"), headers=self._headers,
-                               json=dialects.tokenize_body(d, text, model=self.model, with_pieces=with_pieces),
-                               timeout=httpx.Timeout(120.0))
+            # a token's entry (id, piece, JSON) is far under 64 bytes a character of the text
+            r = self._bounded("POST", self.root + (d.tokenize_path or "/tokenize"),
+                              max_bytes=max(MAX_PROBE_BYTES, 64 * len(text)), max_s=600.0,
+                              json=dialects.tokenize_body(d, text, model=self.model, with_pieces=with_pieces),
+                              timeout=httpx.Timeout(120.0))
         except httpx.HTTPError:
             return None
         if r.status_code != 200:

@@ -239,7 +239,8 @@ def test_every_renderer_shows_hostile_strings_as_text(summaries: dict[str, Any],
             if name.endswith("md"):  # every row has the header's cells: no | or newline broke it
                 table = [line for line in r.splitlines() if line.startswith("|")]
                 assert {_md_cells(line) for line in table} == {_md_cells(table[0])}, (name, r)
-                assert not re.search(r"(?<!\\)<", r.replace("\\\\", "")), (name, r)  # no tag
+                # no tag but md_cell's own <br> for a newline (a drawn "<" is written "\\<")
+                assert not re.search(r"(?<!\\)<(?!br>)", r.replace("\\\\", "")), (name, r)
             continue
         plain = _plain(r)
         assert not FORBIDDEN.search(plain), (name, plain)

@@ -164,7 +164,7 @@ def test_32gb_m4_max_moe_loads_and_dense_70b_does_not(cli: Any) -> None:
     assert text.code == 0, text.err
     flat = " ".join(text.out.split())
     # the post's pick: "32 GB is enough to fit a 35B MoE"
-    assert "32 GB: the Qwen3.6 35B-A3B MoE at Q4_K_M loads with 262,144 tokens of context" in flat
+    assert "32 GiB: the Qwen3.6 35B-A3B MoE at Q4_K_M loads with 262,144 tokens of context" in flat
     assert "a dense Llama 3.1 70B at Q4_K_M does not load" in flat
     assert "everything that loads is background class here" in flat  # no catalog model has a 1M native context
 

@@ -170,7 +170,8 @@ def attach_measured(options: Iterable[CatalogOption], runs: Iterable[Any]) -> li
 
 
 def _gb(n: int) -> str:
-    return f"{n / 2**30:,.0f} GB" if n >= 10 * 2**30 else f"{n / 2**30:,.1f} GB"
+    """Binary units, as the table's sizes and ``--ram`` (a "32GB" machine has 32 GiB) are."""
+    return f"{n / 2**30:,.0f} GiB" if n >= 10 * 2**30 else f"{n / 2**30:,.1f} GiB"
 
 
 def answer_in_words(options: Sequence[CatalogOption], *, ram_bytes: int, quant: str = "Q4_K_M") -> str:

@@ -197,7 +197,8 @@ def test_a_probe_answer_over_the_bound_is_not_read_whole() -> None:
         if request.url.path.endswith("/models"):
             return httpx.Response(200, content=_MODELS)
         if request.url.path == "/props":
-            return httpx.Response(200, content=b'{"default_generation_settings": {"n_ctx": 4096}, "x": "' + huge + b'"}')
+            body = b'{"default_generation_settings": {"n_ctx": 4096}, "x": "' + huge + b'"}'
+            return httpx.Response(200, content=body)
         return httpx.Response(404)
 
     facts = _client_with(props_too_big).probe()  # /props is read no further: as if the server had none

@@ -10,17 +10,14 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from rigbench.measure.compare import (
-    SMALL_N,
     compare_depths,
     compare_result,
     crossover,
     floors,
-    paired,
-    pooled,
     session_bands,
     session_figures,
-    t_quantile,
 )
+from rigbench.measure.stats import SMALL_N, paired, pooled, t_quantile, verdict_of
 
 
 def row(depth: int | None, rep: int, decode: float, *, role: str = "a", ttft_ms: float = 100.0, gen: int = 32,

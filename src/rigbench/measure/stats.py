@@ -11,7 +11,8 @@ ratios.
 ``verdict_of`` decides every verdict (per depth, overall, tune, lab): a side wins only when
 the interval excludes 1 at the precision shown (three decimals) *and* the effect
 ``|B/A - 1|`` is at least the minimum detectable effect ``mde_pct`` (the interval's
-half-width in percent of the ratio). Otherwise the verdict is ``no_difference``, stated with
+half-width in percent of the ratio; compared on the log scale, so that swapping A and B
+flips the verdict exactly). Otherwise the verdict is ``no_difference``, stated with
 what the data allow: no difference larger than ``bound_pct`` either way (the farther end of
 the interval from 1).
 """
@@ -126,12 +127,15 @@ def verdict_of(ratio: float | None, ci: tuple[float, float] | None) -> Verdict:
     lo, hi = ci
     mde = (hi - lo) / 2 / ratio * 100
     effect = abs(ratio - 1) * 100
-    big_enough = effect >= mde
+    # effect against MDE on the log scale, where swapping A and B only flips signs (near 1 it
+    # is effect_pct >= mde_pct)
+    big_enough = lo > 0 and abs(math.log(ratio)) >= (math.log(hi) - math.log(lo)) / 2
     if round(lo, _SHOWN) > 1.0 and big_enough:
         return Verdict("b_faster", mde, effect, None)
     if round(hi, _SHOWN) < 1.0 and big_enough:
         return Verdict("a_faster", mde, effect, None)
-    bound = math.ceil(max(hi - 1.0, 1.0 - lo, 0.0) * 1000) / 10  # rounded up: the statement stays true
+    # rounded up to 0.1% so the statement stays true (after dropping float noise: 1.06 - 1 is 6.0%, not 6.1%)
+    bound = math.ceil(round(max(hi - 1.0, 1.0 - lo, 0.0) * 1000, 6)) / 10
     return Verdict("no_difference", mde, effect, bound)
 
 

@@ -8,6 +8,7 @@ from typing import Any
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from rich.console import Console
 
 from rigbench.measure.compare import (
     compare_depths,
@@ -19,6 +20,7 @@ from rigbench.measure.compare import (
     session_figures,
 )
 from rigbench.measure.stats import SMALL_N, paired, pooled, t_quantile, verdict_of
+from rigbench.report.terminal import compare_card
 
 
 def row(depth: int | None, rep: int, decode: float, *, role: str = "a", ttft_ms: float = 100.0, gen: int = 32,
@@ -226,6 +228,19 @@ def test_a_real_difference_is_still_a_winner_both_ways() -> None:
     r2 = compare_result(*_rows_of(real, swap=True))
     assert [p["verdict"] for p in r2["depths"]] == ["a_faster", "a_faster"]
     assert r2["verdict"] == "a_faster" and r2["statement"].startswith("A decodes faster")
+
+
+def test_compare_card_states_the_bound_per_depth_and_overall() -> None:
+    r = compare_result(*_rows_of(_LEAN))
+    s = {**r, "compare_id": 5, "status": "complete", "mode": "depth", "a": {"text": "embedded:c=32768"},
+         "b": {"text": "embedded:c=1000000"}, "notes": []}
+    console = Console(width=200, color_system=None, record=True)
+    console.print(compare_card(s))
+    text = console.export_text()
+    for p in r["depths"]:
+        assert f"no difference ≤{p['bound_pct']:.1f}%" in text
+    assert f"Verdict: no difference — no difference larger than {r['bound_pct']:.1f}% either way" in text
+    assert "b faster" not in text
 
 
 def test_pooled_winner_that_no_depth_shows_alone_says_so() -> None:

@@ -8,19 +8,19 @@ from typing import Any
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from rich.console import Console
 
 from rigbench.measure.compare import (
-    SMALL_N,
     compare_depths,
     compare_result,
+    compare_statement,
     crossover,
     floors,
-    paired,
-    pooled,
     session_bands,
     session_figures,
-    t_quantile,
 )
+from rigbench.measure.stats import SMALL_N, paired, pooled, t_quantile, verdict_of
+from rigbench.report.terminal import compare_card
 
 
 def row(depth: int | None, rep: int, decode: float, *, role: str = "a", ttft_ms: float = 100.0, gen: int = 32,
@@ -154,6 +154,101 @@ def test_compare_depths_from_rows() -> None:
     r = compare_result(a, b)
     assert r["verdict"] == "b_faster" and r["crossover"] is None and r["floors"]["a"]["depth"] == 1024
     assert "B decodes faster" in r["statement"]
+
+
+# -- one verdict rule, per depth and overall (issue 13 item 6) ---------------------------------
+
+# Two depths, three repeats each, B a little ahead but noisy: each depth alone is no
+# difference; the pooled interval lies just above 1 (the old rule, "wholly above 1", called
+# it "B faster"), yet the 1.9% effect is below the ~2.7% this compare can detect.
+_LEAN = [([53.7, 53.5, 53.2], [53.7, 56.7, 54.4]), ([52.5, 52.6, 52.5], [55.5, 53.6, 53.3])]
+
+
+def _rows_of(groups: list[tuple[list[float], list[float]]], *, swap: bool = False) -> tuple[list[Any], list[Any]]:
+    a_rows, b_rows = [], []
+    for d, (a, b) in zip((0, 1024), groups, strict=True):
+        if swap:
+            a, b = b, a
+        a_rows += [row(d, k, x, role="a", step="grow" if k == 0 else "probe") for k, x in enumerate(a)]
+        b_rows += [row(d, k, y, role="b", step="grow" if k == 0 else "probe") for k, y in enumerate(b)]
+    return a_rows, b_rows
+
+
+def test_verdict_rule_needs_the_interval_and_the_detectable_effect() -> None:
+    # excludes 1 and the effect (1.7%) is at least the MDE (about 1.3%): a winner, either way round
+    assert verdict_of(1.017, (1.004, 1.030)).verdict == "b_faster"
+    assert verdict_of(1 / 1.017, (1 / 1.030, 1 / 1.004)).verdict == "a_faster"
+    # the same ratio with a wider, lopsided interval: excludes 1 but the effect is under the MDE
+    wide = verdict_of(1.017, (1.004, 1.060))
+    assert wide.mde_pct is not None and wide.effect_pct is not None and wide.effect_pct < wide.mde_pct
+    assert wide.verdict == "no_difference" and wide.bound_pct == pytest.approx(6.0)
+    mirror = verdict_of(1 / 1.017, (1 / 1.060, 1 / 1.004))
+    assert mirror.verdict == "no_difference" and mirror.bound_pct is not None
+    assert mirror.bound_pct >= (1 - 1 / 1.060) * 100
+    # the issue's figures: an interval shown as 1.000-1.049 does not clearly exclude 1
+    shown = verdict_of(1.017, (1.0003, 1.049))
+    assert shown.verdict == "no_difference" and shown.bound_pct == pytest.approx(4.9)
+    assert verdict_of(1.0, None) == verdict_of(None, (0.9, 1.1))
+
+
+def test_bound_is_what_the_interval_allows_rounded_up() -> None:
+    for lo, hi in ((0.97, 1.02), (0.991, 1.0401), (0.95, 1.0004)):
+        v = verdict_of((lo * hi) ** 0.5, (lo, hi))
+        assert v.verdict == "no_difference" and v.bound_pct is not None
+        far = max(hi - 1, 1 - lo) * 100
+        assert far - 1e-9 <= v.bound_pct < far + 0.1
+
+
+def test_overall_names_no_winner_the_depths_do_not_support() -> None:
+    a, b = _rows_of(_LEAN)
+    r = compare_result(a, b)
+    assert [p["verdict"] for p in r["depths"]] == ["no_difference", "no_difference"]
+    assert all(p["bound_pct"] is not None for p in r["depths"])
+    lo, hi = r["ci"]
+    assert lo > 1.0 and round(lo, 3) > 1.0  # wholly above 1, even as shown: the old rule named B
+    assert r["effect_pct"] < r["mde_pct"]
+    assert r["verdict"] == "no_difference"
+    assert hi * 100 - 100 <= r["bound_pct"] < hi * 100 - 100 + 0.1
+    assert r["statement"].startswith(f"no difference larger than {r['bound_pct']:.1f}% either way")
+    assert "lean toward B is smaller than" in r["statement"] and "faster" not in r["statement"]
+    # the same with the sides swapped: A leans, and still no winner
+    a2, b2 = _rows_of(_LEAN, swap=True)
+    r2 = compare_result(a2, b2)
+    assert r2["verdict"] == "no_difference" and r2["ci"][1] < 1.0 and "lean toward A" in r2["statement"]
+
+
+def test_a_real_difference_is_still_a_winner_both_ways() -> None:
+    a = [[50.0, 50.6, 49.7], [40.0, 40.3, 39.8]]
+    real = [(x, [v * 1.15 + 0.1 * k for k, v in enumerate(x)]) for x in a]
+    ab, bb = _rows_of(real)
+    r = compare_result(ab, bb)
+    assert [p["verdict"] for p in r["depths"]] == ["b_faster", "b_faster"]
+    assert r["verdict"] == "b_faster" and r["bound_pct"] is None and r["effect_pct"] >= r["mde_pct"]
+    assert r["statement"].startswith("B decodes faster")
+    r2 = compare_result(*_rows_of(real, swap=True))
+    assert [p["verdict"] for p in r2["depths"]] == ["a_faster", "a_faster"]
+    assert r2["verdict"] == "a_faster" and r2["statement"].startswith("A decodes faster")
+
+
+def test_compare_card_states_the_bound_per_depth_and_overall() -> None:
+    r = compare_result(*_rows_of(_LEAN))
+    s = {**r, "compare_id": 5, "status": "complete", "mode": "depth", "a": {"text": "embedded:c=32768"},
+         "b": {"text": "embedded:c=1000000"}, "notes": []}
+    console = Console(width=200, color_system=None, record=True)
+    console.print(compare_card(s))
+    text = console.export_text()
+    for p in r["depths"]:
+        assert f"no difference ≤{p['bound_pct']:.1f}%" in text
+    assert f"Verdict: no difference — no difference larger than {r['bound_pct']:.1f}% either way" in text
+    assert "b faster" not in text
+
+
+def test_pooled_winner_that_no_depth_shows_alone_says_so() -> None:
+    r = {"ratio": 1.05, "ci": [1.03, 1.07], "mde_pct": 1.9, "effect_pct": 5.0, "pairs": 6, "verdict": "b_faster",
+         "depths": [{"verdict": "no_difference"}, {"verdict": "no_difference"}]}
+    assert "no single one shows it alone" in compare_statement(r, 2, "depths")
+    r["depths"] = [{"verdict": "b_faster"}, {"verdict": "no_difference"}]
+    assert "alone" not in compare_statement(r, 2, "depths")
 
 
 def _turns(decodes: list[float], role: str = "a") -> list[dict[str, Any]]:

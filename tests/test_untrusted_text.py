@@ -39,9 +39,6 @@ from rigbench.report.board import (
     board_markdown,
     board_table,
     build_board,
-    lab_board_markdown,
-    lab_board_rows,
-    lab_board_table,
 )
 from rigbench.report.card import card
 from rigbench.report.safe import md_cell, one_line, plot_label, safe_console, safe_text, visible
@@ -203,9 +200,6 @@ def _renderings(s: dict[str, Any], facts: Any) -> Iterator[tuple[str, Any]]:
     yield "board", board_table(rows)
     yield "board md", board_markdown(rows)
     yield "board csv", board_csv(rows)
-    lab_rows = lab_board_rows([{**s["lab"], "status": "complete"}])
-    yield "lab board", lab_board_table(lab_rows)
-    yield "lab board md", lab_board_markdown(lab_rows)
     d = facts.to_json(None)
     drawn = s["drawn"]
     d.update(name=drawn[0], path=drawn[-1], architecture=drawn[len(drawn) // 2], notes=list(drawn))

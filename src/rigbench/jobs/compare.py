@@ -5,7 +5,8 @@ reloads nor loses its prefix cache), and the requests alternate A B A B at every
 with the same prompts. A pair (A's and B's request of one repeat at one depth) is
 measured back to back, so whatever else the machine is doing weighs on both alike.
 A stored run (``run:ID``) is used as it is: its requests were not interleaved, which the
-output says. The statistics are ``measure.compare``'s; this module does the I/O.
+output says. The figures are ``measure.compare``'s (the paired statistics and the verdict
+rule ``measure.stats``'s); this module does the I/O.
 """
 
 from __future__ import annotations

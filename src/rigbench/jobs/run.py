@@ -226,9 +226,6 @@ def _plan(store: Store, run_id: int, opts: RunOptions, granted: int | None, note
 
 
 def _quality_pass(session: Any, store: Store, run_id: int, opts: RunOptions, progress: Progress, note: Any) -> None:
-    try:
-        from rigbench.quality.runner import run_quality
-    except ImportError:
-        note("quality pass not run: the quality suite is not part of this version yet")
-        return
+    from rigbench.quality.runner import run_quality
+
     run_quality(session, store, run_id, progress=progress, note=note, opts=opts)

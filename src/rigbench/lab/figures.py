@@ -3,9 +3,9 @@
 Every technique arm ran interleaved with the baseline: request *r* of the arm at one
 (work, depth) and the baseline's request *r* right before it, same prompt, form a pair.
 Per cell (arm, work, depth): decode tok/s of each side, the speedup (arm / baseline) with
-its paired 95% interval (``measure.compare.paired``), the acceptance the server counted
+its paired 95% interval (``measure.stats.paired``), the acceptance the server counted
 (``timings.draft_n_accepted`` / ``timings.draft_n``) and the identity of the outputs. Per
-arm and work the depths pool (``measure.compare.pooled``); that pooled speedup is what
+arm and work the depths pool (``measure.stats.pooled``); that pooled speedup is what
 the verdicts read.
 """
 
@@ -16,9 +16,8 @@ from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from rigbench.lab.techniques import Arm
-from rigbench.measure.compare import paired, pooled
 from rigbench.measure.speed import figures
-from rigbench.measure.stats import summarize
+from rigbench.measure.stats import paired, pooled, summarize
 
 __all__ = ["acceptance", "arm_figures", "baseline_figures", "cell_figures", "identity_of"]
 

@@ -1,14 +1,12 @@
-"""A/B comparison figures from stored rows: paired ratios, verdicts, floors, crossover,
-and the per-turn figures of a scripted session. Pure: no I/O.
+"""A/B comparison figures from stored rows: per-depth entries, floors, crossover, the
+overall verdict and the per-turn figures of a scripted session. Pure: no I/O.
 
 A pair is one A request and one B request measured back to back (same depth, same
-repeat, or the same session turn). The ratio is B/A of the medians, its 95% interval a
-paired bootstrap (pairs resampled together, ``measure.stats.paired_ratio``). With fewer
-than ``SMALL_N`` pairs the percentile bootstrap is known to be too narrow, so the interval
-is widened to at least a Student-t interval on the per-pair log ratios. The verdict
-follows the interval: wholly above 1 is ``b_faster``, wholly below is ``a_faster``,
-otherwise ``no_difference``, stated with the smallest difference the noise lets us see
-(``mde_pct``, the interval's half-width in percent of the ratio).
+repeat, or the same session turn). The paired statistics are ``measure.stats``'s:
+``paired`` per depth (or turn band), ``pooled`` over them, and one rule, ``verdict_of``,
+decides every verdict, per depth and overall: a winner needs an interval that excludes 1
+and an effect at least the minimum detectable one (``mde_pct``); otherwise the verdict is
+``no_difference`` with the largest difference the data allow (``bound_pct``).
 """
 
 from __future__ import annotations
@@ -16,57 +14,21 @@ from __future__ import annotations
 import math
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
 from typing import Any
 
-import numpy as np
-
 from rigbench.measure.speed import figures
-from rigbench.measure.stats import paired_ratio, summarize
+from rigbench.measure.stats import paired, pooled, summarize
 
 __all__ = [
-    "SMALL_N",
-    "Paired",
     "compare_depths",
     "compare_result",
     "compare_statement",
     "crossover",
     "floors",
-    "paired",
-    "pooled",
     "session_bands",
     "session_figures",
     "session_statement",
-    "t_quantile",
 ]
-
-SMALL_N = 8
-_B = 2000
-# two-sided 95% Student-t quantiles by degrees of freedom (df > 30: the normal's 1.96)
-_T975 = (12.706, 4.303, 3.182, 2.776, 2.571, 2.447, 2.365, 2.306, 2.262, 2.228, 2.201, 2.179, 2.160, 2.145,
-         2.131, 2.120, 2.110, 2.101, 2.093, 2.086, 2.080, 2.074, 2.069, 2.064, 2.060, 2.056, 2.052, 2.048,
-         2.045, 2.042)
-
-
-def t_quantile(df: int) -> float:
-    """The 97.5% quantile of Student's t with ``df`` degrees of freedom."""
-    if df < 1:
-        raise ValueError("df must be at least 1")
-    return _T975[df - 1] if df <= len(_T975) else 1.96
-
-
-@dataclass(frozen=True)
-class Paired:
-    ratio: float | None  # B/A
-    ci: tuple[float, float] | None
-    n: int  # pairs used
-    verdict: str  # b_faster | a_faster | no_difference
-    mde_pct: float | None  # CI half-width in % of the ratio: smaller differences are not seen
-    method: str  # how the interval was made
-
-    def to_json(self) -> dict[str, Any]:
-        return {"ratio": _r(self.ratio, 4), "ci": [_r(self.ci[0], 4), _r(self.ci[1], 4)] if self.ci else None,
-                "n": self.n, "verdict": self.verdict, "mde_pct": _r(self.mde_pct, 1), "ci_method": self.method}
 
 
 def _r(v: float | None, nd: int = 2) -> float | None:
@@ -75,73 +37,6 @@ def _r(v: float | None, nd: int = 2) -> float | None:
 
 def _good(x: float | None) -> bool:
     return x is not None and math.isfinite(x) and x > 0
-
-
-def _pairs(a: Sequence[float | None], b: Sequence[float | None]) -> list[tuple[float, float]]:
-    return [(float(x), float(y)) for x, y in zip(a, b, strict=False) if _good(x) and _good(y)]  # type: ignore[arg-type]
-
-
-def _t_interval(logs: np.ndarray) -> tuple[float, float] | None:
-    if logs.size < 2:
-        return None
-    half = t_quantile(int(logs.size) - 1) * float(np.std(logs, ddof=1)) / math.sqrt(logs.size)
-    m = float(np.mean(logs))
-    return math.exp(m - half), math.exp(m + half)
-
-
-def _finish(ratio: float | None, ci: tuple[float, float] | None, n: int, method: str) -> Paired:
-    if ratio is None or ci is None:
-        return Paired(ratio, None, n, "no_difference", None, "none (fewer than two pairs)")
-    lo, hi = ci
-    verdict = "b_faster" if lo > 1.0 else "a_faster" if hi < 1.0 else "no_difference"
-    mde = (hi - lo) / 2 / ratio * 100 if ratio > 0 else None
-    return Paired(ratio, (lo, hi), n, verdict, mde, method)
-
-
-def _widen(ci: tuple[float, float] | None, logs: np.ndarray) -> tuple[tuple[float, float] | None, str]:
-    method = "paired bootstrap"
-    if logs.size < SMALL_N:
-        t = _t_interval(logs)
-        if t is not None:
-            ci = (min(ci[0], t[0]), max(ci[1], t[1])) if ci else t
-            method = f"paired bootstrap widened to a t interval ({logs.size} pairs < {SMALL_N})"
-    return ci, method
-
-
-def paired(a: Sequence[float | None], b: Sequence[float | None], *, seed: int = 0) -> Paired:
-    """B/A for pairs measured side by side (``a[i]`` with ``b[i]``); missing values drop the pair."""
-    pairs = _pairs(a, b)
-    if not pairs:
-        return Paired(None, None, 0, "no_difference", None, "none (no pairs)")
-    xs, ys = [p[0] for p in pairs], [p[1] for p in pairs]
-    ratio, ci = paired_ratio(xs, ys, seed=seed)
-    logs = np.log(np.array(ys) / np.array(xs))
-    ci, method = _widen(ci, logs)
-    return _finish(ratio, ci, len(pairs), method)
-
-
-def pooled(groups: Sequence[tuple[Sequence[float | None], Sequence[float | None]]], *, seed: int = 0,
-           n_boot: int = _B) -> Paired:
-    """One B/A over several groups (depths): the geometric mean of the groups' ratios of
-    medians, with a bootstrap that resamples pairs within each group."""
-    clean = [np.array(p, dtype=float) for p in (_pairs(a, b) for a, b in groups) if p]
-    if not clean:
-        return Paired(None, None, 0, "no_difference", None, "none (no pairs)")
-    n = sum(len(g) for g in clean)
-    logs_g = [math.log(float(np.median(g[:, 1])) / float(np.median(g[:, 0]))) for g in clean]
-    ratio = math.exp(sum(logs_g) / len(logs_g))
-    if n < 2:
-        return _finish(ratio, None, n, "none")
-    rng = np.random.default_rng(seed)
-    acc = np.zeros(n_boot)
-    for g in clean:
-        idx = rng.integers(0, len(g), size=(n_boot, len(g)))
-        acc += np.log(np.median(g[idx, 1], axis=1) / np.median(g[idx, 0], axis=1))
-    boots = np.exp(acc / len(clean))
-    lo, hi = np.quantile(boots, [0.025, 0.975])
-    all_logs = np.concatenate([np.log(g[:, 1] / g[:, 0]) for g in clean])
-    ci, method = _widen((float(lo), float(hi)), all_logs)
-    return _finish(ratio, ci, n, method.replace("paired bootstrap", "stratified paired bootstrap"))
 
 
 # -- rows -> per-depth figures ------------------------------------------------------------
@@ -198,6 +93,7 @@ def compare_depths(a_rows: Sequence[Mapping[str, Any]], b_rows: Sequence[Mapping
             "a_prefill_tok_s": _r(sa["prefill"]), "b_prefill_tok_s": _r(sb["prefill"]),
             "ratio": _r(p.ratio, 4), "ci": [_r(p.ci[0], 4), _r(p.ci[1], 4)] if p.ci else None,
             "verdict": p.verdict, "mde_pct": _r(p.mde_pct, 1), "pairs": p.n, "ci_method": p.method,
+            "effect_pct": _r(p.effect_pct, 1), "bound_pct": p.bound_pct,
             "a_decode_ci": _rl(sa["decode_ci"]), "b_decode_ci": _rl(sb["decode_ci"]),
             "a_ttft_ms": _r(sa["ttft_ms"], 1), "b_ttft_ms": _r(sb["ttft_ms"], 1),
             "a_prompt_tokens": sa["prompt_tokens"], "b_prompt_tokens": sb["prompt_tokens"],
@@ -357,6 +253,7 @@ def session_bands(a_rows: Sequence[Mapping[str, Any]], b_rows: Sequence[Mapping[
             "a_prefill_tok_s": _r(summarize(pa).median), "b_prefill_tok_s": _r(summarize(pb).median),
             "ratio": _r(p.ratio, 4), "ci": [_r(p.ci[0], 4), _r(p.ci[1], 4)] if p.ci else None,
             "verdict": p.verdict, "mde_pct": _r(p.mde_pct, 1), "pairs": p.n, "ci_method": p.method,
+            "effect_pct": _r(p.effect_pct, 1), "bound_pct": p.bound_pct,
             "a_decode_ci": _rl(sa.ci), "b_decode_ci": _rl(sb.ci),
             "prefill_ratio": _r(pp.ratio, 4),
             "prefill_ci": [_r(pp.ci[0], 4), _r(pp.ci[1], 4)] if pp.ci else None,
@@ -390,6 +287,7 @@ def compare_result(a_rows: Sequence[Mapping[str, Any]], b_rows: Sequence[Mapping
         "depths": points, "verdict": verdict, "ratio": _r(overall.ratio, 4),
         "ci": [_r(overall.ci[0], 4), _r(overall.ci[1], 4)] if overall.ci else None,
         "mde_pct": _r(overall.mde_pct, 1), "pairs": overall.n, "ci_method": overall.method,
+        "effect_pct": _r(overall.effect_pct, 1), "bound_pct": overall.bound_pct if verdict == "no_difference" else None,
         "floors": fl, "crossover": cross,
     })
     out["statement"] = compare_statement(out, len(points), "turn bands" if session else "depths")
@@ -397,6 +295,9 @@ def compare_result(a_rows: Sequence[Mapping[str, Any]], b_rows: Sequence[Mapping
 
 
 def compare_statement(r: Mapping[str, Any], groups: int, unit: str) -> str:
+    """The overall verdict in words. A winner is named only as ``verdict_of`` allows; a
+    no-difference says the largest difference the data still allow, and a lean toward one
+    side smaller than the detectable effect is called what it is."""
     ratio, ci, mde = r.get("ratio"), r.get("ci"), r.get("mde_pct")
     if ratio is None:
         return "no pair of requests was measured on both sides"
@@ -406,9 +307,24 @@ def compare_statement(r: Mapping[str, Any], groups: int, unit: str) -> str:
     if v == "mixed":
         cross = r.get("crossover") or {}
         return f"it depends on the depth: B/A {ratio:.3f}{ci_s} {over}; {cross.get('statement', 'the lead changes')}"
+    alone = ""
+    if v in ("b_faster", "a_faster") and groups > 1 and all(
+            p.get("verdict") == "no_difference" for p in r.get("depths") or []):
+        alone = f"; pooled over the {unit}: no single one shows it alone"
     if v == "b_faster":
-        return f"B decodes faster: {ratio:.3f}× A{ci_s} {over}"
+        return f"B decodes faster: {ratio:.3f}× A{ci_s} {over}{alone}"
     if v == "a_faster":
-        return f"A decodes faster: B runs at {ratio:.3f}× A{ci_s} {over}"
-    tail = f"; a difference under ±{mde:.1f}% cannot be seen at this noise" if mde is not None else ""
-    return f"no difference detected: B/A {ratio:.3f}{ci_s} {over}{tail}"
+        return f"A decodes faster: B runs at {ratio:.3f}× A{ci_s} {over}{alone}"
+    bound = r.get("bound_pct")
+    text = f"no difference larger than {bound:.1f}% either way: B/A {ratio:.3f}{ci_s} {over}" if bound is not None \
+        else f"no difference detected: B/A {ratio:.3f}{ci_s} {over}"
+    effect = r.get("effect_pct")
+    if ci and mde is not None and effect is not None and (ci[0] > 1.0 or ci[1] < 1.0):
+        side = "B" if ratio > 1 else "A"
+        if effect < mde:
+            return (text + f"; the {effect:.1f}% lean toward {side} is smaller than the ±{mde:.1f}% this compare "
+                    "can detect")
+        return text + f"; the {effect:.1f}% lean toward {side} has an interval that reaches 1.000 as shown"
+    if mde is not None:
+        text += f"; a difference under ±{mde:.1f}% cannot be seen at this noise"
+    return text

@@ -7,7 +7,7 @@ import json
 import re
 from typing import Any
 
-__all__ = ["answer_line", "extract_code", "extract_json", "normalize_text", "parse_number", "words"]
+__all__ = ["answer_line", "extract_code", "extract_json", "parse_number", "words"]
 
 _FENCE = re.compile(r"```[ \t]*([A-Za-z0-9_+-]*)[^\n]*\n(.*?)(?:\n[ \t]*```|\Z)", re.S)
 _CODE_START = re.compile(r"^(def |class |import |from |@|async def )")
@@ -104,12 +104,6 @@ def parse_number(text: Any) -> float | None:
         num, den = tok.split("/", 1)
         return float(num) / float(den) if float(den) else None
     return float(tok)
-
-
-def normalize_text(s: str) -> str:
-    """Case-folded, punctuation at word edges dropped, whitespace collapsed."""
-    toks = [t.strip(".,;:!?\"'`()[]{}*_") for t in s.casefold().split()]
-    return " ".join(t for t in toks if t)
 
 
 def words(s: str) -> list[str]:

@@ -28,9 +28,7 @@ from rigbench.report.safe import md_cell, one_line, safe_text, visible
 
 __all__ = [
     "HEADERS",
-    "LAB_HEADERS",
     "BoardRow",
-    "LabBoardRow",
     "SortKey",
     "board_csv",
     "board_json",
@@ -39,10 +37,6 @@ __all__ = [
     "board_table",
     "build_board",
     "fmt_tokens",
-    "lab_board_json",
-    "lab_board_markdown",
-    "lab_board_rows",
-    "lab_board_table",
     "suite_order",
 ]
 
@@ -331,108 +325,4 @@ def board_csv(rows: Sequence[BoardRow]) -> str:
 
 
 def board_json(rows: Sequence[BoardRow]) -> list[dict[str, Any]]:
-    return [r.to_json() for r in rows]
-
-
-# -- techniques (rigbench lab): a view of its own, never part of the default board ------------
-LAB_HEADERS = ("Technique", "Target", "Result tok/s", "Speedup", "Acceptance", "Verdict", "Machine", "Engine", "Lab")
-
-
-@dataclass(frozen=True)
-class LabBoardRow:
-    lab_id: int
-    status: str
-    technique: str
-    target: str
-    work: str  # which kind of work the figures are from (all: grounded and open pooled)
-    decode_tok_s: float | None
-    speedup: float | None
-    ci: tuple[float, float] | None
-    acceptance: float | None
-    identity: str | None
-    verdict: str
-    machine: str
-    engine: str
-
-    def to_json(self) -> dict[str, Any]:
-        d = asdict(self)
-        d["ci"] = list(self.ci) if self.ci else None
-        return d
-
-
-def lab_board_rows(summaries: Iterable[Mapping[str, Any]], *, machine: str | None = None,
-                   model: str | None = None, all_runs: bool = False) -> list[LabBoardRow]:
-    """One row per technique of each lab (``lab.summary.lab_summary``), the newest lab of each
-    (machine, target, engine) unless ``all_runs``; in each lab the baseline first."""
-    labs = [s for s in summaries if s.get("status") in ("complete", "incomplete")]
-    if not all_runs:
-        newest: dict[tuple[str, str, str], Mapping[str, Any]] = {}
-        for s in labs:
-            key = (str((s.get("machine") or {}).get("hostname")), str(s.get("target")),
-                   _engine_label(s.get("engine") or {}))
-            if key not in newest or int(s["lab_id"]) > int(newest[key]["lab_id"]):
-                newest[key] = s
-        labs = list(newest.values())
-    rows: list[LabBoardRow] = []
-    for s in sorted(labs, key=lambda s: -int(s["lab_id"])):
-        host = str((s.get("machine") or {}).get("hostname") or "?")
-        target = str(s.get("target") or "?")
-        if not (_matches(host, machine) and _matches(target, model)):
-            continue
-        for r in s.get("table") or []:
-            ci = r.get("ci")
-            rows.append(LabBoardRow(
-                lab_id=int(s["lab_id"]), status=str(s.get("status")), technique=str(r.get("technique")),
-                target=target, work=str(r.get("work") or "all"), decode_tok_s=r.get("decode_tok_s"),
-                speedup=r.get("speedup"), ci=(float(ci[0]), float(ci[1])) if ci else None,
-                acceptance=r.get("acceptance"), identity=r.get("identity"), verdict=str(r.get("verdict") or ""),
-                machine=host, engine=_engine_label(s.get("engine") or {})))
-    return rows
-
-
-def _lab_speedup(r: LabBoardRow) -> str:
-    if r.speedup is None:
-        return "—"
-    words = f"{(1 - r.speedup) * 100:.0f}% slower" if r.speedup < 1 else f"{r.speedup:.2f}x"
-    return words + (f" [{r.ci[0]:.2f}–{r.ci[1]:.2f}]" if r.ci else "")
-
-
-def _lab_cells(r: LabBoardRow) -> list[str]:
-    return [r.technique, r.target,
-            (fmt_num(r.decode_tok_s) + ("" if r.work == "all" else f" {r.work}")) if r.decode_tok_s else "—",
-            _lab_speedup(r), f"{r.acceptance * 100:.0f}%" if r.acceptance is not None else "—", r.verdict,
-            r.machine, r.engine, str(r.lab_id) + ("" if r.status == "complete" else "†")]
-
-
-_LAB_FOOTNOTE = ("Speedup: the technique's decode over the baseline's, interleaved and paired, [95% CI]; result "
-                 "and speedup on the work named (grounded: editing or extracting from text in the prompt; all: "
-                 "grounded and open pooled). Acceptance: accepted / drafted tokens, as the server counted them.")
-
-
-def lab_board_table(rows: Sequence[LabBoardRow]) -> Table:
-    labs = len({r.lab_id for r in rows})
-    t = Table(title=f"Techniques · {labs} lab{'s' if labs != 1 else ''}", title_justify="left",
-              caption=_LAB_FOOTNOTE, caption_justify="left", box=box.SIMPLE_HEAD, pad_edge=False)
-    for h in LAB_HEADERS:
-        t.add_column(h, justify="right" if h in ("Result tok/s", "Speedup", "Acceptance", "Lab") else "left",
-                     no_wrap=h in ("Result tok/s", "Speedup", "Acceptance", "Verdict", "Lab"))
-    for r in rows:
-        cells = _lab_cells(r)
-        style = "green" if r.verdict in ("best general case", "faster on all work", "grounded tasks only",
-                                         "open tasks only") else "red" if r.verdict in (
-            "slower than baseline", "quality loss", "output differs") else ""
-        t.add_row(*map(safe_text, cells[:5]), safe_text(cells[5], style), *map(safe_text, cells[6:]))
-    return t
-
-
-def lab_board_markdown(rows: Sequence[LabBoardRow]) -> str:
-    """The techniques table in the seed's shape, for a forum post."""
-    lines = ["| " + " | ".join(LAB_HEADERS) + " |",
-             "|" + "|".join("---:" if h in ("Result tok/s", "Speedup", "Acceptance", "Lab") else "---"
-                            for h in LAB_HEADERS) + "|"]
-    lines += ["| " + " | ".join(md_cell(c) for c in _lab_cells(r)) + " |" for r in rows]
-    return "\n".join([*lines, "", f"_{_LAB_FOOTNOTE} Measured with rigbench lab._"]) + "\n"
-
-
-def lab_board_json(rows: Sequence[LabBoardRow]) -> list[dict[str, Any]]:
     return [r.to_json() for r in rows]

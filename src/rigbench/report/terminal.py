@@ -98,6 +98,14 @@ def _verdict(v: str | None) -> Text:
     return safe_text(str(v or "?").replace("_", " "), _VERDICT_STYLE.get(str(v or ""), ""))
 
 
+def _depth_verdict(p: Mapping[str, Any]) -> Text:
+    """A depth's verdict; a no-difference with the largest difference its interval allows."""
+    t = _verdict(p.get("verdict"))
+    if p.get("verdict") == "no_difference" and p.get("bound_pct") is not None:
+        t.append(f" ≤{p['bound_pct']:.1f}%", "dim")
+    return t
+
+
 def _side_line(s: Mapping[str, Any]) -> Text:
     bits = [str(s.get("text"))]
     sw = s.get("software") or {}
@@ -141,7 +149,7 @@ def compare_card(s: Mapping[str, Any]) -> RenderableType:
                                        else [f"{p['depth']:,}"])
         cells: list[RenderableType] = [
             *first, _num(p.get("a_decode_tok_s")), _num(p.get("b_decode_tok_s")), _num(p.get("ratio"), 3),
-            f"{ci[0]:.3f}–{ci[1]:.3f}" if ci else "—", _verdict(p.get("verdict")),
+            f"{ci[0]:.3f}–{ci[1]:.3f}" if ci else "—", _depth_verdict(p),
             f"{p['mde_pct']:.1f}%" if p.get("mde_pct") is not None else "—",
             _num(p.get("a_prefill_tok_s")), _num(p.get("b_prefill_tok_s"))]
         t.add_row(*(safe_text(c) if isinstance(c, str) else c for c in cells))

@@ -239,19 +239,6 @@ class Store:
         with self.tx() as conn:
             return [dict(r) for r in conn.execute(q).mappings()]
 
-    def replace_measurements(self, run_id: int, rows: list[dict[str, Any]], *, sources: tuple[str, ...] | None = None,
-                             metrics: tuple[str, ...] | None = None) -> None:
-        t = self.t["measurements"]
-        with self.tx() as conn:
-            q = t.delete().where(t.c.run_id == run_id)
-            if metrics:
-                q = q.where(t.c.metric.in_(metrics))
-            if sources:
-                q = q.where(t.c.source.in_(sources))
-            conn.execute(q)
-            if rows:
-                conn.execute(t.insert(), [{"run_id": run_id, **r} for r in rows])
-
     def measurements(self, run_ids: list[int] | None = None) -> list[dict[str, Any]]:
         t = self.t["measurements"]
         q = sa.select(t)

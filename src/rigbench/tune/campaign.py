@@ -504,7 +504,7 @@ class _Campaign:
 
     # -- the final -----------------------------------------------------------------------------
     def _final(self) -> None:
-        from rigbench.measure.compare import paired
+        from rigbench.measure.stats import paired
 
         assert self.workload is not None and self.memory is not None
         kind = self.opts.objective.kind

@@ -8,7 +8,7 @@ together the servers run at the same time and nothing restarts; otherwise each r
 starts each server in turn. The winner is the finalist with the best objective score
 (a configuration within noise of the defaults wins over them: its flags pin what was
 measured); its improvement over the defaults is a paired ratio with its interval
-(``measure.compare.paired``).
+(``measure.stats.paired``).
 """
 
 from __future__ import annotations
@@ -22,8 +22,7 @@ from typing import Any
 from rigbench.client.stream import Timeouts
 from rigbench.errors import EngineError, RequestError
 from rigbench.jobs.session import open_session
-from rigbench.measure.compare import paired
-from rigbench.measure.stats import summarize
+from rigbench.measure.stats import paired, summarize
 from rigbench.store import Store
 from rigbench.tune.journal import figure_summary
 from rigbench.tune.objective import Workload, rep_scores, trial_score

@@ -3,7 +3,7 @@
 Each trial is compared with the incumbent (the best configuration kept so far; trial 0,
 the engine's defaults, to begin with). The ratio of the objective is paired by repeat
 (repeat ``i`` of the trial against repeat ``i`` of the incumbent, the same prompts) with
-the interval of ``measure.compare.paired``. The trial is kept, and becomes the incumbent,
+the interval of ``measure.stats.paired``. The trial is kept, and becomes the incumbent,
 when that ratio is above 1; the reason says whether the interval clears 1 ("clearly
 faster") or not ("within noise"), because the search's trials run one after the other and
 only the final side-by-side re-measure decides between close ones. A lossy change that
@@ -17,8 +17,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from rigbench.measure.compare import Paired, paired
-from rigbench.measure.stats import summarize
+from rigbench.measure.stats import Paired, paired, summarize
 
 __all__ = [
     "DEFAULTS",

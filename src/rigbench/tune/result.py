@@ -14,7 +14,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from rigbench.measure.compare import paired
+from rigbench.measure.stats import paired
 from rigbench.store import Store
 from rigbench.store.trials import list_trials
 from rigbench.tune.export import server_argv

@@ -46,14 +46,13 @@ def _measured_runs(db: str | None) -> list[Any]:
 
     if db is None and not default_db_path().exists():
         return []
-    from rigbench.jobs.summary import run_summary
+    from rigbench.jobs.summary import stored_run_summaries
     from rigbench.report.board import build_board
     from rigbench.store import open_store
 
     store = open_store(db)
     try:
-        summaries = [run_summary(store, int(r["id"])) for r in store.list_runs(kind="run")
-                     if r["status"] in ("complete", "incomplete")]
+        summaries = stored_run_summaries(store)
     finally:
         store.close()
     return build_board(summaries, sort="decode", machine=socket.gethostname())

@@ -22,7 +22,7 @@ def board(
     db: str | None = typer.Option(None, "--db", help=DB_HELP),
 ) -> int:
     from rigbench.errors import UsageError
-    from rigbench.jobs.summary import run_summary
+    from rigbench.jobs.summary import stored_run_summaries
     from rigbench.report.board import board_csv, board_json, board_markdown, board_table, build_board
     from rigbench.store import open_store
 
@@ -33,8 +33,7 @@ def board(
         raise UsageError(f"unknown format {fmt!r}", "use --format table, md, csv or json")
     store = open_store(db)
     try:
-        summaries = [run_summary(store, int(r["id"])) for r in store.list_runs(kind="run")
-                     if r["status"] in ("complete", "incomplete")]
+        summaries = stored_run_summaries(store)
     finally:
         store.close()
     rows = build_board(summaries, sort=sort, machine=machine, engine=engine, model=model,  # type: ignore[arg-type]

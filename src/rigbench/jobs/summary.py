@@ -13,7 +13,7 @@ from rigbench.measure.points import depth_points, server_counters, sweep_cost, v
 from rigbench.store import Store
 
 __all__ = ["context_sequence", "context_statement", "context_status", "fill_figures", "run_summary",
-           "software_json"]
+           "software_json", "stored_run_summaries"]
 
 
 def context_statement(requested: int | None, native: int | None, granted: int | None, capped: bool | None,
@@ -222,3 +222,10 @@ def _scaling(model: dict[str, Any]) -> str | None:
     name = "YaRN" if kind == "yarn" else str(kind)
     factor = model.get("rope_scaling_factor")
     return f"{name} x{float(factor):g}" if factor else name
+
+
+def stored_run_summaries(store: Store) -> list[dict[str, Any]]:
+    """Every depth-sweep or session run that measured something (complete or incomplete),
+    summarised: what the board and advise --catalog rank."""
+    return [run_summary(store, int(r["id"])) for r in store.list_runs(kind="run")
+            if r["status"] in ("complete", "incomplete")]

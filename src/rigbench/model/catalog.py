@@ -18,11 +18,11 @@ from importlib.resources import files
 from pathlib import Path
 from typing import Any, Literal
 
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from rigbench.errors import CatalogError
 from rigbench.model.quants import QUANTS
+from rigbench.yamldata import load_mapping
 
 __all__ = [
     "ARCHS",
@@ -210,16 +210,8 @@ def _describe(errors: list[Any], raw: Any) -> str:
 
 def parse_catalog(text: str, where: str = "catalog") -> Catalog:
     """A catalog from YAML text. Raises CatalogError with one line naming each entry and field."""
-    try:
-        raw = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        at = f" at line {mark.line + 1}" if mark is not None else ""
-        problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
-        raise CatalogError(f"{where} is not valid YAML{at}: {problem}", "fix the YAML syntax") from None
-    if not isinstance(raw, dict):
-        raise CatalogError(f"{where} is not a catalog: expected a mapping with name, version and models",
-                           "see docs/catalog.md for the format")
+    raw = load_mapping(text, where, CatalogError, doc="docs/catalog.md",
+                       expected="a catalog: expected a mapping with name, version and models")
     try:
         return Catalog.model_validate(raw)
     except ValidationError as exc:

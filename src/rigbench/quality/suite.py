@@ -24,10 +24,10 @@ from importlib.resources import files
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from rigbench.errors import SuiteError
+from rigbench.yamldata import load_mapping
 
 __all__ = [
     "CATEGORIES",
@@ -227,16 +227,8 @@ def _describe(errors: list[Any], raw: Any) -> str:
 
 
 def parse_suite(text: str, where: str = "suite") -> Suite:
-    try:
-        raw = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        at = f" at line {mark.line + 1}" if mark is not None else ""
-        problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
-        raise SuiteError(f"{where} is not valid YAML{at}: {problem}", "fix the YAML syntax") from None
-    if not isinstance(raw, dict):
-        raise SuiteError(f"{where} is not a suite: expected a mapping with name, version and prompts",
-                         "see docs/quality.md for the format")
+    raw = load_mapping(text, where, SuiteError, expected="a suite: expected a mapping with name, version and prompts",
+                       doc="docs/quality.md")
     try:
         return Suite.model_validate(raw)
     except ValidationError as exc:

@@ -269,11 +269,21 @@ def open_store(db: str | os.PathLike[str] | None = None) -> Store:
 
             @sa.event.listens_for(engine, "connect")
             def _pragmas(dbapi_conn: Any, _rec: Any) -> None:
+                # SQLAlchemy's recipe for pysqlite: rigbench begins its own transactions
+                # (below), so the driver must not begin them lazily itself
+                dbapi_conn.isolation_level = None
                 cur = dbapi_conn.cursor()
                 cur.execute("PRAGMA journal_mode=WAL")
                 cur.execute("PRAGMA busy_timeout=30000")
                 cur.execute("PRAGMA foreign_keys=ON")
                 cur.close()
+
+            @sa.event.listens_for(engine, "begin")
+            def _begin_immediate(conn: sa.Connection) -> None:
+                # A deferred transaction that reads and then writes cannot wait for another
+                # process's write to end (SQLite answers "database is locked" at once, busy
+                # timeout or not); taking the write lock at BEGIN makes it wait its turn.
+                conn.exec_driver_sql("BEGIN IMMEDIATE")
         else:
             engine = sa.create_engine(url, pool_pre_ping=True)
         migrate(engine)

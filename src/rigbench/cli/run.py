@@ -59,6 +59,12 @@ def run(
     session_kind: str | None = typer.Option(None, "--session", help="workload instead of the depth sweep: agent"),
     bandwidth: str | None = typer.Option(
         None, "--bandwidth", help="for the ceiling: GB/s, a chip name (\"M3 Ultra\", h100) or auto (measure)"),
+    power_cmd: str | None = typer.Option(
+        None, "--power-cmd", metavar="CMD", help="a command that prints the machine's watts (a smart plug's CLI)"),
+    electricity_price: str | None = typer.Option(
+        None, "--electricity-price", help="for the cost statement, e.g. 0.30/kWh"),
+    api_price: str | None = typer.Option(None, "--api-price", help="an API's price beside it, e.g. 3.00/Mtok"),
+    rig_price: str | None = typer.Option(None, "--rig-price", help="what the rig cost, for the payback, e.g. 2500"),
     resume: int | None = typer.Option(None, "--resume", metavar="RUN", help="finish an incomplete run"),
     json_out: bool = typer.Option(False, "--json", help=JSON_HELP),
     db: str | None = typer.Option(None, "--db", help=DB_HELP),
@@ -73,7 +79,10 @@ def run(
     from rigbench.report.card import card
     from rigbench.store import open_store
 
+    from rigbench.energy.prices import price_params
+
     key = api_key_from_env(api_key)
+    prices = price_params(electricity_price, api_price, rig_price)
     if resume is not None:
         store = open_store(db)
         try:
@@ -88,8 +97,10 @@ def run(
             spec=spec, api_key=key, depths=parse_depths(depths) if depths is not None else None,
             gen_tokens=gen_tokens, repeats=repeats, budget_s=parse_duration(budget) if budget else None,
             quality=not no_quality, timeout_s=timeout, db=db, command=sanitized_command(),
-            extra_params=_extra_params(quality_repeats, suite, judge, session_kind, bandwidth),
+            extra_params={**_extra_params(quality_repeats, suite, judge, session_kind, bandwidth),
+                          **({"prices": prices} if prices else {})},
         )
+    opts.power_cmd = power_cmd
     with RichProgress() as progress:
         summary = run_job(opts, progress, resume=resume)
     if json_out:

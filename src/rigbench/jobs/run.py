@@ -41,6 +41,9 @@ class RunOptions:
     db: str | None = None
     command: str = ""
     extra_params: dict[str, Any] = field(default_factory=dict)
+    power_cmd: str | None = None  # never stored: it may hold a smart plug's password
+    energy_idle_s: float = 3.0  # the idle baseline before the measuring (0: none)
+    energy: bool = True
 
     def params(self) -> dict[str, Any]:
         return {
@@ -96,6 +99,7 @@ def _run(store: Store, opts: RunOptions, progress: Progress, resume: int | None)
     preflight(opts.spec)
     progress.stage("reading this machine")
     machine = machine_facts()
+    detection = _detect_energy(opts)
     if resume is not None:
         run_id = resume
         store.update_run(run_id, status="running", reason=None)
@@ -108,6 +112,8 @@ def _run(store: Store, opts: RunOptions, progress: Progress, resume: int | None)
 
     timeouts = _timeouts(opts)
     measured_any = bool(store.requests(run_id)) if resume is not None else False
+    sampler = None
+    rec = _Rec(store, run_id)
     try:
         progress.stage("starting the engine" if opts.spec.kind != "url" else "probing the server")
         with open_session(opts.spec, run_dir(opts.db, run_id), api_key=opts.api_key, timeouts=timeouts,
@@ -133,6 +139,14 @@ def _run(store: Store, opts: RunOptions, progress: Progress, resume: int | None)
                 store.update_run(run_id, server_facts=session.facts.to_json())
 
             session.client.on_unavailable = learned
+            if detection is not None:
+                from rigbench.energy.sampler import EnergySampler
+
+                progress.stage(f"measuring idle power ({opts.energy_idle_s:g} s)" if detection.sources
+                               else "no power source: energy not measured")
+                sampler = EnergySampler(detection, idle_s=opts.energy_idle_s)
+                detection = None  # the sampler closes it
+                sampler.start(rec)
             progress.stage("warming up")
             warm = session.client.chat([{"role": "user", "content": "Say hello."}], max_tokens=8, timeouts=timeouts)
             store.add_request(run_id, warm, phase="warmup", role="warmup")
@@ -150,6 +164,9 @@ def _run(store: Store, opts: RunOptions, progress: Progress, resume: int | None)
                 plan = _plan(store, run_id, opts, session.facts.granted_context, note)
                 failed = run_sweep(session, store, run_id, plan, progress, timeouts=timeouts, note=note,
                                    explicit_timeout=opts.timeout_s is not None)
+            if sampler is not None:  # the quality pass is not an energy figure
+                sampler.stop(rec)
+                sampler = None
             if opts.quality:
                 _quality_pass(session, store, run_id, opts, progress, note)
             if failed:
@@ -171,8 +188,36 @@ def _run(store: Store, opts: RunOptions, progress: Progress, resume: int | None)
             exc.hint = f"{exc.hint + '; ' if exc.hint else ''}run {run_id} keeps what was measured " \
                        f"(rigbench run --resume {run_id})"
         raise
+    finally:
+        if sampler is not None:
+            sampler.stop(rec)
+        if detection is not None:
+            detection.close()
     progress.stage("done")
     return run_summary(store, run_id)
+
+
+class _Rec:
+    """What the energy sampler needs of the recorded run (a stand-in for the lifecycle's
+    Recording until jobs/lifecycle.py lands)."""
+
+    def __init__(self, store: Store, run_id: int) -> None:
+        self.store, self.run_id = store, run_id
+
+    def note(self, text: str) -> None:
+        self.store.add_note(self.run_id, text)
+
+    def merge_extra(self, values: dict[str, Any]) -> None:
+        _merge_extra(self.store, self.run_id, values)
+
+
+def _detect_energy(opts: RunOptions) -> Any:
+    """The power sources, before the run is recorded: a bad --power-cmd is a usage error."""
+    if not opts.energy:
+        return None
+    from rigbench.energy.detect import detect_sources
+
+    return detect_sources(opts.power_cmd)
 
 
 def _mark(store: Store, run_id: int, status: str, reason: str) -> None:

@@ -1,0 +1,151 @@
+"""The energy sampler: threads beside the bench that read every power source and store the
+raw readings (table ``energy_samples``) while a run measures.
+
+It is one of the measuring core's monitors (``start(rec)`` / ``stop(rec)``, where ``rec``
+is the recorded run: ``run_id``, ``store``, ``note``, ``merge_extra``), so every command
+that records a run samples energy the same way. ``start`` first measures an idle baseline
+(``idle_s`` seconds, the server up and idle: phase "idle"), then keeps sampling (phase "run")
+until ``stop``. Readings are written in batches every ``flush_s`` seconds, so a run killed
+halfway keeps what was sampled up to its last batch. A channel that fails five reads in a
+row stops, and the run's notes say why in one line; the run goes on.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Sequence
+from typing import Any, Protocol
+
+from rigbench.energy.base import PowerSource, SourceUnavailable
+from rigbench.energy.detect import Detection
+from rigbench.errors import StoreError
+
+__all__ = ["DEFAULT_IDLE_S", "EnergySampler", "Recorded"]
+
+DEFAULT_IDLE_S = 3.0
+_MAX_FAILS = 5
+
+
+class Recorded(Protocol):
+    """What the sampler needs of a recorded run (jobs.lifecycle.Recording has it)."""
+
+    run_id: int
+    store: Any
+
+    def note(self, text: str) -> None: ...
+
+    def merge_extra(self, values: dict[str, Any]) -> None: ...
+
+
+class EnergySampler:
+    def __init__(self, detection: Detection, *, idle_s: float = DEFAULT_IDLE_S, flush_s: float = 2.0) -> None:
+        self.detection = detection
+        self.idle_s = idle_s
+        self.flush_s = flush_s
+        self.phase = "idle"
+        self._buf: list[dict[str, Any]] = []
+        self._lock = threading.Lock()
+        self._stop = threading.Event()
+        self._threads: list[threading.Thread] = []
+        self._problems: list[str] = []
+        self._rec: Recorded | None = None
+        self._session = 0
+        self.samples_written = 0
+
+    # -- the monitor interface -------------------------------------------------------------
+    def start(self, rec: Recorded) -> None:
+        from rigbench.store.energy import next_energy_session
+
+        self._rec = rec
+        rec.merge_extra({"energy": {**self.detection.to_json(), "idle_s": self.idle_s}})
+        if not self.detection.sources:
+            rec.note(self.detection.statement())
+            for p in self.detection.problems:
+                rec.note(f"energy: {p}")
+            return
+        self._session = next_energy_session(rec.store, rec.run_id)
+        groups: dict[str, list[PowerSource]] = {}
+        for s in self.detection.sources:
+            groups.setdefault(s.source, []).append(s)
+        for name, chans in groups.items():
+            th = threading.Thread(target=self._read_loop, args=(chans,), name=f"rigbench-energy-{name}",
+                                  daemon=True)
+            self._threads.append(th)
+        writer = threading.Thread(target=self._write_loop, name="rigbench-energy-writer", daemon=True)
+        for th in [*self._threads, writer]:
+            th.start()
+        self._threads.append(writer)
+        if self.idle_s > 0:
+            time.sleep(self.idle_s)  # the baseline: the server up, nothing asked of it
+        self.phase = "run"
+
+    def stop(self, rec: Recorded) -> None:
+        self._stop.set()
+        for th in self._threads:
+            th.join(timeout=10.0)
+        self._threads.clear()
+        try:
+            self._flush(rec)
+        except StoreError as exc:
+            self._problems.append(f"energy: the last {len(self._buf)} readings were not stored ({exc.message})")
+        for p in self._problems:
+            try:
+                rec.note(p)
+            except StoreError:
+                pass
+        self.detection.close()
+
+    # -- threads ---------------------------------------------------------------------------
+    def _read_loop(self, chans: Sequence[PowerSource]) -> None:
+        interval = max(c.interval_s for c in chans)
+        fails = dict.fromkeys(range(len(chans)), 0)
+        live = list(range(len(chans)))
+        next_t = time.monotonic()
+        while live and not self._stop.is_set():
+            for i in list(live):
+                ch = chans[i]
+                try:
+                    r = ch.read()
+                except Exception as exc:
+                    fails[i] += 1
+                    if fails[i] >= _MAX_FAILS:
+                        live.remove(i)
+                        why = exc.one_line() if isinstance(exc, SourceUnavailable) else f"{type(exc).__name__}: " \
+                            f"{str(exc)[:120]}"
+                        self._problems.append(f"energy: {ch.source} {ch.channel} stopped after {_MAX_FAILS} "
+                                              f"failed reads in a row ({why})")
+                    continue
+                fails[i] = 0
+                row = {"session": self._session, "source": ch.source, "channel": ch.channel, "covers": ch.covers,
+                       "kind": ch.kind, "phase": self.phase, "t_ns": r.t_ns, "value": r.value, "wrap": ch.wrap}
+                with self._lock:
+                    self._buf.append(row)
+            next_t += interval
+            delay = next_t - time.monotonic()
+            if delay < 0:  # a slow read (a power command): keep the pace from now on, skip no beat twice
+                next_t = time.monotonic()
+                delay = 0.0
+            self._stop.wait(delay)
+
+    def _write_loop(self) -> None:
+        while not self._stop.wait(self.flush_s):
+            if self._rec is None:
+                continue
+            try:
+                self._flush(self._rec)
+            except StoreError:
+                pass  # kept in the buffer: the next flush, or stop(), tries again
+
+    def _flush(self, rec: Recorded) -> None:
+        from rigbench.store.energy import add_energy_samples
+
+        with self._lock:
+            batch, self._buf = self._buf, []
+        try:
+            add_energy_samples(rec.store, rec.run_id, batch)
+        except StoreError:
+            with self._lock:
+                self._buf = batch + self._buf
+            raise
+        self.samples_written += len(batch)

@@ -1,0 +1,66 @@
+"""A run's energy, recomputed from its stored readings: each depth point's ``energy``
+object, the run's ``energy`` block (what was read, the idle baseline, the statement) and
+the ``cost`` statement from the prices stored with the run."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from rigbench.energy.detect import CHECKED
+from rigbench.measure.cost import cost_figures
+from rigbench.measure.energy import EnergyData, energy_data, point_energy
+from rigbench.store import Store
+
+__all__ = ["energy_block", "load_energy", "run_energy"]
+
+
+def load_energy(store: Store, run_id: int) -> EnergyData:
+    from rigbench.store.energy import energy_samples
+
+    return energy_data(energy_samples(store, run_id))
+
+
+def energy_block(info: Mapping[str, Any] | None, data: EnergyData) -> dict[str, Any]:
+    """The run's ``energy``: the sources read (or why none), the idle baseline, one statement."""
+    info = info or {}
+    checked = list(info.get("checked") or CHECKED)
+    problems = list(info.get("problems") or [])
+    out: dict[str, Any] = {"source": data.source, "covers": data.covers, "idle_watts":
+                           None if data.idle_watts is None else round(data.idle_watts, 2),
+                           "idle_s": info.get("idle_s"), "sources": list(info.get("sources") or []),
+                           "checked": checked, "problems": problems}
+    if data.present:
+        names = []
+        for s in out["sources"]:
+            label = f"{s.get('source')} {s.get('channel')}"
+            if s.get("name"):
+                label += f" ({s['name']})"
+            names.append(label)
+        idle = f"; idle {data.idle_watts:.1f} W, shown beside the figures, not subtracted from them" \
+            if data.idle_watts is not None else "; no idle baseline"
+        out["statement"] = (f"{data.source} covering {(data.covers or '').replace('_', ' ')}"
+                            + (f" ({', '.join(names)})" if names else "") + idle)
+    elif info:
+        out["statement"] = f"no power source here (checked {', '.join(checked)})"
+    else:
+        out["statement"] = "not sampled for this run"
+    return out
+
+
+def run_energy(store: Store, run_id: int, run: Mapping[str, Any], rows: Sequence[Mapping[str, Any]],
+               points: list[dict[str, Any]], *, depth: int | None = None,
+               phase: str = "speed") -> tuple[dict[str, Any], dict[str, Any] | None]:
+    """Sets each point's ``energy``; returns the run's ``energy`` block and its ``cost`` (or None)."""
+    data = load_energy(store, run_id)
+    by_depth: dict[int, list[Mapping[str, Any]]] = defaultdict(list)
+    for r in rows:
+        if r.get("phase") == phase and r.get("depth") is not None:
+            by_depth[int(r["depth"])].append(r)
+    for p in points:
+        p["energy"] = point_energy(by_depth.get(int(p["depth"]), []), data)
+    info = (run.get("extra") or {}).get("energy")
+    block = energy_block(info if isinstance(info, Mapping) else None, data)
+    prices = (run.get("params") or {}).get("prices") or {}
+    return block, cost_figures(points, prices, depth=depth)

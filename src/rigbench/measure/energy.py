@@ -27,6 +27,7 @@ whole span (first sent -> last ended) per generated token instead.
 
 from __future__ import annotations
 
+import math
 from bisect import bisect_right
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
@@ -222,8 +223,11 @@ def request_j_per_token(row: Mapping[str, Any], data: EnergyData) -> float | Non
     return e.decode_j / e.decode_tokens
 
 
-def _r(v: float | None, nd: int = 4) -> float | None:
-    return None if v is None else round(v, nd)
+def _r(v: float | None, digits: int = 6) -> float | None:
+    """Six significant digits: J/token spans orders of magnitude (a GPU's 0.002 to a CPU's 3)."""
+    if v is None or v == 0 or not math.isfinite(v):
+        return v
+    return round(v, digits - 1 - math.floor(math.log10(abs(v))))
 
 
 def empty_energy() -> dict[str, Any]:
@@ -237,7 +241,7 @@ def point_energy(rows: Sequence[Mapping[str, Any]], data: EnergyData) -> dict[st
     if not data.present:
         return out
     out["source"], out["covers"] = data.source, data.covers
-    out["idle_watts"] = _r(data.idle_watts, 2)
+    out["idle_watts"] = _r(data.idle_watts)
     dec_j = dec_s = 0.0
     dec_n = 0
     for r in rows:
@@ -251,17 +255,17 @@ def point_energy(rows: Sequence[Mapping[str, Any]], data: EnergyData) -> dict[st
         dec_n += e.decode_tokens
     if dec_n and dec_s > 0:
         jpt = dec_j / dec_n
-        out["watts"] = _r(dec_j / dec_s, 2)
-        out["j_per_token"] = _r(jpt, 5)
-        out["tokens_per_joule"] = _r(1 / jpt, 4) if jpt > 0 else None
+        out["watts"] = _r(dec_j / dec_s)
+        out["j_per_token"] = _r(jpt)
+        out["tokens_per_joule"] = _r(1 / jpt) if jpt > 0 else None
         if data.idle_watts is not None:
-            out["j_per_token_net"] = _r((dec_j - data.idle_watts * dec_s) / dec_n, 5)
+            out["j_per_token_net"] = _r((dec_j - data.idle_watts * dec_s) / dec_n)
     ok = [r for r in rows if r.get("status") == "ok"]
     grow = next((r for r in ok if r.get("role") == "grow"), ok[0] if ok else None)
     if grow is not None:
         e = request_energy(grow, data)
         if e.prefill_j is not None and e.prefill_tokens:
-            out["prefill_j_per_token"] = _r(e.prefill_j / e.prefill_tokens, 5)
+            out["prefill_j_per_token"] = _r(e.prefill_j / e.prefill_tokens)
     return out
 
 
@@ -273,7 +277,7 @@ def level_energy(rows: Sequence[Mapping[str, Any]], data: EnergyData) -> dict[st
     if not data.present:
         return out
     out["source"], out["covers"] = data.source, data.covers
-    out["idle_watts"] = _r(data.idle_watts, 2)
+    out["idle_watts"] = _r(data.idle_watts)
     ok = [r for r in rows if r.get("status") == "ok"]
     starts = [int(r["t_sent_ns"]) for r in ok if r.get("t_sent_ns") is not None]
     ends = [int(r["t_end_ns"]) for r in ok if r.get("t_end_ns") is not None]
@@ -286,9 +290,9 @@ def level_energy(rows: Sequence[Mapping[str, Any]], data: EnergyData) -> dict[st
         return out
     secs = (b - a) / 1e9
     jpt = joules / tokens
-    out["watts"] = _r(joules / secs, 2)
-    out["j_per_token"] = _r(jpt, 5)
-    out["tokens_per_joule"] = _r(1 / jpt, 4) if jpt > 0 else None
+    out["watts"] = _r(joules / secs)
+    out["j_per_token"] = _r(jpt)
+    out["tokens_per_joule"] = _r(1 / jpt) if jpt > 0 else None
     if data.idle_watts is not None:
-        out["j_per_token_net"] = _r((joules - data.idle_watts * secs) / tokens, 5)
+        out["j_per_token_net"] = _r((joules - data.idle_watts * secs) / tokens)
     return out

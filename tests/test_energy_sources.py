@@ -18,6 +18,7 @@ from rigbench.energy.command import MAX_OUTPUT, PowerCommand, PowerCommandError,
 from rigbench.energy.detect import detect_sources
 from rigbench.energy.nvml import nvml_sources
 from rigbench.energy.rapl import rapl_sources
+from rigbench.errors import UsageError
 
 
 # -- RAPL ---------------------------------------------------------------------------------
@@ -212,7 +213,7 @@ def test_detection_adds_up_components_and_a_wall_meter_stands_alone(tmp_path: Pa
     d.close()
     wall = detect_sources("echo 99")
     assert [s.source for s in wall.sources] == ["power-cmd"] and wall.checked == ["power-cmd"]
-    with pytest.raises(PowerCommandError):
+    with pytest.raises(UsageError, match="--power-cmd: the power command printed 'nope', not watts"):
         detect_sources("echo nope")
 
 

@@ -68,13 +68,17 @@ def _probes() -> list[tuple[str, Callable[[], Sequence[PowerSource]]]]:
 
 def detect_sources(power_cmd: str | None = None, *,
                    probes: list[tuple[str, Callable[[], Sequence[PowerSource]]]] | None = None) -> Detection:
-    """The sources to sample. A bad ``--power-cmd`` raises PowerCommandError (the user asked
+    """The sources to sample. A bad ``--power-cmd`` is a UsageError in one line (the user asked
     for it: better to say so before the run than to measure without it)."""
     if power_cmd is not None:
-        from rigbench.energy.command import PowerCommand
+        from rigbench.energy.command import PowerCommand, PowerCommandError
+        from rigbench.errors import UsageError
 
-        cmd = PowerCommand(power_cmd)
-        cmd.read()  # proves it works now; raises PowerCommandError in one line
+        try:
+            cmd = PowerCommand(power_cmd)
+            cmd.read()  # proves it works now
+        except PowerCommandError as exc:
+            raise UsageError(f"--power-cmd: {exc.message}", exc.hint or "give a command that prints watts") from None
         return Detection([cmd], ["power-cmd"], [])
     found = Detection()
     for name, probe in probes if probes is not None else _probes():

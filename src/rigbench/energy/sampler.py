@@ -102,7 +102,8 @@ class EnergySampler:
         fails = dict.fromkeys(range(len(chans)), 0)
         live = list(range(len(chans)))
         next_t = time.monotonic()
-        while live and not self._stop.is_set():
+        while live:
+            last = self._stop.is_set()  # once stopped, one more reading closes every window
             for i in list(live):
                 ch = chans[i]
                 try:
@@ -121,9 +122,11 @@ class EnergySampler:
                        "kind": ch.kind, "phase": self.phase, "t_ns": r.t_ns, "value": r.value, "wrap": ch.wrap}
                 with self._lock:
                     self._buf.append(row)
+            if last:
+                return
             next_t += interval
             delay = next_t - time.monotonic()
-            if delay < 0:  # a slow read (a power command): keep the pace from now on, skip no beat twice
+            if delay < 0:  # a slow read (a power command): keep the pace from now on
                 next_t = time.monotonic()
                 delay = 0.0
             self._stop.wait(delay)

@@ -47,7 +47,8 @@ def powercap_tree(root: Path, *, packages: int = 1, dram: bool = True, start_uj:
 
 _WRITER = """
 import os, sys, time
-path, watts, max_uj, start_uj, step = sys.argv[1], float(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4]), float(sys.argv[5])
+path, watts, step = sys.argv[1], float(sys.argv[2]), float(sys.argv[5])
+max_uj, start_uj = int(sys.argv[3]), int(sys.argv[4])
 tmp = path + ".tmp"
 t0 = time.perf_counter_ns()
 while True:

@@ -4,6 +4,7 @@ depth point's ``energy`` object, load levels, cost and prices."""
 
 from __future__ import annotations
 
+import itertools
 import math
 from typing import Any
 
@@ -77,7 +78,7 @@ def test_counter_and_integrated_power_agree_with_ground_truth(start: float, leng
     n = int(4.0 / step) + 1
     times = [round(i * step, 6) for i in range(n)]
     keep = [t for i, t in enumerate(times) if not drop[i % len(drop)] or t in (0.0, 1.0, 2.0, times[-1])]
-    gap = max(y - x for x, y in zip(keep, keep[1:], strict=False))
+    gap = max(y - x for x, y in itertools.pairwise(keep))
     assume(wrap is None or gap * 100 < wrap)  # at most 100 W: a counter read less than once per wrap
     ts = [int(t * S) for t in keep]
     counter = [(_energy(t) % wrap) if wrap else _energy(t) for t in keep]

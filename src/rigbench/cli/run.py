@@ -73,13 +73,12 @@ def run(
     t: int | None = eo.THREADS, ctk: str | None = eo.CTK, ctv: str | None = eo.CTV,
     mlock: bool = eo.MLOCK, no_mmap: bool = eo.NO_MMAP,
 ) -> int:
+    from rigbench.energy.prices import price_params
     from rigbench.jobs.run import RunOptions, resume_options, run_job
     from rigbench.jobs.session import api_key_from_env
     from rigbench.measure.plan import parse_depths, parse_duration
     from rigbench.report.card import card
     from rigbench.store import open_store
-
-    from rigbench.energy.prices import price_params
 
     key = api_key_from_env(api_key)
     prices = price_params(electricity_price, api_price, rig_price)

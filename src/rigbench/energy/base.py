@@ -40,7 +40,7 @@ class Reading:
     value: float  # joules since some origin (counter) or watts (power)
 
 
-class SourceUnavailable(RigbenchError):  # noqa: N818 (a state, not a failure of rigbench)
+class SourceUnavailable(RigbenchError):
     """A power source that cannot be read here: missing library, no device, no permission.
     Never ends a run: the run goes on without energy and the card says why in one line."""
 

@@ -11,6 +11,10 @@ with a stub of it.
 
 from __future__ import annotations
 
+import contextlib
+import io
+import os
+import sys
 from types import ModuleType
 from typing import Any
 
@@ -22,11 +26,19 @@ _POWER_KEYS = ("socket_power", "current_socket_power", "average_socket_power")
 
 
 def _load() -> ModuleType:
+    if sys.platform.startswith("linux") and not os.path.exists("/dev/kfd"):
+        raise SourceUnavailable("amdsmi: no AMD GPU here (no /dev/kfd)")
+    sink = io.StringIO()
     try:
-        import amdsmi
-    except Exception:  # ImportError, or the package present without ROCm's library (OSError, KeyError)
+        # without ROCm's libamd_smi the package prints a complaint on stdout (it would break --json)
+        with contextlib.redirect_stdout(sink), contextlib.redirect_stderr(sink):
+            import amdsmi
+    except ModuleNotFoundError:
         raise SourceUnavailable("amdsmi: not installed (AMD GPUs are read through ROCm's amdsmi package)",
                                 "pip install 'rigbench[amd]' on a machine with ROCm") from None
+    except Exception as exc:  # the package present without ROCm's library
+        raise SourceUnavailable(f"amdsmi: installed, but ROCm's libamd_smi cannot be loaded ({type(exc).__name__})",
+                                "install ROCm's amd-smi-lib") from None
     return amdsmi  # type: ignore[no-any-return]
 
 

@@ -133,3 +133,22 @@ def test_no_source_nulls_and_one_clear_line(tmp_path: Path, monkeypatch: pytest.
     assert any("RAPL" in n and "no powercap tree" in n for n in out["notes"])
     card = cli("show", str(out["run_id"]), "--db", db).out
     assert line in card and "J/tok" not in card
+
+
+def test_board_gains_joules_per_token_and_cost(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, cli: Any) -> None:
+    import rigbench.energy.detect as detect
+
+    monkeypatch.setattr(detect, "_probes", lambda: [("fake", lambda: [ClockSource(60.0)])])
+    db = str(tmp_path / "r.db")
+    with FakeServer(SCRIPT) as fake:
+        out = _run(fake, db, extra_params={"prices": {"electricity": {"value": 0.30, "currency": "$"}}})
+    jpt = next(p for p in out["points"] if p["depth"] == out["verdict"]["at_depth"])["energy"]["j_per_token"]
+    rows = cli("board", "--json", "--db", db).json()
+    assert rows[0]["j_per_token"] == jpt and rows[0]["energy_covers"] == "system"
+    assert rows[0]["electricity_per_mtok"] == pytest.approx(jpt * 1e6 / 3.6e6 * 0.30)
+    table = cli("board", "--db", db, "--api-price", "$3/Mtok").out
+    assert "J/token" in table and "Electricity" in table and "1M tokens by API: $3.00" in table
+    md = cli("board", "--format", "md", "--db", db, "--electricity-price", "0.10/kWh").out
+    assert "| J/token | Power covers | Electricity /1M tok | Run |" in md
+    cheap = cli("board", "--json", "--db", db, "--electricity-price", "0.10/kWh").json()
+    assert cheap[0]["electricity_per_mtok"] == pytest.approx(jpt * 1e6 / 3.6e6 * 0.10)

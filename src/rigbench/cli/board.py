@@ -19,8 +19,12 @@ def board(
     engine: str | None = typer.Option(None, "--engine", help="only engines (kind, URL, flags) containing this"),
     model: str | None = typer.Option(None, "--model", help="only models whose name contains this"),
     all_runs: bool = typer.Option(False, "--all-runs", help="every run, not only the newest of each configuration"),
+    electricity_price: str | None = typer.Option(
+        None, "--electricity-price", help="price every row's J/token alike, e.g. 0.30/kWh (default: each run's own)"),
+    api_price: str | None = typer.Option(None, "--api-price", help="an API's price beside it, e.g. 3.00/Mtok"),
     db: str | None = typer.Option(None, "--db", help=DB_HELP),
 ) -> int:
+    from rigbench.energy.prices import price_params
     from rigbench.errors import UsageError
     from rigbench.jobs.summary import stored_run_summaries
     from rigbench.report.board import board_csv, board_json, board_markdown, board_table, build_board
@@ -31,17 +35,21 @@ def board(
     fmt = "json" if json_out else fmt
     if fmt not in ("table", "md", "csv", "json"):
         raise UsageError(f"unknown format {fmt!r}", "use --format table, md, csv or json")
+    prices = price_params(electricity_price, api_price, None)
     store = open_store(db)
     try:
         summaries = stored_run_summaries(store)
     finally:
         store.close()
     rows = build_board(summaries, sort=sort, machine=machine, engine=engine, model=model,  # type: ignore[arg-type]
-                       all_runs=all_runs)
+                       all_runs=all_runs, electricity=prices.get("electricity"))
+    from rigbench.report.board import api_line
+
+    api = api_line(rows, prices["api"]) if "api" in prices and rows else None
     if fmt == "json":
         emit_json(board_json(rows))
     elif fmt == "md":
-        sys.stdout.write(board_markdown(rows))
+        sys.stdout.write(board_markdown(rows) + (f"\n{api}\n" if api else ""))
     elif fmt == "csv":
         sys.stdout.write(board_csv(rows))
     elif not rows:
@@ -51,4 +59,8 @@ def board(
             " match the filters." if machine or engine or model else "; measure one with rigbench run.")))
     else:
         out().print(board_table(rows, sort=sort))  # type: ignore[arg-type]
+        if api:
+            from rigbench.report.safe import safe_text
+
+            out().print(safe_text(api))
     return 0

@@ -27,9 +27,11 @@ from rigbench.report.card import fmt_bytes, fmt_num
 from rigbench.report.safe import md_cell, one_line, safe_text, visible
 
 __all__ = [
+    "ENERGY_HEADERS",
     "HEADERS",
     "BoardRow",
     "SortKey",
+    "api_line",
     "board_csv",
     "board_json",
     "board_markdown",
@@ -68,6 +70,10 @@ class BoardRow:
     config: str  # what makes two runs the same configuration
     session: bool = False  # decode, prefill and TTFT are an agent session's medians over its turns
     quality_suite: str | None = None  # "name version" of the suite the quality score is from
+    j_per_token: float | None = None  # gross decode joules per generated token at ``depth``
+    energy_covers: str | None = None  # what the power source measured (cpu_package + dram, gpu_board, system)
+    electricity_per_mtok: float | None = None  # electricity for 1M generated tokens, at the run's (or board's) price
+    currency: str = ""
 
     @property
     def at_working_depth(self) -> bool:
@@ -103,13 +109,29 @@ def _engine_label(e: Mapping[str, Any]) -> str:
     return label
 
 
-def board_row(s: Mapping[str, Any]) -> BoardRow:
-    """One row from a ``run_summary``."""
+def _energy(s: Mapping[str, Any], point: Mapping[str, Any],
+            price: Mapping[str, Any] | None) -> tuple[float | None, str | None, float | None, str]:
+    """J/token at the row's depth, what it covers, and the electricity for 1M tokens at ``price``
+    (the board's ``--electricity-price``) or at the price stored with the run."""
+    from rigbench.measure.cost import electricity_per_mtok
+
+    e = point.get("energy") or {}
+    jpt = e.get("j_per_token")
+    price = price or ((s.get("params") or {}).get("prices") or {}).get("electricity")
+    if jpt is None or not price:
+        return jpt, e.get("covers"), None, ""
+    return jpt, e.get("covers"), electricity_per_mtok(float(jpt), float(price["value"])), \
+        str(price.get("currency") or "")
+
+
+def board_row(s: Mapping[str, Any], electricity: Mapping[str, Any] | None = None) -> BoardRow:
+    """One row from a ``run_summary``; ``electricity`` ({"value", "currency"} per kWh) prices every row alike."""
     model = s.get("model") or {}
     v = s.get("verdict") or {}
     depth = v.get("at_depth")
     point: Mapping[str, Any] = next((p for p in s.get("points") or [] if p.get("depth") == depth), {}) \
         if depth is not None else {}
+    jpt, covers, elec, currency = _energy(s, point, electricity)
     if v.get("basis") == "session":  # an agent session: its medians over turns
         ses = s.get("session") or {}
         point = {"prefill_tok_s": ses.get("prefill_median_tok_s"), "ttft_ms": ses.get("ttft_median_ms")}
@@ -134,6 +156,7 @@ def board_row(s: Mapping[str, Any]) -> BoardRow:
         pct_of_ceiling=point.get("pct_of_ceiling"), verdict=v.get("class"),
         machine=str(machine.get("hostname") or "?"), engine=_engine_label(e), config=config,
         session=v.get("basis") == "session", quality_suite=_suite_label(q),
+        j_per_token=jpt, energy_covers=covers, electricity_per_mtok=elec, currency=currency,
     )
 
 
@@ -168,7 +191,8 @@ def _matches(value: str, wanted: str | None) -> bool:
 
 
 def build_board(summaries: Iterable[Mapping[str, Any]], *, sort: SortKey = "quality", machine: str | None = None,
-                engine: str | None = None, model: str | None = None, all_runs: bool = False) -> list[BoardRow]:
+                engine: str | None = None, model: str | None = None, all_runs: bool = False,
+                electricity: Mapping[str, Any] | None = None) -> list[BoardRow]:
     """Rows for the runs that measured something (complete or incomplete), filtered by
     machine, engine and model (case-insensitive substrings), the newest run of each
     configuration unless ``all_runs``, sorted best first."""
@@ -176,7 +200,7 @@ def build_board(summaries: Iterable[Mapping[str, Any]], *, sort: SortKey = "qual
     for s in summaries:
         if s.get("status") not in ("complete", "incomplete"):
             continue
-        r = board_row(s)
+        r = board_row(s, electricity)
         if r.decode_tok_s is None and r.quality is None:
             continue
         if _matches(r.machine, machine) and _matches(r.engine, engine) and _matches(r.model, model):
@@ -245,12 +269,36 @@ def _cells(r: BoardRow, marks: Mapping[str | None, str] | None = None) -> list[s
     ]
 
 
+ENERGY_HEADERS = ("J/token", "Power covers", "Electricity /1M tok")
+
+
+def _has_energy(rows: Sequence[BoardRow]) -> bool:
+    return any(r.j_per_token is not None for r in rows)
+
+
+def _energy_cells(r: BoardRow) -> list[str]:
+    from rigbench.energy.prices import Price
+
+    cost = Price(r.electricity_per_mtok, r.currency).fmt(r.electricity_per_mtok) \
+        if r.electricity_per_mtok is not None else "—"
+    return [f"{r.j_per_token:.3g}" if r.j_per_token is not None else "—",
+            (r.energy_covers or "—").replace("_", " "), cost]
+
+
+def _with_energy(rows: Sequence[BoardRow], cells: list[str], r: BoardRow) -> list[str]:
+    """The energy columns before Run, on a board where some row has a power source."""
+    return [*cells[:-1], *_energy_cells(r), cells[-1]] if _has_energy(rows) else cells
+
+
 def _footnote(rows: Sequence[BoardRow]) -> str:
     wd = next((r.working_depth for r in rows if r.working_depth), None)
     text = (f"Decode, prefill and TTFT at the working depth ({fmt_tokens(wd)}); * marks the deepest depth "
             "measured below it." if wd else "Decode, prefill and TTFT at the deepest depth measured.")
     if any(r.session for r in rows):
         text += " (session): an agent session's medians over its turns."
+    if _has_energy(rows):
+        text += (" J/token: gross decode joules per generated token there (idle draw included), over what the "
+                 "power source covers; electricity for 1M tokens at the run's --electricity-price (or the board's).")
     text += " Quality: machine-graded, 0-5"
     order = suite_order(rows)
     marks = _suite_marks(rows)
@@ -264,7 +312,8 @@ def _footnote(rows: Sequence[BoardRow]) -> str:
 
 
 _TABLE_HEADERS = (*HEADERS[:10], "Run")
-_NUMERIC = {"Quality /5", "Decode tok/s", "Prefill tok/s", "TTFT ms", "Disk", "Native ctx", "% of ceiling", "Run"}
+_NUMERIC = {"Quality /5", "Decode tok/s", "Prefill tok/s", "TTFT ms", "Disk", "Native ctx", "% of ceiling", "Run",
+            "J/token", "Electricity /1M tok"}
 
 
 def board_table(rows: Sequence[BoardRow], *, sort: SortKey = "quality") -> Table:
@@ -276,9 +325,11 @@ def board_table(rows: Sequence[BoardRow], *, sort: SortKey = "quality") -> Table
               title_justify="left", caption=caption, caption_justify="left", box=box.SIMPLE_HEAD, pad_edge=False,
               collapse_padding=True)
     marks = _suite_marks(rows)
-    body = [[visible(c) for c in _cells(r, marks)] for r in rows]  # widths are taken from what is shown
-    for h in _TABLE_HEADERS:
-        i = HEADERS.index(h)
+    energy = _has_energy(rows)
+    headers = [*HEADERS[:-1], *(ENERGY_HEADERS if energy else ()), HEADERS[-1]]
+    body = [[visible(c) for c in _with_energy(rows, _cells(r, marks), r)] for r in rows]
+    for h in [*_TABLE_HEADERS[:-1], *(ENERGY_HEADERS if energy else ()), "Run"]:
+        i = headers.index(h)
         cells = [str(r.run_id) + "†" for r in rows] if h == "Run" else [row[i] for row in body]
         # every column but the model's is exactly as wide as its values (headers wrap at spaces);
         # the model's name, machine and engine take what is left
@@ -290,18 +341,35 @@ def board_table(rows: Sequence[BoardRow], *, sort: SortKey = "quality") -> Table
         model = safe_text(cells[0])
         model.append_text(safe_text(f"\n{r.machine} · {engine}", "dim"))
         run = str(r.run_id) + ("" if r.status == "complete" else "†")
-        t.add_row(model, *map(safe_text, cells[1:9]), safe_text(cells[9], style), safe_text(run))
+        extra = [safe_text(cells[headers.index(h)]) for h in ENERGY_HEADERS] if energy else []
+        t.add_row(model, *map(safe_text, cells[1:9]), safe_text(cells[9], style), *extra, safe_text(run))
     return t
+
+
+def api_line(rows: Sequence[BoardRow], api: Mapping[str, Any]) -> str:
+    """The board's cost statement: an API's price beside the cheapest and dearest electricity."""
+    from rigbench.energy.prices import Price
+
+    p = Price(float(api["value"]), str(api.get("currency") or ""))
+    text = f"1M tokens by API: {p.fmt(p.value)}"
+    costs = [r for r in rows if r.electricity_per_mtok is not None]
+    if costs:
+        lo = min(costs, key=lambda r: r.electricity_per_mtok or 0.0)
+        text += (f"; in electricity here from {Price(0, lo.currency).fmt(lo.electricity_per_mtok or 0.0)} "
+                 f"(run {lo.run_id}, {lo.model})")
+    else:
+        text += "; no row has both a power source and an electricity price"
+    return text
 
 
 def board_markdown(rows: Sequence[BoardRow]) -> str:
     """A GitHub-flavoured markdown table that pastes cleanly into a forum post."""
-    lines = ["| " + " | ".join(HEADERS) + " |",
-             "|" + "|".join("---:" if h in ("Quality /5", "Decode tok/s", "Prefill tok/s", "TTFT ms", "Disk",
-                                             "Native ctx", "% of ceiling", "Run") else "---" for h in HEADERS) + "|"]
+    headers = [*HEADERS[:-1], *(ENERGY_HEADERS if _has_energy(rows) else ()), HEADERS[-1]]
+    lines = ["| " + " | ".join(headers) + " |",
+             "|" + "|".join("---:" if h in _NUMERIC else "---" for h in headers) + "|"]
     marks = _suite_marks(rows)
     for r in rows:
-        lines.append("| " + " | ".join(md_cell(c) for c in _cells(r, marks)) + " |")
+        lines.append("| " + " | ".join(md_cell(c) for c in _with_energy(rows, _cells(r, marks), r)) + " |")
     lines.append("")
     lines.append(f"_{md_cell(one_line(_footnote(rows)))} Measured with rigbench._")  # suite names are data
     return "\n".join(lines) + "\n"
@@ -309,7 +377,8 @@ def board_markdown(rows: Sequence[BoardRow]) -> str:
 
 _CSV_FIELDS = ("run_id", "status", "created_at", "model", "quant", "quality", "quality_ci_low", "quality_ci_high",
                "decode_tok_s", "depth", "at_working_depth", "prefill_tok_s", "ttft_ms", "disk_bytes",
-               "native_context", "pct_of_ceiling", "verdict", "machine", "engine", "quality_suite")
+               "native_context", "pct_of_ceiling", "verdict", "machine", "engine", "quality_suite", "j_per_token",
+               "energy_covers", "electricity_per_mtok", "currency")
 
 
 def board_csv(rows: Sequence[BoardRow]) -> str:

@@ -225,3 +225,29 @@ def test_rig_price() -> None:
         parse_rig_price("2500/month")
     with pytest.raises(UsageError):
         parse_rig_price("2,500")
+
+
+# -- compare's energy ratio ------------------------------------------------------------------
+def _side_rows(jpt: list[float], *, t0: float, depth: int = 0) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """Requests of 101 tokens whose decode seconds at a steady 100 W give the wanted J/token."""
+    reqs, t = [], t0
+    for rep, j in enumerate(jpt):
+        secs = j * 100 / 100.0  # J/token x 100 tokens / 100 W
+        reqs.append({**_req(t, t + 0.1, t + 0.1 + secs, 101), "rep": rep, "depth": depth})
+        t += 0.1 + secs + 0.05
+    return reqs, _rows([int(t0 * S) - S, int(t * S) + S], [0.0, 100.0 * (t - t0 + 2)])
+
+
+def test_compare_energy_ratio_with_its_interval() -> None:
+    from rigbench.measure.energy_compare import energy_compare
+
+    a, a_s = _side_rows([1.00, 1.02, 0.98, 1.01, 0.99, 1.00, 1.03, 0.97], t0=10)
+    b, b_s = _side_rows([0.80, 0.81, 0.79, 0.80, 0.82, 0.78, 0.80, 0.81], t0=100)
+    out = energy_compare(a, energy_data(a_s), b, energy_data(b_s))
+    assert out["ratio"] == pytest.approx(0.805 / 1.0, rel=0.01)
+    assert out["ci"][1] < 1.0 and out["verdict"] == "b_cheaper" and out["pairs"] == 8
+    assert out["statement"].startswith("B spends less energy per token: 0.80")
+    same = energy_compare(a, energy_data(a_s), a, energy_data(a_s))
+    assert same["verdict"] == "no_difference" and same["ratio"] == pytest.approx(1.0)
+    none = energy_compare(a, energy_data(a_s), b, energy_data([]))
+    assert none["ratio"] is None and none["statement"] == "no energy ratio: no power readings for B"

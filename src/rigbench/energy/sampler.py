@@ -21,10 +21,20 @@ from rigbench.energy.base import PowerSource, SourceUnavailable
 from rigbench.energy.detect import Detection
 from rigbench.errors import StoreError
 
-__all__ = ["DEFAULT_IDLE_S", "EnergySampler", "Recorded"]
+__all__ = ["DEFAULT_IDLE_S", "EnergySampler", "Recorded", "sync"]
 
 DEFAULT_IDLE_S = 3.0
 _MAX_FAILS = 5
+_ACTIVE: dict[int, EnergySampler] = {}  # run id -> its running sampler
+
+
+def sync(run_id: int) -> None:
+    """A fresh reading of every channel of the run's sampler, and everything buffered stored
+    now: a figure derived right after a request (tune's energy objective) then has the
+    readings that close the request's window. Nothing when no sampler runs for the run."""
+    sampler = _ACTIVE.get(run_id)
+    if sampler is not None:
+        sampler.sync_now()
 
 
 class Recorded(Protocol):
@@ -58,6 +68,7 @@ class EnergySampler:
         from rigbench.store.energy import next_energy_session
 
         self._rec = rec
+        _ACTIVE[rec.run_id] = self
         rec.merge_extra({"energy": {**self.detection.to_json(), "idle_s": self.idle_s}})
         if not self.detection.sources:
             rec.note(self.detection.statement())
@@ -80,7 +91,27 @@ class EnergySampler:
             time.sleep(self.idle_s)  # the baseline: the server up, nothing asked of it
         self.phase = "run"
 
+    def sync_now(self) -> None:
+        if self._rec is None:
+            return
+        for ch in self.detection.sources:
+            try:
+                r = ch.read()
+            except Exception:
+                continue  # the reader thread counts failures; a missed beat here costs nothing
+            with self._lock:
+                self._buf.append(self._row(ch, r.t_ns, r.value))
+        try:
+            self._flush(self._rec)
+        except StoreError:
+            pass
+
+    def _row(self, ch: PowerSource, t_ns: int, value: float) -> dict[str, Any]:
+        return {"session": self._session, "source": ch.source, "channel": ch.channel, "covers": ch.covers,
+                "kind": ch.kind, "phase": self.phase, "t_ns": t_ns, "value": value, "wrap": ch.wrap}
+
     def stop(self, rec: Recorded) -> None:
+        _ACTIVE.pop(rec.run_id, None)
         self._stop.set()
         for th in self._threads:
             th.join(timeout=10.0)
@@ -118,10 +149,8 @@ class EnergySampler:
                                               f"failed reads in a row ({why})")
                     continue
                 fails[i] = 0
-                row = {"session": self._session, "source": ch.source, "channel": ch.channel, "covers": ch.covers,
-                       "kind": ch.kind, "phase": self.phase, "t_ns": r.t_ns, "value": r.value, "wrap": ch.wrap}
                 with self._lock:
-                    self._buf.append(row)
+                    self._buf.append(self._row(ch, r.t_ns, r.value))
             if last:
                 return
             next_t += interval

@@ -28,7 +28,7 @@ from rigbench.errors import Interrupted, RigbenchError, StoreError
 from rigbench.store import Store
 from rigbench.types import EngineSpec
 
-__all__ = ["LIVES", "Life", "Monitor", "Recording", "recorded_run"]
+__all__ = ["LIVES", "Life", "Monitor", "Recording", "recorded_run", "stored_run_to_resume"]
 
 
 @dataclass(frozen=True)
@@ -39,6 +39,7 @@ class Life:
     go_on: str  # the command that goes on from a stopped run, {id} filled in
     go_on_verb: str  # "finish it with", "see it with", "continue it with"
     kept: str = "what was measured"  # what a stopped run keeps
+    a_noun: str = ""  # "a run", "a tuning campaign"
 
     def next_step(self, run_id: int) -> str:
         return f"{self.go_on_verb} {self.go_on.format(id=run_id)}"
@@ -49,11 +50,29 @@ class Life:
 
 # the write half of the run-kind registry (rigbench.kinds holds the read half)
 LIVES: dict[str, Life] = {
-    "run": Life("run", "rigbench run --resume {id}", "finish it with"),
-    "compare": Life("compare", "rigbench report {id}", "see it with"),
-    "tune": Life("campaign", "rigbench tune --resume {id}", "continue it with", "every trial measured so far"),
-    "lab": Life("lab", "rigbench show {id}", "see it with"),
+    "run": Life("run", "rigbench run --resume {id}", "finish it with", a_noun="a run made by rigbench run"),
+    "compare": Life("compare", "rigbench report {id}", "see it with", a_noun="a compare"),
+    "tune": Life("campaign", "rigbench tune --resume {id}", "continue it with", "every trial measured so far",
+                 a_noun="a tuning campaign"),
+    "lab": Life("lab", "rigbench show {id}", "see it with", a_noun="a lab"),
 }
+
+
+def stored_run_to_resume(store: Store, run_id: int, kind: str, *, allow_complete: bool = False) -> dict[str, Any]:
+    """The stored run ``--resume RUN`` names, checked: it exists, it is of ``kind`` (else
+    the command that goes on from the kind it is), and it is not complete."""
+    from rigbench.errors import UsageError
+
+    run = store.get_run(run_id)
+    if run is None:
+        raise UsageError(f"there is no {LIVES[kind].noun} {run_id} in {store.where}", "list runs with rigbench runs")
+    if run["kind"] != kind:
+        life = LIVES.get(run["kind"])
+        raise UsageError(f"run {run_id} is a {run['kind']} run, not {LIVES[kind].a_noun}",
+                         life.next_step(run_id) if life else f"the kinds that resume: {', '.join(sorted(LIVES))}")
+    if run["status"] == "complete" and not allow_complete:
+        raise UsageError(f"run {run_id} is already complete", f"see it with rigbench show {run_id}")
+    return run
 
 
 class Monitor(Protocol):

@@ -9,10 +9,10 @@ from typing import Any
 
 from rigbench.client.probe import unavailable_note
 from rigbench.client.stream import Timeouts
-from rigbench.errors import RequestError, UsageError
+from rigbench.errors import RequestError
 from rigbench.jobs.bench import PROBE_TOKENS, Bench
 from rigbench.jobs.ceiling import ceiling_basis
-from rigbench.jobs.lifecycle import Recording, recorded_run
+from rigbench.jobs.lifecycle import Recording, recorded_run, stored_run_to_resume
 from rigbench.jobs.progress import NullProgress, Progress
 from rigbench.jobs.session import merge_gguf_facts, model_info, open_session
 from rigbench.jobs.summary import run_summary
@@ -68,13 +68,7 @@ def _timeouts(opts: RunOptions) -> Timeouts:
 
 
 def resume_options(store: Store, run_id: int, db: str | None, api_key: str | None) -> RunOptions:
-    run = store.get_run(run_id)
-    if run is None:
-        raise UsageError(f"there is no run {run_id} in {store.where}", "list runs with rigbench runs")
-    if run["kind"] != "run":
-        raise UsageError(f"run {run_id} is a {run['kind']} run", "resume it with its own command")
-    if run["status"] == "complete":
-        raise UsageError(f"run {run_id} is already complete", f"see it with rigbench show {run_id}")
+    run = stored_run_to_resume(store, run_id, "run")
     params = dict(run["params"] or {})
     spec = EngineSpec.from_json(run["engine_spec"] or {})
     return RunOptions(spec=spec, api_key=api_key, depths=params.get("depths_requested"),

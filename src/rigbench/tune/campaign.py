@@ -25,7 +25,7 @@ from typing import Any
 from rigbench.client.stream import Timeouts
 from rigbench.errors import EngineError, EngineStartError, RequestError, UsageError
 from rigbench.jobs.bench import Bench
-from rigbench.jobs.lifecycle import Recording, recorded_run
+from rigbench.jobs.lifecycle import Recording, recorded_run, stored_run_to_resume
 from rigbench.jobs.progress import NullProgress, Progress
 from rigbench.jobs.session import Session, model_info, open_session
 from rigbench.measure.stats import summarize
@@ -122,12 +122,7 @@ def tpe_sampler(seed: int, n_dims: int) -> Any:
 
 
 def resume_options(store: Store, run_id: int, db: str | None) -> TuneOptions:
-    run = store.get_run(run_id)
-    if run is None:
-        raise UsageError(f"there is no campaign {run_id} in {store.where}", "list them with rigbench runs")
-    if run["kind"] != "tune":
-        raise UsageError(f"run {run_id} is a {run['kind']} run, not a tuning campaign",
-                         "resume it with its own command")
+    run = stored_run_to_resume(store, run_id, "tune", allow_complete=True)
     return TuneOptions.from_params(dict(run["params"] or {}), db=db, command=str(run.get("command") or ""))
 
 

@@ -58,7 +58,7 @@ def test_exact_source_gives_exact_joules_per_token(tmp_path: Path, monkeypatch: 
     finally:
         store.close()
     phases = {s["phase"] for s in samples}
-    assert phases == {"idle", "run"} and all(s["kind"] == "counter" for s in samples)
+    assert phases == {"setup", "idle", "run"} and all(s["kind"] == "counter" for s in samples)
 
 
 def test_rapl_tree_at_a_known_wattage_with_wrap_around(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,

@@ -57,6 +57,8 @@ def tune(
     server: list[str] | None = typer.Option(
         None, "--server", help="llama-server binary; repeat it to make the build a dimension of the space"),
     space: str | None = typer.Option(None, "--space", help="the search space: name=v1,v2 words (see above)"),
+    power_cmd: str | None = typer.Option(
+        None, "--power-cmd", metavar="CMD", help="a command that prints the machine's watts (a smart plug's CLI)"),
     objective: str | None = typer.Option(
         None, "--objective",
         help="decode@32k, prefill@8k, balanced (default; decode at 4k) or energy (tokens per joule at 4k)"),
@@ -108,7 +110,8 @@ def tune(
                            server=servers[0] if len(servers) == 1 else None, budget_trials=trials, budget_s=seconds,
                            repeats=repeats, seed=seed, timeout_s=timeout, db=db, command=sanitized_command(),
                            gen_tokens=gen_tokens)
-    if opts.objective.kind == "energy":
+    opts.power_cmd = power_cmd
+    if opts.objective.kind == "energy" and power_cmd is None:
         _need_power_source()
     with RichProgress() as progress:
         summary = tune_job(opts, progress, resume=resume)

@@ -1,11 +1,13 @@
 """The energy sampler: threads beside the bench that read every power source and store the
 raw readings (table ``energy_samples``) while a run measures.
 
-It is one of the measuring core's monitors (``start(rec)`` / ``stop(rec)``, where ``rec``
-is the recorded run: ``run_id``, ``store``, ``note``, ``merge_extra``), so every command
-that records a run samples energy the same way. ``start`` first measures an idle baseline
-(``idle_s`` seconds, the server up and idle: phase "idle"), then keeps sampling (phase "run")
-until ``stop``. Readings are written in batches every ``flush_s`` seconds, so a run killed
+It is one of the measuring core's monitors (``jobs.lifecycle``: ``start(rec)`` once the run
+row exists, ``server_started(rec, session)`` for each server a bench measures, ``stop(rec)``
+on every way out), so every command that records a run samples energy the same way.
+Readings start at ``start`` (phase "setup": a server loading its model is not idle); the
+first ``server_started`` measures the idle baseline (``idle_s`` seconds, the server up and
+asked nothing: phase "idle"), and from then on the phase is "run". Readings are written in
+batches every ``flush_s`` seconds, so a run killed
 halfway keeps what was sampled up to its last batch. A channel that fails five reads in a
 row stops, and the run's notes say why in one line; the run goes on.
 """
@@ -45,7 +47,16 @@ class Recorded(Protocol):
 
     def note(self, text: str) -> None: ...
 
-    def merge_extra(self, values: dict[str, Any]) -> None: ...
+    def merge_extra(self, **values: Any) -> None: ...
+
+
+def energy_monitors(power_cmd: str | None = None, *, idle_s: float = DEFAULT_IDLE_S) -> list[EnergySampler]:
+    """The energy monitor for a recorded run, its sources detected now (before the run row:
+    a bad ``--power-cmd`` is a usage error that records nothing). Always one monitor: with no
+    source it only writes why into the run."""
+    from rigbench.energy.detect import detect_sources
+
+    return [EnergySampler(detect_sources(power_cmd), idle_s=idle_s)]
 
 
 class EnergySampler:
@@ -53,7 +64,8 @@ class EnergySampler:
         self.detection = detection
         self.idle_s = idle_s
         self.flush_s = flush_s
-        self.phase = "idle"
+        self.phase = "setup"
+        self._idle_done = False
         self._buf: list[dict[str, Any]] = []
         self._lock = threading.Lock()
         self._stop = threading.Event()
@@ -69,7 +81,7 @@ class EnergySampler:
 
         self._rec = rec
         _ACTIVE[rec.run_id] = self
-        rec.merge_extra({"energy": {**self.detection.to_json(), "idle_s": self.idle_s}})
+        rec.merge_extra(energy={**self.detection.to_json(), "idle_s": self.idle_s})
         if not self.detection.sources:
             rec.note(self.detection.statement())
             for p in self.detection.problems:
@@ -87,8 +99,15 @@ class EnergySampler:
         for th in [*self._threads, writer]:
             th.start()
         self._threads.append(writer)
+
+    def server_started(self, rec: Recorded, session: Any = None) -> None:
+        """The first server is up and asked nothing yet: the idle baseline, once."""
+        if self._idle_done or not self._threads:
+            return
+        self._idle_done = True
         if self.idle_s > 0:
-            time.sleep(self.idle_s)  # the baseline: the server up, nothing asked of it
+            self.phase = "idle"
+            time.sleep(self.idle_s)
         self.phase = "run"
 
     def sync_now(self) -> None:

@@ -79,7 +79,7 @@ def test_rapl_tree_at_a_known_wattage_with_wrap_around(tmp_path: Path, monkeypat
         assert p["energy"]["watts"] == pytest.approx(35.0, rel=0.05)
         assert p["energy"]["j_per_token"] == pytest.approx(35.0 * secs / tokens, rel=0.05)
     card = cli("show", str(out["run_id"]), "--db", db).out
-    assert "Energy" in card and "rapl covering cpu package" in card and "J/tok" in card
+    assert "Energy" in card and "measured: CPU package (RAPL package-0)" in card and "J/tok" in card
 
 
 def test_power_cmd_and_cost_statement_from_the_cli(tmp_path: Path, cli: Any) -> None:

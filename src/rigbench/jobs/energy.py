@@ -13,7 +13,31 @@ from rigbench.measure.cost import cost_figures
 from rigbench.measure.energy import EnergyData, energy_data, point_energy
 from rigbench.store import Store
 
-__all__ = ["energy_block", "load_energy", "run_energy"]
+__all__ = ["covers_words", "energy_block", "load_energy", "run_energy", "sources_words"]
+
+_COVERS = {"gpu_board": "GPU board", "cpu_package": "CPU package", "dram": "DRAM",
+           "soc": "the whole chip (CPU, GPU, ANE, DRAM)", "system": "the whole machine at the wall"}
+
+
+def covers_words(covers: str | None) -> str:
+    """``cpu_package + dram`` -> "CPU package + DRAM"."""
+    return " + ".join(_COVERS.get(c, c) for c in (covers or "").split(" + ") if c) or "unknown"
+
+
+def sources_words(sources: list[dict[str, Any]]) -> str:
+    """The channels read, as people name them: "RAPL package-0, dram-0", "--power-cmd plug.sh"."""
+    out: list[str] = []
+    for s in sources:
+        src = s.get("source")
+        if src == "power-cmd":
+            out.append(f"--power-cmd {s.get('name') or ''}".strip())
+            continue
+        label = {"rapl": "RAPL", "nvml": "NVML", "amdsmi": "amdsmi", "ioreport": "IOReport"}.get(str(src), str(src))
+        label += f" {s.get('channel')}"
+        if s.get("name"):
+            label += f" {s['name']}"
+        out.append(label)
+    return ", ".join(out) or "no channel named"
 
 
 def load_energy(store: Store, run_id: int) -> EnergyData:
@@ -32,16 +56,9 @@ def energy_block(info: Mapping[str, Any] | None, data: EnergyData) -> dict[str, 
                            "idle_s": info.get("idle_s"), "sources": list(info.get("sources") or []),
                            "checked": checked, "problems": problems}
     if data.present:
-        names = []
-        for s in out["sources"]:
-            label = f"{s.get('source')} {s.get('channel')}"
-            if s.get("name"):
-                label += f" ({s['name']})"
-            names.append(label)
         idle = f"; idle {data.idle_watts:.1f} W, shown beside the figures, not subtracted from them" \
             if data.idle_watts is not None else "; no idle baseline"
-        out["statement"] = (f"{data.source} covering {(data.covers or '').replace('_', ' ')}"
-                            + (f" ({', '.join(names)})" if names else "") + idle)
+        out["statement"] = f"measured: {covers_words(data.covers)} ({sources_words(out['sources'])})" + idle
     elif info:
         out["statement"] = f"no power source here (checked {', '.join(checked)})"
     else:

@@ -152,3 +152,23 @@ def test_board_gains_joules_per_token_and_cost(tmp_path: Path, monkeypatch: pyte
     assert "| J/token | Power covers | Electricity /1M tok | Run |" in md
     cheap = cli("board", "--json", "--db", db, "--electricity-price", "0.10/kWh").json()
     assert cheap[0]["electricity_per_mtok"] == pytest.approx(jpt * 1e6 / 3.6e6 * 0.10)
+
+
+def test_compare_gives_an_energy_ratio(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, cli: Any) -> None:
+    """Two servers under one steady 50 W: the one decoding half as fast spends twice the joules per token."""
+    import rigbench.energy.detect as detect
+    import rigbench.energy.sampler as sampler
+
+    monkeypatch.setattr(detect, "_probes", lambda: [("fake", lambda: [ClockSource(50.0)])])
+    monkeypatch.setattr(sampler, "DEFAULT_IDLE_S", 0.2)
+    db = str(tmp_path / "r.db")
+    with FakeServer(Script(tokens=40, rate_tok_s=400)) as a, FakeServer(Script(tokens=40, rate_tok_s=200)) as b:
+        r = cli("compare", a.base_url, b.base_url, "--depths", "0,256", "--repeats", "3", "--gen-tokens", "40",
+                "--json", "--db", db)
+    assert r.code == 0, r.err
+    e = r.json()["energy"]
+    assert e["a_source"] == e["b_source"] == "fake" and e["pairs"] == 6
+    assert e["ratio"] == pytest.approx(2.0, rel=0.1) and e["verdict"] == "a_cheaper"
+    assert e["statement"].startswith("A spends less energy per token")
+    card = cli("show", str(r.json()["run_id"]), "--db", db).out
+    assert "Energy: A spends less energy per token" in " ".join(card.split())

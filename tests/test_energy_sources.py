@@ -7,6 +7,7 @@ import stat
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 from energy_fakes import RaplWriter, fake_amdsmi, fake_pynvml, fake_zeus_apple, powercap_tree
@@ -223,3 +224,71 @@ def test_a_vendor_library_failing_its_own_way_never_ends_the_run() -> None:
 
     d = detect_sources(probes=[("amdsmi", boom)])
     assert d.sources == [] and d.problems == ["amdsmi: KeyError: 'libamd_smi.so'"]
+
+
+# -- the sampler -----------------------------------------------------------------------------------
+class _Flaky:
+    source, channel, covers, kind, wrap, interval_s = "fake", "flaky", "system", "power", None, 0.01
+
+    def __init__(self, good: int) -> None:
+        self.good = good
+
+    def read(self) -> Any:
+        from rigbench.energy.base import Reading, clock_ns
+
+        if self.good <= 0:
+            raise OSError("the meter went away")
+        self.good -= 1
+        return Reading(clock_ns(), 42.0)
+
+    def close(self) -> None:
+        pass
+
+
+class _Rec:
+    def __init__(self, store: Any, run_id: int) -> None:
+        self.store, self.run_id, self.notes, self.extra = store, run_id, [], {}
+
+    def note(self, text: str) -> None:
+        self.notes.append(text)
+
+    def merge_extra(self, **values: Any) -> None:
+        self.extra.update(values)
+
+
+def test_sampler_stores_phases_and_stops_a_failing_channel_with_one_note(tmp_path: Path) -> None:
+    from rigbench.energy.detect import Detection
+    from rigbench.energy.sampler import EnergySampler
+    from rigbench.store import open_store
+    from rigbench.store.energy import energy_samples
+
+    store = open_store(str(tmp_path / "s.db"))
+    try:
+        run_id = store.create_run(kind="run", spec=None, params={}, command="", machine={}, tool_version="t")
+        rec = _Rec(store, run_id)
+        s = EnergySampler(Detection([_Flaky(20)], ["fake"], []), idle_s=0.05, flush_s=0.05)
+        s.start(rec)
+        s.server_started(rec)
+        time.sleep(0.5)
+        s.stop(rec)
+        rows = energy_samples(store, run_id)
+    finally:
+        store.close()
+    assert len(rows) == 20 and {r["phase"] for r in rows} <= {"setup", "idle", "run"}
+    assert [r["t_ns"] for r in rows] == sorted(r["t_ns"] for r in rows)
+    assert rec.notes == ["energy: fake flaky stopped after 5 failed reads in a row (OSError: the meter went away)"]
+    assert rec.extra["energy"]["sources"][0]["channel"] == "flaky"
+
+
+def test_sampler_with_no_source_only_says_why(tmp_path: Path) -> None:
+    from rigbench.energy.detect import Detection
+    from rigbench.energy.sampler import EnergySampler
+
+    rec = _Rec(None, 1)
+    s = EnergySampler(Detection([], ["NVML", "RAPL"], ["RAPL: no powercap tree at /x"]))
+    t0 = time.monotonic()
+    s.start(rec)
+    s.server_started(rec)  # no idle wait when nothing is sampled
+    s.stop(rec)
+    assert time.monotonic() - t0 < 1.0
+    assert rec.notes == ["energy: no power source here (checked NVML, RAPL)", "energy: RAPL: no powercap tree at /x"]

@@ -50,13 +50,13 @@ class Recorded(Protocol):
     def merge_extra(self, **values: Any) -> None: ...
 
 
-def energy_monitors(power_cmd: str | None = None, *, idle_s: float = DEFAULT_IDLE_S) -> list[EnergySampler]:
+def energy_monitors(power_cmd: str | None = None, *, idle_s: float | None = None) -> list[EnergySampler]:
     """The energy monitor for a recorded run, its sources detected now (before the run row:
     a bad ``--power-cmd`` is a usage error that records nothing). Always one monitor: with no
     source it only writes why into the run."""
     from rigbench.energy.detect import detect_sources
 
-    return [EnergySampler(detect_sources(power_cmd), idle_s=idle_s)]
+    return [EnergySampler(detect_sources(power_cmd), idle_s=DEFAULT_IDLE_S if idle_s is None else idle_s)]
 
 
 class EnergySampler:

@@ -292,3 +292,22 @@ def test_sampler_with_no_source_only_says_why(tmp_path: Path) -> None:
     s.stop(rec)
     assert time.monotonic() - t0 < 1.0
     assert rec.notes == ["energy: no power source here (checked NVML, RAPL)", "energy: RAPL: no powercap tree at /x"]
+
+
+def test_a_resumed_run_read_by_other_channels_says_so(tmp_path: Path) -> None:
+    from rigbench.energy.detect import Detection
+    from rigbench.energy.sampler import EnergySampler
+    from rigbench.store import open_store
+
+    store = open_store(str(tmp_path / "s.db"))
+    try:
+        run_id = store.create_run(kind="run", spec=None, params={}, command="", machine={}, tool_version="t")
+        store.update_run(run_id, extra={"energy": {"sources": [{"source": "power-cmd", "channel": "wall"}]}})
+        rec = _Rec(store, run_id)
+        s = EnergySampler(Detection([_Flaky(3)], ["fake"], []), idle_s=0.0)
+        s.start(rec)
+        s.stop(rec)
+    finally:
+        store.close()
+    assert rec.notes[0] == ("energy: this resumed run is read by fake flaky, its earlier requests by power-cmd wall: "
+                            "a depth measured partly by each mixes them")

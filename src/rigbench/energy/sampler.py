@@ -50,6 +50,10 @@ class Recorded(Protocol):
     def merge_extra(self, **values: Any) -> None: ...
 
 
+def _channels(info: dict[str, Any]) -> list[str]:
+    return sorted(f"{c.get('source')} {c.get('channel')}" for c in info.get("sources") or [] if isinstance(c, dict))
+
+
 def energy_monitors(power_cmd: str | None = None, *, idle_s: float | None = None) -> list[EnergySampler]:
     """The energy monitor for a recorded run, its sources detected now (before the run row:
     a bad ``--power-cmd`` is a usage error that records nothing). Always one monitor: with no
@@ -81,7 +85,12 @@ class EnergySampler:
 
         self._rec = rec
         _ACTIVE[rec.run_id] = self
-        rec.merge_extra(energy={**self.detection.to_json(), "idle_s": self.idle_s})
+        before = ((rec.store.get_run(rec.run_id) or {}).get("extra") or {}).get("energy") if rec.store else None
+        now = self.detection.to_json()
+        if isinstance(before, dict) and _channels(before) != _channels(now) and _channels(before):
+            rec.note(f"energy: this resumed run is read by {', '.join(_channels(now)) or 'nothing'}, its earlier "
+                     f"requests by {', '.join(_channels(before))}: a depth measured partly by each mixes them")
+        rec.merge_extra(energy={**now, "idle_s": self.idle_s})
         if not self.detection.sources:
             rec.note(self.detection.statement())
             for p in self.detection.problems:

@@ -10,10 +10,10 @@ from typing import Any
 
 from rigbench.energy.detect import CHECKED
 from rigbench.measure.cost import cost_figures
-from rigbench.measure.energy import EnergyData, energy_data, point_energy
+from rigbench.measure.energy import EnergyData, energy_data, level_energy, point_energy
 from rigbench.store import Store
 
-__all__ = ["covers_words", "energy_block", "load_energy", "run_energy", "sources_words"]
+__all__ = ["covers_words", "energy_block", "levels_energy", "load_energy", "run_energy", "sources_words"]
 
 _COVERS = {"gpu_board": "GPU board", "cpu_package": "CPU package", "dram": "DRAM",
            "soc": "the whole chip (CPU, GPU, ANE, DRAM)", "system": "the whole machine at the wall"}
@@ -81,3 +81,10 @@ def run_energy(store: Store, run_id: int, run: Mapping[str, Any], rows: Sequence
     block = energy_block(info if isinstance(info, Mapping) else None, data)
     prices = (run.get("params") or {}).get("prices") or {}
     return block, cost_figures(points, prices, depth=depth)
+
+
+def levels_energy(store: Store, run_id: int, levels: Mapping[Any, Sequence[Mapping[str, Any]]]) -> dict[Any, Any]:
+    """Each load level's ``energy`` object (``rigbench load``, issue 15): ``levels`` maps a
+    level (its concurrency) to its requests' rows."""
+    data = load_energy(store, run_id)
+    return {k: level_energy(rows, data) for k, rows in levels.items()}

@@ -80,3 +80,33 @@ def test_energy_objective_without_a_power_source_is_refused(tmp_path: Path, monk
     assert r.code == 2
     assert "--objective energy needs a power source; energy: no power source here (checked NVML, amdsmi, RAPL, " \
            "IOReport)" in " ".join(r.err.split())
+
+
+def test_energy_campaign_end_to_end_with_a_wall_meter(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                      cli: Any) -> None:
+    """A campaign over a stand-in llama-server, scored in tokens per joule from --power-cmd's watts."""
+    exe = tmp_path / "llama-server"
+    exe.write_text(f"#!/bin/sh\nexec {sys.executable} -m rigbench.testing.fake_llama_server \"$@\"\n")
+    exe.chmod(0o755)
+    monkeypatch.setenv("RIGBENCH_FAKE_SCRIPT", '{"rate_tok_s": 300, "tokens": 32, "timings": true}')
+    import rigbench.energy.sampler as sampler
+
+    monkeypatch.setattr(sampler, "DEFAULT_IDLE_S", 0.2)
+    db = str(tmp_path / "t.db")
+    r = cli("tune", "--server", str(exe), "--space", "t=1,2", "--objective", "energy@256", "--budget", "1",
+            "--repeats", "2", "--power-cmd", "echo 80", "--json", "--db", db)
+    assert r.code == 0, r.err
+    from rigbench.store.trials import list_trials
+
+    store = open_store(db)
+    try:
+        trials = list_trials(store, int(r.json()["campaign_id"]))
+    finally:
+        store.close()
+    measured = [t for t in trials if t["status"] == "measured"]
+    assert len(measured) == 2
+    for t in measured:
+        dec, tpj = t["figures"]["decode"], t["figures"]["energy"]
+        assert len(tpj) == len(dec) == 2
+        # 80 W steady: tokens per joule is decode tok/s / 80, repeat by repeat
+        assert tpj == pytest.approx([d / 80.0 for d in dec], rel=1e-3)

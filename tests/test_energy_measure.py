@@ -251,3 +251,15 @@ def test_compare_energy_ratio_with_its_interval() -> None:
     assert same["verdict"] == "no_difference" and same["ratio"] == pytest.approx(1.0)
     none = energy_compare(a, energy_data(a_s), b, energy_data([]))
     assert none["ratio"] is None and none["statement"] == "no energy ratio: no power readings for B"
+
+
+def test_energy_block_names_a_source_that_is_there_but_unreadable() -> None:
+    from rigbench.jobs.energy import energy_block
+
+    info = {"checked": ["NVML", "amdsmi", "RAPL", "IOReport"], "sources": [],
+            "problems": ["NVML: the nvidia-ml-py package is not installed: pip install 'rigbench[nvidia]'",
+                         "RAPL: /sys/class/powercap/intel-rapl:0/energy_uj is readable by root only: run as root"]}
+    b = energy_block(info, energy_data([]))
+    assert b["statement"] == ("no power source here (checked NVML, amdsmi, RAPL, IOReport); RAPL: "
+                              "/sys/class/powercap/intel-rapl:0/energy_uj is readable by root only: run as root")
+    assert energy_block(None, energy_data([]))["statement"] == "not sampled for this run"

@@ -9,7 +9,9 @@ first ``server_started`` measures the idle baseline (``idle_s`` seconds, the ser
 asked nothing: phase "idle"), and from then on the phase is "run". Readings are written in
 batches every ``flush_s`` seconds, so a run killed
 halfway keeps what was sampled up to its last batch. A channel that fails five reads in a
-row stops, and the run's notes say why in one line; the run goes on.
+row stops, and the run's notes say why in one line; the run goes on. With no source at all
+nothing is sampled and the run's ``extra.energy`` keeps what was checked and why each failed
+(the card's one Energy line).
 """
 
 from __future__ import annotations
@@ -92,10 +94,7 @@ class EnergySampler:
                      f"requests by {', '.join(_channels(before))}: a depth measured partly by each mixes them")
         rec.merge_extra(energy={**now, "idle_s": self.idle_s})
         if not self.detection.sources:
-            rec.note(self.detection.statement())
-            for p in self.detection.problems:
-                rec.note(f"energy: {p}")
-            return
+            return  # the card's Energy line says why, from what merge_extra stored
         self._session = next_energy_session(rec.store, rec.run_id)
         groups: dict[str, list[PowerSource]] = {}
         for s in self.detection.sources:

@@ -15,6 +15,7 @@ from rigbench.store import Store
 
 __all__ = ["covers_words", "energy_block", "levels_energy", "load_energy", "run_energy", "sources_words"]
 
+_FIXABLE = ("readable by root only", "needs a permission", "cannot be loaded")  # present but unreadable
 _COVERS = {"gpu_board": "GPU board", "cpu_package": "CPU package", "dram": "DRAM",
            "soc": "the whole chip (CPU, GPU, ANE, DRAM)", "system": "the whole machine at the wall"}
 
@@ -61,6 +62,9 @@ def energy_block(info: Mapping[str, Any] | None, data: EnergyData) -> dict[str, 
         out["statement"] = f"measured: {covers_words(data.covers)} ({sources_words(out['sources'])})" + idle
     elif info:
         out["statement"] = f"no power source here (checked {', '.join(checked)})"
+        fixable = [p for p in problems if any(w in p for w in _FIXABLE)]
+        if fixable:  # a source that is there but cannot be read: say what would make it readable
+            out["statement"] += f"; {fixable[0]}"
     else:
         out["statement"] = "not sampled for this run"
     return out

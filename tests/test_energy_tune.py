@@ -110,3 +110,23 @@ def test_energy_campaign_end_to_end_with_a_wall_meter(tmp_path: Path, monkeypatc
         assert len(tpj) == len(dec) == 2
         # 80 W steady: tokens per joule is decode tok/s / 80, repeat by repeat
         assert tpj == pytest.approx([d / 80.0 for d in dec], rel=1e-3)
+
+
+def test_lab_arms_energy(tmp_path: Path) -> None:
+    from rigbench.jobs.energy import arms_energy
+
+    store = open_store(str(tmp_path / "l.db"))
+    try:
+        run_id = store.create_run(kind="lab", spec=None, params={}, command="", machine={}, tool_version="t")
+        # under a steady 60 W: the baseline decodes 100 tokens in 2 s, the lookup arm in 1 s
+        for i, (role, secs) in enumerate([("baseline", 2.0), ("lookup", 1.0), ("baseline", 2.0), ("lookup", 1.0)]):
+            store.add_request(run_id, _decode_rec(10.0 + 5 * i, secs, 101), phase="lab", depth=0, rep=i // 2,
+                              role=role)
+        add_energy_samples(store, run_id, [
+            {"session": 1, "source": "fake", "channel": "x", "covers": "system", "kind": "counter", "phase": "run",
+             "t_ns": t * S, "value": 60.0 * t, "wrap": None} for t in (5, 50)])
+        out = arms_energy(store, run_id, store.requests(run_id, phase="lab"))
+    finally:
+        store.close()
+    assert out["baseline"]["j_per_token"] == pytest.approx(1.2) and out["lookup"]["j_per_token"] == pytest.approx(0.6)
+    assert out["lookup"]["watts"] == pytest.approx(60.0) and out["lookup"]["prefill_j_per_token"] is None

@@ -13,7 +13,7 @@ from rigbench.measure.cost import cost_figures
 from rigbench.measure.energy import EnergyData, energy_data, level_energy, point_energy
 from rigbench.store import Store
 
-__all__ = ["covers_words", "energy_block", "levels_energy", "load_energy", "run_energy", "sources_words"]
+__all__ = ["arms_energy", "covers_words", "energy_block", "levels_energy", "load_energy", "run_energy", "sources_words"]
 
 _FIXABLE = ("readable by root only", "needs a permission", "cannot be loaded")  # present but unreadable
 _COVERS = {"gpu_board": "GPU board", "cpu_package": "CPU package", "dram": "DRAM",
@@ -92,3 +92,20 @@ def levels_energy(store: Store, run_id: int, levels: Mapping[Any, Sequence[Mappi
     level (its concurrency) to its requests' rows."""
     data = load_energy(store, run_id)
     return {k: level_energy(rows, data) for k, rows in levels.items()}
+
+
+def arms_energy(store: Store, run_id: int, rows: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
+    """Each lab arm's ``energy`` object over its requests (grouped by role: "baseline" or the
+    arm's name): the arms' requests alternate, so each request's own windows keep them apart.
+    ``prefill_j_per_token`` is null: a lab's prompts are not one growing context."""
+    data = load_energy(store, run_id)
+    by_arm: dict[str, list[Mapping[str, Any]]] = defaultdict(list)
+    for r in rows:
+        if r.get("role"):
+            by_arm[str(r["role"])].append(r)
+    out = {}
+    for arm, arm_rows in by_arm.items():
+        e = point_energy([{**r, "role": None} for r in arm_rows if r.get("status") == "ok"], data)
+        e["prefill_j_per_token"] = None
+        out[arm] = e
+    return out

@@ -1,6 +1,6 @@
 """``rigbench run --session agent``: the scripted coding loop of ``workload.agent`` against
-one server, every turn stored as it ends, and the session's figures written into the
-run's ``extra["session"]``.
+one server, every turn stored as it ends; the session's figures are recomputed from the
+stored turns on read (``session_summary``), the plan kept in the run's params.
 
 Each turn sends the whole conversation so far (the model's own answers included) plus
 the turn's new message, as an agent does; the server's prefix cache should then prefill
@@ -136,8 +136,8 @@ class FailureGuard:
 
 def run_agent_session(session: Session, store: Store, run_id: int, *, progress: Progress,
                       note: Callable[[str], None], opts: Any) -> dict[str, Any]:
-    """Run the scripted session against ``session``'s server and store every turn; writes
-    and returns the run's ``extra["session"]``."""
+    """Run the scripted session against ``session``'s server and store every turn; returns
+    the session's figures (``session_summary``)."""
     params = dict(getattr(opts, "extra_params", None) or {})
     run = store.get_run(run_id) or {}
     run_params = dict(run.get("params") or {})
@@ -169,18 +169,23 @@ def run_agent_session(session: Session, store: Store, run_id: int, *, progress: 
                  f"{rec.server_cache_n()} where about {extra['expected_reuse']:,} tokens could be reused)")
         guard.check(rec, f"session turn {turn.index + 1}")
     progress.end()
-    return session_summary(store, run_id, plan=plan)
+    summary = session_summary(store, run_id, plan=plan)
+    return summary or {"workload": "agent", "plan": plan_json(plan)}
 
 
-def session_summary(store: Store, run_id: int, *, plan: SessionPlan | None = None) -> dict[str, Any]:
-    """Recompute the session's figures from its stored turns and write them into the run's
-    ``extra["session"]``."""
+def session_summary(store: Store, run_id: int, *, plan: SessionPlan | None = None,
+                    run: Mapping[str, Any] | None = None) -> dict[str, Any] | None:
+    """The session's figures, recomputed from its stored turns (None when no turn is
+    stored); the plan is the one stored with the run (``params["session_plan"]``)."""
     rows = store.requests(run_id, phase="session")
+    if not rows:
+        return None
     summary = {"workload": "agent", **session_figures(rows)}
-    if plan is not None:
+    if plan is None:
+        run = run if run is not None else store.get_run(run_id)
+        stored = ((run or {}).get("params") or {}).get("session_plan")
+        if stored:
+            summary["plan"] = stored
+    else:
         summary["plan"] = plan_json(plan)
-    run = store.get_run(run_id) or {}
-    merged = dict(run.get("extra") or {})
-    merged["session"] = summary
-    store.update_run(run_id, extra=merged)
     return summary

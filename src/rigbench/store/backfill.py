@@ -30,7 +30,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
-__all__ = ["QUALITY_DERIVED", "backfill_answers", "quality_inputs", "strip_derived_extra"]
+__all__ = ["QUALITY_DERIVED", "backfill_answers", "quality_inputs", "strip_derived_extra", "tune_inputs"]
 
 # what runs.extra["quality"] held that the answers and requests give on read
 QUALITY_DERIVED = ("score", "ci", "categories", "category_ci", "reasoning_tokens", "failed_answers",
@@ -154,9 +154,9 @@ def quality_inputs(quality: dict[str, Any]) -> dict[str, Any]:
 
 def strip_derived_extra(conn: sa.Connection) -> None:
     """Migration 0012: what 0.1.0 froze into ``runs.extra`` that the rows give on read: the
-    session's figures (where its turns are stored), the lab's table, and the lab gates'
+    session's figures (where its turns are stored), the lab's table, the lab gates'
     scores (where their answers are stored; why a gate did not run and the suite it used
-    stay)."""
+    stay) and the tune final's figures (``tune_inputs``)."""
     runs, requests, answers = _tables()
     for run_id, kind, extra in conn.execute(sa.select(runs.c.id, runs.c.kind, runs.c.extra)).all():
         if not isinstance(extra, dict):
@@ -176,5 +176,22 @@ def strip_derived_extra(conn: sa.Connection) -> None:
                 new["gate"] = {arm: ({k: v for k, v in g.items() if k in ("not_run", "suite")}
                                      if isinstance(g, dict) and f"arm:{arm}" in have else g)
                                for arm, g in gate.items()}
+        if kind == "tune" and isinstance(new.get("tune"), dict):
+            new["tune"] = tune_inputs(new["tune"])
         if new != extra:
             conn.execute(runs.update().where(runs.c.id == run_id).values(extra=new))
+
+
+def tune_inputs(tune: dict[str, Any]) -> dict[str, Any]:
+    """A 0.1.0 ``extra["tune"]`` whose final re-measured someone: the final's participants,
+    statement and winner give way to its inputs (entrants with their labels, how it ran,
+    who was left out, the winner as stored for when no one could be re-measured), which
+    ``tune.result`` recomputes them from. A final with no participant stays as stored."""
+    final = tune.get("final")
+    if not isinstance(final, dict) or not final.get("participants") or "entrants" in final:
+        return tune
+    entrants = [[p.get("n"), p.get("label")] for p in final["participants"] if isinstance(p, dict)]
+    out = {k: v for k, v in tune.items() if k != "winner_trial"}
+    out["final"] = {"entrants": entrants, "how": final.get("how"), "excluded": final.get("excluded") or [],
+                    "search_best": tune.get("winner_trial")}
+    return out

@@ -185,8 +185,9 @@ def _m0011_drop_measurements(conn: sa.Connection) -> None:
 
 def _m0012_derived_out_of_run_extra(conn: sa.Connection) -> None:
     """``runs.extra`` keeps inputs only (plans, options, facts learned): the session
-    summary, the lab table and the quality gates' scores that release 0.1.0 froze there
-    are derived from the stored requests and answers on read, and are taken out."""
+    summary, the lab table, the lab quality gates' scores and the tune final's figures
+    that release 0.1.0 froze there are derived from the stored requests and answers on
+    read, and are taken out (``store.backfill.strip_derived_extra``)."""
     from rigbench.store.backfill import strip_derived_extra
 
     strip_derived_extra(conn)

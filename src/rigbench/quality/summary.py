@@ -92,7 +92,9 @@ def quality_figures(inputs: Mapping[str, Any], answers: Sequence[Mapping[str, An
     """The quality JSON from the pass's inputs, its answers (``store.answers.list_answers``)
     and its requests of phases ``quality`` and ``judge``. Pure."""
     order = {str(pid): str(cat) for pid, cat in inputs.get("order") or []}
-    counted = graded(answers, suite_version=inputs.get("suite_version"))
+    suite = inputs.get("suite")
+    counted = graded([a for a in answers if suite is None or a.get("suite") in (None, suite)],
+                     suite_version=inputs.get("suite_version"))
     scored = [Scored(pid, str(a.get("category") or order.get(pid, "")), rep, float(a["score"]))
               for (pid, rep), a in counted.items() if pid in order]
     agg = aggregate(scored, order)

@@ -2,10 +2,11 @@
 release 0.1.0: its answers back-filled from ``requests.extra``, ``runs.extra["quality"]``
 cut down to inputs, and the same quality figures recomputed on read.
 
-``tests/data/quality-0.1.0.sqlite`` was written by 0.1.0's own code
-(``tests/data/make_quality_0_1_0.py``): run 1 mixes right, wrong, failed and retried
+``tests/data/upgrade-0.1.0.sqlite`` was written by 0.1.0's own code
+(``tests/data/make_upgrade_0_1_0.py``): run 1 mixes right, wrong, failed and retried
 answers with a judge (one reply unreadable), run 2 is a resumed pass, run 3 an
-incomplete one.
+incomplete one, run 4 an agent session, run 5 a tune campaign with a quality gate and a
+final, run 6 a lab that failed, run 7 a lab with a lossy KV cache and its gate.
 """
 
 from __future__ import annotations
@@ -27,7 +28,7 @@ from rigbench.store.backfill import QUALITY_DERIVED
 from rigbench.store.migrations import applied_migrations
 from rigbench.types import EngineSpec, RequestRecord
 
-FIXTURE = Path(__file__).parent / "data" / "quality-0.1.0.sqlite"
+FIXTURE = Path(__file__).parent / "data" / "upgrade-0.1.0.sqlite"
 
 
 def _old_extras(path: Path) -> dict[int, dict[str, Any]]:
@@ -81,7 +82,7 @@ def test_upgrade_backfills_answers_and_keeps_inputs_only(upgraded: tuple[Path, d
             assert applied_migrations(conn)[-3:] == ["0010_answers", "0011_drop_measurements",
                                                      "0012_derived_out_of_run_extra"]
         assert "measurements" not in s.t
-        for rid in (1, 2, 3):
+        for rid in (1, 2, 3):  # the quality passes
             rows = s.requests(rid, phase="quality")
             answers = list_answers(s, rid)
             graded = [r for r in rows if "score" in (r["extra"] or {})]
@@ -106,26 +107,23 @@ def test_upgrade_backfills_answers_and_keeps_inputs_only(upgraded: tuple[Path, d
         s.close()
 
 
-# what changed on purpose since 0.1.0, apart from this migration: keys added (new figures),
-# the note on a server that ignores max_tokens (run 2's long-context answers) that comes
-# first, and the verdict's working depth capped at the granted window (run 4)
-_CHANGED_SINCE_0_1_0 = {"/notes", "/verdict/working_depth"}
-
-
 def _same(old: Any, new: Any, path: str = "") -> list[str]:
-    """Where ``new`` differs from 0.1.0's ``old`` (a key 0.1.0 did not have is no difference)."""
-    if path in _CHANGED_SINCE_0_1_0:
-        return []
+    """Where ``new`` differs from ``old`` (a key ``old`` did not have is no difference)."""
     if isinstance(old, dict) and isinstance(new, dict):
         return [d for k in old for d in (_same(old[k], new[k], f"{path}/{k}") if k in new else [f"{path}/{k} gone"])]
+    if isinstance(old, list) and isinstance(new, list) and len(old) == len(new):
+        return [d for i, (a, b) in enumerate(zip(old, new, strict=True)) for d in _same(a, b, f"{path}[{i}]")]
     return [] if old == new else [f"{path}: {old!r} -> {new!r}"]
 
 
 def test_show_json_after_upgrade_matches_0_1_0(upgraded: tuple[Path, dict[int, dict[str, Any]]], cli: Any) -> None:
-    """Every key ``show --json`` printed under 0.1.0 (tests/data/quality-0.1.0-show.json)
-    keeps its value: the quality and session figures now recomputed from rows."""
+    """Every key ``show --json`` printed on the 0.1.0 database before the figures moved to
+    rows (tests/data/upgrade-0.1.0-show.json: main at 97a1d94, before issue 13) keeps its
+    value, for every run kind of the fixture: the quality, session, tune and lab figures
+    now recomputed from rows. (A re-derived tune final adds the keys today's paired
+    statistics carry, ``effect_pct`` and ``bound_pct``.)"""
     db, before = upgraded
-    golden = json.loads((FIXTURE.parent / "quality-0.1.0-show.json").read_text())
+    golden = json.loads((FIXTURE.parent / "upgrade-0.1.0-show.json").read_text())
     for rid, want in golden.items():
         out = cli("show", rid, "--db", str(db), "--json")
         assert out.code == 0, out.err
@@ -224,3 +222,64 @@ def test_lab_gate_scores_come_from_answers() -> None:
     assert g["q4"]["scores"] == {"p1": 1.0} and g["q4"]["mean"] == 1.0
     assert g["q2"] == {"scores": {}, "mean": None, "not_run": "no chat template", "suite": None}
     assert g["old"]["scores"] == {"p1": 3.0}
+
+
+def test_upgrade_recomputes_tune_and_lab_figures(upgraded: tuple[Path, dict[int, dict[str, Any]]]) -> None:
+    """Run 5 is a tune campaign with a quality gate and a final, run 7 a lab with a lossy KV
+    cache and its gate, both written by 0.1.0: their figures left runs.extra, and what the
+    rows give back equals what 0.1.0 stored."""
+    from rigbench.store.trials import list_trials
+    from rigbench.tune.result import trial_figures
+
+    db, before = upgraded
+    s = open_store(db)
+    try:
+        requests = s.requests(5, phase="tune")
+        for t in list_trials(s, 5):
+            if t["status"] == "measured":
+                f = trial_figures(requests, int(t["n"]))
+                assert f is not None and {k: f[k] for k in ("prefill", "decode", "grow_prefill")} == {
+                    k: t["figures"][k] for k in ("prefill", "decode", "grow_prefill")}
+        tune = (s.get_run(5) or {})["extra"]["tune"]
+        old = before[5]["tune"]
+        assert "winner_trial" not in tune and "participants" not in tune["final"]
+        assert [n for n, _label in tune["final"]["entrants"]] == [p["n"] for p in old["final"]["participants"]]
+        gates = {a["scope"] for a in list_answers(s, 5) if a["kind"] == "gate"}
+        assert gates and all(g.startswith("trial:") for g in gates)
+        lab = (s.get_run(7) or {})["extra"]
+        assert "table" not in lab and "table" in before[7]
+        assert set(lab["gate"]) == {"baseline", "kv q8_0"}
+        for arm, g in lab["gate"].items():
+            assert set(g) == {"not_run", "suite"}
+            scores = {a["prompt_id"]: a["score"] for a in list_answers(s, 7) if a["scope"] == f"arm:{arm}"}
+            assert scores and scores == before[7]["gate"][arm]["scores"]
+    finally:
+        s.close()
+
+
+def test_a_quality_gates_answers_are_rows(tmp_path: Path) -> None:
+    from types import SimpleNamespace
+
+    from rigbench.tune.gate import PER_CATEGORY, grade_subset
+    from rigbench.types import ServerFacts
+
+    calls: list[int] = []
+
+    def chat(messages: list[dict[str, str]], *, max_tokens: int, **kw: Any) -> RequestRecord:
+        calls.append(max_tokens)
+        return _rec("hello" if len(calls) % 2 else "", "ok" if len(calls) < 6 else "error")
+
+    facts = ServerFacts(base_url="http://x/v1", kind="url", chat_template=True)
+    session = SimpleNamespace(facts=facts, client=SimpleNamespace(chat=chat))
+    s = open_store(tmp_path / "r.db")
+    try:
+        rid = s.create_run(kind="tune", spec=EngineSpec(kind="url", url="http://x/v1"), params={}, command="t",
+                           machine={"hostname": "t"}, tool_version="t")
+        scores = grade_subset(session, s, rid, 2)  # type: ignore[arg-type]
+        answers = list_answers(s, rid)
+        assert len(answers) == len(calls) == 3 * PER_CATEGORY
+        assert all(a["kind"] == "gate" and a["scope"] == "trial:2" and a["suite"] == "default" for a in answers)
+        assert {a["prompt_id"]: a["score"] for a in answers} == scores.scores
+        assert answers[-1]["request_status"] == "error" and answers[-1]["detail"]["why"].startswith("request failed")
+    finally:
+        s.close()

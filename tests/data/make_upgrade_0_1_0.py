@@ -1,23 +1,37 @@
-"""Writes tests/data/quality-0.1.0.sqlite with release 0.1.0's code (commit 61b533d): the
+"""Writes tests/data/upgrade-0.1.0.sqlite with release 0.1.0's code (commit 61b533d): the
 quality pass's answers as 0.1.0 stored them (scores in ``requests.extra``, the aggregate in
-``runs.extra["quality"]``), for the migration test of ``answers``.
+``runs.extra["quality"]``), a session, a tune and labs with the figures 0.1.0 froze into
+``runs.extra``, for tests/test_answers_migration.py.
 
     git worktree add --detach /tmp/rb-0.1.0 61b533d
-    PYTHONPATH=/tmp/rb-0.1.0/src python tests/data/make_quality_0_1_0.py OUT.sqlite
+    PYTHONPATH=/tmp/rb-0.1.0/src python tests/data/make_upgrade_0_1_0.py OUT.sqlite
 
 Run 1: mixed answers, two repeats, one answer failing twice (scored 0), one reasoning
 answer cut off and asked again, a judge with one unreadable reply. Run 2: a pass
 resumed with a second repeat. Run 3: an incomplete pass (no aggregate was written).
 
 Run 4, an agent session (its figures in ``runs.extra["session"]``), was added with
-0.1.0's CLI against the fake server, and every run's ``show --json`` kept beside:
+0.1.0's CLI against the fake server:
 
     python -m rigbench.testing.fake_server --port 18731 \
         --script '{"rate_tok_s": 400, "tokens": 16, "timings": true, "tokenize": true, "props": true}' &
     PYTHONPATH=/tmp/rb-0.1.0/src python -m rigbench run --url http://127.0.0.1:18731/v1 --session agent \
         --no-quality --gen-tokens 16 --db OUT.sqlite
-    for i in 1 2 3 4; do PYTHONPATH=/tmp/rb-0.1.0/src python -m rigbench show $i --json --db OUT.sqlite; done
-    # -> tests/data/quality-0.1.0-show.json ({"1": ..., "4": ...})
+
+Runs 5 (tune), 6 and 7 (labs) came from 0.1.0's CLI with its fake llama-server (a
+``llama-server`` shell script running ``rigbench.testing.fake_llama_server`` from the 0.1.0
+tree; for run 7 a wrapper that adds a ``chat_template`` to ``/props``, so the lab asks in
+chat), ``RIGBENCH_FAKE_SCRIPT='{"rate_tok_s": 300, "tokens": 16, "timings": true,
+"tokenize": true, "props": true}'``:
+
+    rigbench tune --server BIN --space ub=512,1024 ctk=f16,q8_0 --objective decode@1k --repeats 3 \
+        --gen-tokens 16 --db OUT.sqlite
+    rigbench lab --server BIN --kv q8_0 --depths 0,512 --repeats 3 --gen-tokens 16 --db OUT.sqlite  # 6: 404s
+    rigbench lab --server BIN_CHAT --kv q8_0 --depths 0,512 --repeats 3 --gen-tokens 16 --db OUT.sqlite
+
+``tests/data/upgrade-0.1.0-show.json`` holds each run's ``show --json`` ({"1": ..., "7": ...})
+as main printed it at 97a1d94 (before issue 13 moved the figures to rows), on a copy of
+the database: ``PYTHONPATH=<97a1d94>/src python -m rigbench show $i --json --db COPY``.
 """
 
 from __future__ import annotations

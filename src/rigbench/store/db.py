@@ -2,9 +2,10 @@
 
 SQLite by default (a real file, WAL, one short transaction per write, so a run killed
 halfway keeps every request already measured); any SQLAlchemy URL (``postgresql://...``)
-works the same way for a fleet of machines. Figures are derived from the raw rows in
-``requests``; ``measurements`` holds derived values for quick queries and can always be
-recomputed.
+works the same way for a fleet of machines. Raw rows only: ``requests`` (every request as
+it ended), ``answers`` (every graded answer, ``store.answers``) and ``tune_trials``
+(``store.trials``); every figure is derived from them on read. ``runs.extra`` keeps a
+run's inputs (plans, options, facts learned), never a figure.
 """
 
 from __future__ import annotations
@@ -204,7 +205,7 @@ class Store:
         with self.tx() as conn:
             return [dict(r) for r in conn.execute(q).mappings()]
 
-    # -- requests and measurements -----------------------------------------------------
+    # -- requests ----------------------------------------------------------------------
     def add_request(self, run_id: int, rec: RequestRecord, *, phase: str, depth: int | None = None,
                     rep: int | None = None, role: str | None = None, extra: dict[str, Any] | None = None,
                     keep_text: bool = True) -> int:
@@ -236,14 +237,6 @@ class Store:
         q = sa.select(t).where(t.c.run_id == run_id).order_by(t.c.seq)
         if phase:
             q = q.where(t.c.phase == phase)
-        with self.tx() as conn:
-            return [dict(r) for r in conn.execute(q).mappings()]
-
-    def measurements(self, run_ids: list[int] | None = None) -> list[dict[str, Any]]:
-        t = self.t["measurements"]
-        q = sa.select(t)
-        if run_ids is not None:
-            q = q.where(t.c.run_id.in_(run_ids))
         with self.tx() as conn:
             return [dict(r) for r in conn.execute(q).mappings()]
 

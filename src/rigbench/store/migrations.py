@@ -140,9 +140,65 @@ def _m0002_tune_trials(conn: sa.Connection) -> None:
     md.tables["tune_trials"].create(conn)
 
 
+def _m0010_answers(conn: sa.Connection) -> None:
+    """Graded answers as raw rows (table ``answers``): one per answer the quality pass or a
+    quality gate graded, with the request it grades, the grader's detail and the judge's
+    rating. The quality figures are derived from these rows on read; release 0.1.0 kept
+    the score in ``requests.extra`` and the aggregate in ``runs.extra["quality"]``, so the
+    rows are back-filled from the former and the latter keeps only the pass's inputs."""
+    from rigbench.store.backfill import backfill_answers
+
+    md = sa.MetaData()
+    sa.Table("runs", md, sa.Column("id", sa.Integer, primary_key=True))  # for the foreign keys only
+    sa.Table("requests", md, sa.Column("id", sa.Integer, primary_key=True))
+    sa.Table(
+        "answers", md,
+        sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+        sa.Column("run_id", sa.Integer, sa.ForeignKey("runs.id"), nullable=False, index=True),
+        sa.Column("request_id", sa.Integer, sa.ForeignKey("requests.id"), nullable=False, unique=True),
+        sa.Column("kind", sa.Text, nullable=False),  # "quality" (the quality pass) | "gate" (a quality gate)
+        sa.Column("scope", sa.Text),  # whose answer in a gate: "trial:3" (tune), "arm:q8_0" (lab)
+        sa.Column("suite", sa.Text),
+        sa.Column("suite_version", sa.Text),
+        sa.Column("prompt_id", sa.Text, nullable=False),
+        sa.Column("category", sa.Text),
+        sa.Column("rep", sa.Integer),
+        sa.Column("score", sa.Float, nullable=False),  # 0..5
+        sa.Column("detail", sa.JSON),  # the grader's word: what matched, what failed
+        sa.Column("judge_rating", sa.Float),  # 1..5 where a judge ran and its reply could be read
+        sa.Column("judge_request_id", sa.Integer, sa.ForeignKey("requests.id")),
+        sa.Column("extra", sa.JSON),  # how it was asked: mode, seed, temperature, primer, retried ...
+        sa.Column("created_at", sa.Text),
+    )
+    md.tables["answers"].create(conn)
+    backfill_answers(conn)
+
+
+def _m0011_drop_measurements(conn: sa.Connection) -> None:
+    """Drop ``measurements``: nothing ever wrote it. Every figure is derived on read from the
+    raw rows (``requests``, ``answers``, ``tune_trials``), so a table of derived values could
+    only drift from them."""
+    md = sa.MetaData()
+    t = sa.Table("measurements", md, sa.Column("id", sa.Integer, primary_key=True))
+    t.drop(conn, checkfirst=True)
+
+
+def _m0012_derived_out_of_run_extra(conn: sa.Connection) -> None:
+    """``runs.extra`` keeps inputs only (plans, options, facts learned): the session
+    summary, the lab table, the lab quality gates' scores and the tune final's figures
+    that release 0.1.0 froze there are derived from the stored requests and answers on
+    read, and are taken out (``store.backfill.strip_derived_extra``)."""
+    from rigbench.store.backfill import strip_derived_extra
+
+    strip_derived_extra(conn)
+
+
 MIGRATIONS: list[tuple[str, Callable[[sa.Connection], None]]] = [
     ("0001_initial", _m0001_initial),
     ("0002_tune_trials", _m0002_tune_trials),
+    ("0010_answers", _m0010_answers),
+    ("0011_drop_measurements", _m0011_drop_measurements),
+    ("0012_derived_out_of_run_extra", _m0012_derived_out_of_run_extra),
 ]
 
 

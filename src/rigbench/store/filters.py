@@ -83,8 +83,10 @@ class RunFilter:
     def build_matches(self, server_facts: dict[str, Any] | None) -> bool:
         if not self.build:
             return True
-        build = str((server_facts or {}).get("build") or "")
-        return self.build.lower() in build.lower()
+        facts = server_facts or {}
+        sw = facts.get("software") or {}
+        text = f"{facts.get('build') or ''} {sw.get('name') or ''} {sw.get('version') or ''}"
+        return self.build.lower() in text.lower()
 
 
 def _escape(text: str) -> str:

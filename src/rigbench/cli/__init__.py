@@ -39,6 +39,7 @@ def _register() -> None:
     from rigbench.cli import report as _report  # noqa: F401
     from rigbench.cli import run as _run  # noqa: F401
     from rigbench.cli import runs as _runs  # noqa: F401
+    from rigbench.cli import share as _share  # noqa: F401
     from rigbench.cli import suite as _suite  # noqa: F401
     from rigbench.cli import tune as _tune  # noqa: F401
 

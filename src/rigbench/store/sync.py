@@ -208,8 +208,9 @@ def write_run(dst: Store, data: RunData, *, batch: int = _BATCH,
         if on_batch is not None:
             on_batch(start + len(chunk))
     with dst.tx() as conn:
+        allowed = set(_child_tables(dst))
         for name, rows in data.children.items():
-            if name not in dst.t:
+            if name not in allowed:  # a table this database does not have (or one that is not a run's)
                 continue
             t = dst.t[name]
             refs = _refs(t)
@@ -218,7 +219,7 @@ def write_run(dst: Store, data: RunData, *, batch: int = _BATCH,
                 values = {k: v for k, v in r.items() if k != "id" and k in t.c}
                 for col, target in refs.items():
                     if values.get(col) is not None:
-                        values[col] = dst_id if target == "runs" else req_ids.get(int(values[col]))
+                        values[col] = dst_id if target == "runs" else req_ids.get(_as_int(values[col]))
                 conn.execute(t.insert().values(**values))
         final = {k: v for k, v in data.run.items() if k not in ("id", *_RUN_FK.values()) and k in runs.c}
         final["model_id"] = _parent_id(dst, conn, "models", data.parents.get("models"))
@@ -227,10 +228,18 @@ def write_run(dst: Store, data: RunData, *, batch: int = _BATCH,
     return CopyResult(uuid, src_id, dst_id, outcome, requests_added=len(rest))
 
 
+def _as_int(v: Any) -> int:
+    try:
+        return int(v)
+    except (TypeError, ValueError):
+        return -1
+
+
 def _children_same(dst: Store, dst_id: int, data: RunData) -> bool:
+    allowed = set(_child_tables(dst))
     with dst.tx() as conn:
         for name, rows in data.children.items():
-            if name not in dst.t:
+            if name not in allowed:
                 continue
             t = dst.t[name]
             refs = set(_refs(t))

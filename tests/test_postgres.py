@@ -203,7 +203,7 @@ def test_missing_driver_names_the_extra(monkeypatch: pytest.MonkeyPatch, cli: An
     assert PASSWORD not in r.err + r.out
 
 
-def test_runs_and_board_read_postgres_through_the_environment(pg_url: str, tmp_path: Path,
+def test_runs_and_board_read_postgres_through_the_environment(pg_server: Any, pg_url: str, tmp_path: Path,
                                                                monkeypatch: pytest.MonkeyPatch, cli: Any) -> None:
     with FakeServer(Script(tokens=8, rate_tok_s=2000)) as fake:
         monkeypatch.setenv("RIGBENCH_DB", pg_url)
@@ -214,4 +214,23 @@ def test_runs_and_board_read_postgres_through_the_environment(pg_url: str, tmp_p
     board = cli("board")
     assert board.code == 0 and "fake-model" in board.out
     for res in (r, runs, board):
+        assert PASSWORD not in res.out + res.err
+
+    # the views work with a read-only role (SELECT only: no table may be created or written)
+    dbname = pg_url.split("@/", 1)[1].split("?", 1)[0]
+    pg_server.admin("DO $$ BEGIN IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'reader') THEN "
+                    "CREATE ROLE reader LOGIN; END IF; END $$")
+    pg_server.admin(f'GRANT CONNECT ON DATABASE "{dbname}" TO reader')
+    import psycopg
+
+    with psycopg.connect(pg_url.replace(f":{PASSWORD}", ""), autocommit=True) as c:
+        c.execute("GRANT USAGE ON SCHEMA public TO reader")
+        c.execute("GRANT SELECT ON ALL TABLES IN SCHEMA public TO reader")
+    reader = pg_url.replace(f"postgres:{PASSWORD}@", f"reader:{PASSWORD}@")
+    monkeypatch.delenv("RIGBENCH_DB")
+    run_id = str(r.json()["run_id"])
+    for args in (("board", "--by", "machine"), ("runs",), ("history",), ("show", run_id),
+                 ("report", run_id, "-o", str(tmp_path / "r.html"))):
+        res = cli(*args, "--db", reader)
+        assert res.code == 0, (args, res.err)
         assert PASSWORD not in res.out + res.err

@@ -114,3 +114,28 @@ def test_machine_rows_and_the_chip_sentence() -> None:
     assert "M4 Max decodes 1.82x as fast as M3 Max" in text and "the chip (its memory bandwidth) decides" in text
     md = machine_board_markdown(groups)
     assert md.count("\n") == 4 and "| 82.0 @0 |" in md
+
+
+def test_hostile_names_are_shown_as_text() -> None:
+    from rich.console import Console
+
+    from rigbench.report.fleet import history_html, history_view
+
+    evil = "<script>alert(1)</script>[bold red]\x1b[2J|x"
+    s1, s2 = _summary(1, evil, 45.0, 100.0, "2026-01-01"), _summary(2, "M4 Max", 82.0, 180.0, "2026-01-02")
+    s1["model"]["name"] = s2["model"]["name"] = evil
+    groups = by_machine([s1, s2])
+    con = Console(width=200, record=True, color_system=None)
+    con.print(machine_board_view(groups))
+    text = con.export_text()
+    assert "\x1b" not in text and "[bold red]" in text  # markup shown, escape made visible
+    md = machine_board_markdown(groups)
+    assert "\x1b" not in md and md.count("\n") == 4  # the pipe cannot break the table
+    hist = [{"machine": evil, "model": evil, "quant": "Q4", "runs": [
+        {"run_id": 1, "created_at": "2026-01-01", "build": evil, "decode_tok_s": 10.0, "depth": 0, "change": None},
+        {"run_id": 2, "created_at": "2026-01-02", "build": "b2", "decode_tok_s": 12.0, "depth": 0,
+         "change": build_change({0: [10.0, 10.1]}, {0: [12.0, 12.1]})}]}]
+    page = history_html(hist)
+    assert "<script>" not in page and "&lt;script&gt;" in page and "\x1b" not in page
+    con.print(history_view(hist))
+    assert "\x1b" not in con.export_text()

@@ -168,11 +168,16 @@ class Store:
     # -- runs ----------------------------------------------------------------------
     def create_run(self, *, kind: str, spec: EngineSpec | None, params: dict[str, Any], command: str,
                    machine: dict[str, Any], tool_version: str) -> int:
-        """A new run: its global id (UUID) is assigned here; ``params["label"]`` (``--label``)
-        is stored on the run and on its machine."""
+        """A new run: its global id (UUID) is assigned here; ``params["label"]`` (``--label``),
+        else ``$RIGBENCH_LABEL`` (so compare, tune and lab runs carry the rig's label too), is
+        stored on the run and on its machine."""
         import uuid
 
-        label = (params or {}).get("label") or None
+        label = (params or {}).get("label") or os.environ.get("RIGBENCH_LABEL", "").strip() or None
+        if label is not None:
+            from rigbench.model.machine import check_label
+
+            label = check_label(str(label))
         with self.tx() as conn:
             values: dict[str, Any] = {
                 "kind": kind, "status": "running", "created_at": now_iso(), "updated_at": now_iso(),

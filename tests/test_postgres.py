@@ -133,7 +133,7 @@ def _speed_ok(url: str) -> int:
 def test_restart_in_the_middle_of_a_run(pg_server: Any, pg_url: str, tmp_path: Path) -> None:
     """The server stops mid-run: the requests committed before are kept, the run ends
     incomplete (marked once the server is back) with one line, and --resume finishes it."""
-    with FakeServer(Script(tokens=8, rate_tok_s=40)) as fake:  # ~0.2 s a request
+    with FakeServer(Script(tokens=8, rate_tok_s=25)) as fake:  # ~0.3 s a request: 12 take ~4 s
         proc = subprocess.Popen([sys.executable, "-m", "rigbench", "run", "--depths", "0,128,256,512",
                                  "--repeats", "3", "--gen-tokens", "8", "--no-quality", "--json",
                                  "--url", fake.base_url, "--db", pg_url], stdout=subprocess.PIPE,

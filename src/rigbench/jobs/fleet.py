@@ -106,7 +106,7 @@ def engine_build(s: Mapping[str, Any]) -> str:
     e = s.get("engine") or {}
     sw = e.get("software") or {}
     build = e.get("build") or (f"{sw.get('name')} {sw.get('version')}" if sw.get("version") else None)
-    return str(build or e.get("kind") or "?")
+    return str(build or f"{e.get('kind') or '?'} (build unknown)")
 
 
 def history(store: Store, model: str | None = None, where: RunFilter | None = None) -> list[dict[str, Any]]:

@@ -275,7 +275,7 @@ def select_runs(store: Store, refs: list[str], where: Any = None) -> list[int]:
             if text.isdigit():
                 row = conn.execute(sa.select(runs.c.id).where(runs.c.id == int(text))).first()
                 found = [row] if row else []
-            elif len(text) >= 8:
+            elif len(text) >= 8 and all(c in "0123456789abcdef-" for c in text):
                 found = list(conn.execute(sa.select(runs.c.id).where(runs.c.uuid.like(f"{text}%"))))
             else:
                 found = []

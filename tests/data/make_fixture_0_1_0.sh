@@ -89,9 +89,12 @@ interrupted_run() {  # interrupted_run ID PHASE N: url run ID stopped with SIGIN
   for _ in $(seq 600); do
     n=$(python - "$DB" "$1" "$2" <<'EOF'
 import sqlite3, sys
-con = sqlite3.connect(f"file:{sys.argv[1]}?mode=ro", uri=True)
-print(con.execute("SELECT count(*) FROM requests WHERE run_id = ? AND phase = ?",
-                  (int(sys.argv[2]), sys.argv[3])).fetchone()[0])
+try:
+    con = sqlite3.connect(f"file:{sys.argv[1]}?mode=ro", uri=True)
+    print(con.execute("SELECT count(*) FROM requests WHERE run_id = ? AND phase = ?",
+                      (int(sys.argv[2]), sys.argv[3])).fetchone()[0])
+except sqlite3.Error:  # not written yet
+    print(0)
 EOF
 )
     [ "$n" -ge "$3" ] && break

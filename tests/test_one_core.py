@@ -16,6 +16,7 @@ refactor makes one pass, the strict xfail fails, and its marker is removed.
 from __future__ import annotations
 
 import ast
+import functools
 import json
 import sqlite3
 from pathlib import Path
@@ -28,6 +29,7 @@ SCHEDULES = ["jobs/sweep.py", "jobs/agent.py", "jobs/compare.py", "tune/trial.py
 MEASURING = ("store", "jobs", "lab", "tune", "measure")
 
 
+@functools.cache
 def _modules() -> dict[str, ast.Module]:
     return {p.relative_to(SRC).as_posix(): ast.parse(p.read_text(), str(p)) for p in sorted(SRC.rglob("*.py"))}
 

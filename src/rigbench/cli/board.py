@@ -7,6 +7,7 @@ import sys
 import typer
 
 from rigbench.cli import app
+from rigbench.cli import filter_opts as fo
 from rigbench.cli.common import DB_HELP, emit_json, out
 
 
@@ -23,6 +24,10 @@ def board(
         None, "--electricity-price", help="price every row's J/token alike, e.g. 0.30/kWh (default: each run's own)"),
     api_price: str | None = typer.Option(None, "--api-price", help="an API's price beside it, e.g. 3.00/Mtok"),
     db: str | None = typer.Option(None, "--db", help=DB_HELP),
+    by: str | None = typer.Option(None, "--by", help="machine: each model and quant across machines, with each "
+                                                     "machine's ceiling and % of it"),
+    label: str | None = fo.LABEL, build: str | None = fo.BUILD, since: str | None = fo.SINCE,
+    until: str | None = fo.UNTIL,
 ) -> int:
     from rigbench.energy.prices import price_params
     from rigbench.errors import UsageError
@@ -36,11 +41,24 @@ def board(
     if fmt not in ("table", "md", "csv", "json"):
         raise UsageError(f"unknown format {fmt!r}", "use --format table, md, csv or json")
     prices = price_params(electricity_price, api_price, None)
+    if by not in (None, "machine"):
+        raise UsageError(f"cannot group the board by {by!r}", "use --by machine")
+    where = fo.run_filter(label, machine, build, since, until)
     store = open_store(db)
     try:
-        summaries = stored_run_summaries(store)
+        if where.active or by:  # the fleet's filters and views (label, machine id, build, dates)
+            from rigbench.jobs.fleet import fleet_summaries
+
+            summaries = fleet_summaries(store, where)
+            machine = None  # matched in the store (hostname, label or machine id)
+        else:
+            summaries = stored_run_summaries(store)
     finally:
         store.close()
+    if by == "machine":
+        from rigbench.cli.fleet_board import render_by_machine
+
+        return render_by_machine(summaries, fmt, model)
     rows = build_board(summaries, sort=sort, machine=machine, engine=engine, model=model,  # type: ignore[arg-type]
                        all_runs=all_runs, electricity=prices.get("electricity"))
     from rigbench.report.board import api_line

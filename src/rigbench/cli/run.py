@@ -66,6 +66,8 @@ def run(
     api_price: str | None = typer.Option(None, "--api-price", help="an API's price beside it, e.g. 3.00/Mtok"),
     rig_price: str | None = typer.Option(None, "--rig-price", help="what the rig cost, for the payback, e.g. 2500"),
     resume: int | None = typer.Option(None, "--resume", metavar="RUN", help="finish an incomplete run"),
+    label: str | None = typer.Option(None, "--label", envvar="RIGBENCH_LABEL",
+                                     help="a name for this rig (rig-a), kept on the run and the machine"),
     json_out: bool = typer.Option(False, "--json", help=JSON_HELP),
     db: str | None = typer.Option(None, "--db", help=DB_HELP),
     c: int | None = eo.CTX, ngl: str | None = eo.NGL, fa: str | None = eo.FA,
@@ -99,6 +101,10 @@ def run(
             extra_params={**_extra_params(quality_repeats, suite, judge, session_kind, bandwidth),
                           **({"prices": prices} if prices else {})},
         )
+        if label:
+            from rigbench.model.machine import check_label
+
+            opts.extra_params["label"] = check_label(label)
     opts.power_cmd = power_cmd
     with RichProgress() as progress:
         summary = run_job(opts, progress, resume=resume)

@@ -9,13 +9,22 @@ draw included, since that is what the electricity bill sees.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from typing import Any
 
 from rigbench.jobs.energy import load_energy
-from rigbench.measure.energy import request_j_per_token
+from rigbench.measure.energy import EnergyData, request_j_per_token
 from rigbench.store import Store
 from rigbench.tune.trial import TrialFigures
 
-__all__ = ["fill_energy"]
+__all__ = ["fill_energy", "tokens_per_joule"]
+
+
+def tokens_per_joule(row: Mapping[str, Any], data: EnergyData) -> float | None:
+    """A decode request's generated tokens (minus the first) per joule of its decode window."""
+    if row.get("status") != "ok":
+        return None
+    jpt = request_j_per_token(row, data)
+    return 1.0 / jpt if jpt else None
 
 
 def fill_energy(store: Store, run_id: int, figs: Mapping[int, TrialFigures], *, stage: str) -> bool:
@@ -34,8 +43,7 @@ def fill_energy(store: Store, run_id: int, figs: Mapping[int, TrialFigures], *, 
             extra = r.get("extra") or {}
             if r.get("role") != f"trial{n}:decode" or extra.get("stage") != stage or r.get("rep") is None:
                 continue
-            jpt = request_j_per_token(r, data) if r.get("status") == "ok" else None
-            by_rep[int(r["rep"])] = 1.0 / jpt if jpt else None
+            by_rep[int(r["rep"])] = tokens_per_joule(r, data)
         f.energy = [by_rep.get(i) for i in range(len(f.decode))]
         found = found or any(v is not None for v in f.energy)
     return found

@@ -3,6 +3,7 @@ from stored requests and readings, and the refusal where nothing can be read."""
 
 from __future__ import annotations
 
+import statistics
 import sys
 from pathlib import Path
 from typing import Any
@@ -110,6 +111,12 @@ def test_energy_campaign_end_to_end_with_a_wall_meter(tmp_path: Path, monkeypatc
         assert len(tpj) == len(dec) == 2
         # 80 W steady: tokens per joule is decode tok/s / 80, repeat by repeat
         assert tpj == pytest.approx([d / 80.0 for d in dec], rel=1e-3)
+    # derived again on read (tune.result): the same tokens per joule, and the score is their ratio to the defaults'
+    shown = {t["n"]: t for t in r.json()["trials"]}
+    base = shown[0]["tokens_per_joule"]
+    assert base == pytest.approx(statistics.median(measured[0]["figures"]["energy"]), rel=1e-6)
+    n = measured[1]["n"]
+    assert shown[n]["score"] == pytest.approx(shown[n]["tokens_per_joule"] / base, rel=1e-6)
 
 
 def test_lab_arms_energy(tmp_path: Path) -> None:

@@ -47,6 +47,8 @@ __all__ = [
     "level_energy",
     "point_energy",
     "request_energy",
+    "request_j_per_token",
+    "sig",
 ]
 
 ENERGY_KEYS = ("source", "covers", "watts", "idle_watts", "j_per_token", "j_per_token_net",
@@ -223,7 +225,7 @@ def request_j_per_token(row: Mapping[str, Any], data: EnergyData) -> float | Non
     return e.decode_j / e.decode_tokens
 
 
-def _r(v: float | None, digits: int = 6) -> float | None:
+def sig(v: float | None, digits: int = 6) -> float | None:
     """Six significant digits: J/token spans orders of magnitude (a GPU's 0.002 to a CPU's 3)."""
     if v is None or v == 0 or not math.isfinite(v):
         return v
@@ -241,7 +243,7 @@ def point_energy(rows: Sequence[Mapping[str, Any]], data: EnergyData) -> dict[st
     if not data.present:
         return out
     out["source"], out["covers"] = data.source, data.covers
-    out["idle_watts"] = _r(data.idle_watts)
+    out["idle_watts"] = sig(data.idle_watts)
     dec_j = dec_s = 0.0
     dec_n = 0
     for r in rows:
@@ -255,17 +257,17 @@ def point_energy(rows: Sequence[Mapping[str, Any]], data: EnergyData) -> dict[st
         dec_n += e.decode_tokens
     if dec_n and dec_s > 0:
         jpt = dec_j / dec_n
-        out["watts"] = _r(dec_j / dec_s)
-        out["j_per_token"] = _r(jpt)
-        out["tokens_per_joule"] = _r(1 / jpt) if jpt > 0 else None
+        out["watts"] = sig(dec_j / dec_s)
+        out["j_per_token"] = sig(jpt)
+        out["tokens_per_joule"] = sig(1 / jpt) if jpt > 0 else None
         if data.idle_watts is not None:
-            out["j_per_token_net"] = _r((dec_j - data.idle_watts * dec_s) / dec_n)
+            out["j_per_token_net"] = sig((dec_j - data.idle_watts * dec_s) / dec_n)
     ok = [r for r in rows if r.get("status") == "ok"]
     grow = next((r for r in ok if r.get("role") == "grow"), ok[0] if ok else None)
     if grow is not None:
         e = request_energy(grow, data)
         if e.prefill_j is not None and e.prefill_tokens:
-            out["prefill_j_per_token"] = _r(e.prefill_j / e.prefill_tokens)
+            out["prefill_j_per_token"] = sig(e.prefill_j / e.prefill_tokens)
     return out
 
 
@@ -277,7 +279,7 @@ def level_energy(rows: Sequence[Mapping[str, Any]], data: EnergyData) -> dict[st
     if not data.present:
         return out
     out["source"], out["covers"] = data.source, data.covers
-    out["idle_watts"] = _r(data.idle_watts)
+    out["idle_watts"] = sig(data.idle_watts)
     ok = [r for r in rows if r.get("status") == "ok"]
     starts = [int(r["t_sent_ns"]) for r in ok if r.get("t_sent_ns") is not None]
     ends = [int(r["t_end_ns"]) for r in ok if r.get("t_end_ns") is not None]
@@ -290,9 +292,9 @@ def level_energy(rows: Sequence[Mapping[str, Any]], data: EnergyData) -> dict[st
         return out
     secs = (b - a) / 1e9
     jpt = joules / tokens
-    out["watts"] = _r(joules / secs)
-    out["j_per_token"] = _r(jpt)
-    out["tokens_per_joule"] = _r(1 / jpt) if jpt > 0 else None
+    out["watts"] = sig(joules / secs)
+    out["j_per_token"] = sig(jpt)
+    out["tokens_per_joule"] = sig(1 / jpt) if jpt > 0 else None
     if data.idle_watts is not None:
-        out["j_per_token_net"] = _r((joules - data.idle_watts * secs) / tokens)
+        out["j_per_token_net"] = sig((joules - data.idle_watts * secs) / tokens)
     return out

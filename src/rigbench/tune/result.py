@@ -196,6 +196,15 @@ def _final(tune: Mapping[str, Any], trial_rows: Mapping[int, Mapping[str, Any]],
     return result, winner if winner is not None else final.get("search_best")
 
 
+def _tokens_per_joule(values: Sequence[float | None]) -> tuple[float | None, list[float | None] | None]:
+    """The energy objective's median tokens per joule and its interval, six significant digits
+    (a CPU rig makes 0.3 tokens per joule, a GPU 50)."""
+    from rigbench.measure.energy import sig
+
+    got = summarize(values)
+    return sig(got.median), [sig(got.ci[0]), sig(got.ci[1])] if got.ci else None
+
+
 def _trial_json(row: Mapping[str, Any], figs: Mapping[str, Any]) -> dict[str, Any]:
     extra = row.get("extra") or {}
     ev = row.get("evidence") or {}
@@ -203,10 +212,12 @@ def _trial_json(row: Mapping[str, Any], figs: Mapping[str, Any]) -> dict[str, An
         pre, dec = figure_summary(figs.get("prefill") or []), figure_summary(figs.get("decode") or [])
     else:
         pre, dec = ev.get("prefill") or {}, ev.get("decode") or {}
+    tpj = _tokens_per_joule(figs.get("energy") or [])
     return {
         "n": row["n"], "config": row["config"], "label": extra.get("label"), "status": row["status"],
         "prefill_tok_s": pre.get("median"), "prefill_ci": pre.get("ci"),
         "decode_tok_s": dec.get("median"), "decode_ci": dec.get("ci"),
+        "tokens_per_joule": tpj[0], "tokens_per_joule_ci": tpj[1],
         "score": figs.get("score"), "decision": row.get("decision"), "reason": row.get("reason"),
         "hypothesis": row.get("hypothesis"), "evidence": ev, "restart": extra.get("restart"),
         "quality_gate": ev.get("quality_gate"), "log_tail": row.get("log_tail") or None,

@@ -280,6 +280,14 @@ class ServerClient:
         self._tokenize_dialect = None
         return False
 
+    def reachable(self) -> bool:
+        """The server still answers its model list (a quick, bounded check after failures)."""
+        try:
+            r = self._bounded("GET", self.api_base + "/models", max_s=10.0, timeout=httpx.Timeout(5.0))
+        except httpx.HTTPError:
+            return False
+        return r.status_code == 200
+
     def counters(self) -> dialects.Counters | None:
         """One scrape of the server's counters (None when it has no /metrics we can read)."""
         if self.metrics_dialect is None:

@@ -152,12 +152,14 @@ def measure_levels(servers: Sequence[LoadServer], store: Store, run_id: int, pla
     todo = [n for n in plan.concurrency if n not in plan.done]
     progress.begin(sum(plan.requests * n for n in todo), "load levels")
     for n in todo:
-        _one_level(servers, targets, store, run_id, plan, n, context, progress, timeouts, merge_level, seed)
+        if not _one_level(servers, targets, store, run_id, plan, n, context, progress, timeouts, merge_level, note,
+                          seed):
+            break
 
 
 def _one_level(servers: Sequence[LoadServer], targets: Sequence[Target], store: Store, run_id: int,
                plan: LoadPlan, n: int, context: str, progress: Progress, timeouts: Timeouts,
-               merge_level: Callable[[int, dict[str, Any]], None], seed: int) -> None:
+               merge_level: Callable[[int, dict[str, Any]], None], note: Callable[[str], None], seed: int) -> bool:
     conv = _Conversations(n, context)
     explicit = plan.timeout_s is not None
     deadlines = [_timeouts_for(s.client, timeouts, n, explicit) for s in servers]
@@ -206,20 +208,25 @@ def _one_level(servers: Sequence[LoadServer], targets: Sequence[Target], store: 
         store.add_request(run_id, shot.record, phase="load", depth=plan.depth, rep=shot.index,
                           role=f"c{n}:s{shot.stream}", keep_text=False,
                           extra={**base_extra, "stream": shot.stream, "server": shot.server})
+    _check_alive(servers, n, run_id, [s.record for s in level.shots])
     scrapes = [{"server": i, "before": b.to_json() if b else None, "after": a.to_json() if a else None,
                 "peak": level.peaks[i] or None} for i, (b, a) in enumerate(zip(before, after, strict=True))]
     merge_level(n, {"concurrency": n, "planned": strategy.planned(), "attempt": plan.attempt, "done": True,
                     "strategy": strategy.name, "rate": plan.rate, "scrapes": scrapes, "started_at": t_wall})
-    _check_alive(servers, n, run_id, [s.record for s in level.shots])
     if level.shots and not any(s.record.ok for s in level.shots):
         err = next((s.record.error for s in level.shots if s.record.error), "no answer")
-        raise RequestError(f"every request of level {n} failed: {err}",
-                           f"the levels before it are kept; rigbench load --resume {run_id} once the server is healthy")
+        note(f"every request at {n} streams failed ({err}): higher levels were not tried")
+        return False
+    return True
 
 
 def _check_alive(servers: Sequence[LoadServer], n: int, run_id: int, records: Sequence[Any]) -> None:
+    """After a level with failures: a server that died (its process, or no longer answering)
+    ends the run; the level is then not marked done (its rows are kept, not used)."""
+    if all(r.ok for r in records):
+        return
     for s in servers:
-        if not s.alive():
+        if not s.alive() or not s.client.reachable():
             err = next((r.error for r in records if r.error), "no answer")
             raise EngineError(f"the server {s.name} died at {n} streams: {err}",
                               f"finished levels are kept; rigbench load --resume {run_id} measures the rest")

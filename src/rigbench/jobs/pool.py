@@ -44,7 +44,8 @@ Send = Callable[[int, int], Awaitable[None]]
 
 
 class Strategy(Protocol):
-    concurrency: int
+    @property
+    def concurrency(self) -> int: ...
 
     @property
     def name(self) -> str: ...

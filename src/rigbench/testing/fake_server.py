@@ -324,7 +324,10 @@ class _Handler(BaseHTTPRequestHandler):
                     last["timings"] = {"prompt_n": prompt_tokens - (s.cached_tokens or 0), "prompt_ms": 1.0,
                                        "cache_n": s.cached_tokens or 0, "predicted_n": n_tokens,
                                        "predicted_ms": span_ms,
-                                       "predicted_per_second": n_tokens / (span_ms / 1e3) if span_ms else None}
+                                       "predicted_per_second": n_tokens / (span_ms / 1e3) if span_ms else None,
+                                       # the truth, for benchmarks: when the first and last token chunks
+                                       # were written (perf_counter_ns, comparable across processes)
+                                       "fake_first_sent_ns": sent[0], "fake_last_sent_ns": sent[-1]}
                 w.write(_chunk(last, s.crlf))
             if s.done_marker:
                 w.write(b"data: [DONE]\r\n\r\n" if s.crlf else b"data: [DONE]\n\n")

@@ -10,7 +10,8 @@ from rigbench.cli import app
 from rigbench.cli.common import DB_HELP, emit_json, out
 
 
-@app.command(help="The leaderboard across everything measured: quality, decode at the working depth, verdict.")
+@app.command(help="The leaderboard across everything measured: quality, decode at the working depth, verdict; "
+                  "load runs: best aggregate and knee.")
 def board(
     sort: str = typer.Option("quality", "--sort", help="order rows by: quality or decode"),
     fmt: str = typer.Option("table", "--format", help="table, md (paste into a forum post), csv or json"),
@@ -22,6 +23,7 @@ def board(
     db: str | None = typer.Option(None, "--db", help=DB_HELP),
 ) -> int:
     from rigbench.errors import UsageError
+    from rigbench.jobs.load_summary import stored_load_summaries
     from rigbench.jobs.summary import stored_run_summaries
     from rigbench.report.board import board_csv, board_json, board_markdown, board_table, build_board
     from rigbench.store import open_store
@@ -33,7 +35,7 @@ def board(
         raise UsageError(f"unknown format {fmt!r}", "use --format table, md, csv or json")
     store = open_store(db)
     try:
-        summaries = stored_run_summaries(store)
+        summaries = stored_run_summaries(store) + stored_load_summaries(store)
     finally:
         store.close()
     rows = build_board(summaries, sort=sort, machine=machine, engine=engine, model=model,  # type: ignore[arg-type]

@@ -19,7 +19,7 @@ from rigbench.errors import UsageError
 from rigbench.measure.load import DEFAULT_SLO_DECODE_TOK_S, LoadFigures, load_figures
 from rigbench.store import Store
 
-__all__ = ["figures_of_run", "load_summary"]
+__all__ = ["figures_of_run", "load_summary", "stored_load_summaries"]
 
 
 def _levels_info(run: dict[str, Any]) -> dict[str, Any]:
@@ -58,6 +58,7 @@ def load_summary(store: Store, run_id: int) -> dict[str, Any]:
     done = {lv.concurrency for lv in figs.levels}
     facts = run.get("server_facts") or {}
     model = run.get("model_facts") or {}
+    spec = run.get("engine_spec") or {}
     return {
         "run_id": run_id,
         "kind": "load",
@@ -72,10 +73,22 @@ def load_summary(store: Store, run_id: int) -> dict[str, Any]:
         "levels_missing": [c for c in planned if c not in done],
         "workload": {k: params.get(k) for k in ("depth", "gen_tokens", "requests", "rate", "concurrency")},
         "servers": load.get("servers") or [],
-        "model": {"name": model.get("name"), "quant": model.get("quant")},
+        "model": {"name": model.get("name"), "quant": model.get("quant"), "file_bytes": model.get("file_bytes"),
+                  "native_context": model.get("native_context"), "path": model.get("path")},
         "server": {"kind": facts.get("kind"), "total_slots": facts.get("total_slots"),
                    "devices": facts.get("devices") or []},
+        "engine": {"kind": spec.get("kind") or facts.get("kind"), "base_url": facts.get("base_url"),
+                   "build": facts.get("build"), "flags": spec.get("flags") or {},
+                   "served_model": facts.get("model_id")},
+        "machine": run.get("machine_facts") or {},
+        "tool_version": run.get("tool_version"),
         "notes": list(run.get("notes") or []),
         "command": run.get("command"),
         "created_at": run.get("created_at"),
     }
+
+
+def stored_load_summaries(store: Store) -> list[dict[str, Any]]:
+    """Every load run that measured something, summarised: the board's load rows."""
+    return [load_summary(store, int(r["id"])) for r in store.list_runs(kind="load")
+            if r["status"] in ("complete", "incomplete")]

@@ -115,7 +115,7 @@ def load_row(s: Mapping[str, Any]) -> BoardRow:
     machine = s.get("machine") or {}
     best = s.get("best") or {}
     knee = (s.get("knee") or {}).get("concurrency")
-    at_knee = next((lv for lv in s.get("levels") or [] if lv.get("concurrency") == knee), {})
+    at_knee: Mapping[str, Any] = next((lv for lv in s.get("levels") or [] if lv.get("concurrency") == knee), {})
     flags = e.get("flags") or {}
     url = e.get("base_url") if e.get("kind") == "url" else ""
     config = "|".join(str(x) for x in (machine.get("hostname"), e.get("kind"), url, sorted(flags.items()),

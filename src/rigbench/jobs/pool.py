@@ -157,16 +157,17 @@ class LevelRun:
 
 def run_streams(targets: Sequence[Target], strategy: Strategy,
                 body_for: Callable[[int, int], dict[str, Any]],
-                on_done: Callable[[Shot], None], *, timeouts_for: Callable[[dict[str, Any]], Timeouts],
+                on_done: Callable[[Shot], None], *, timeouts_for: Callable[[int, dict[str, Any]], Timeouts],
                 sample_gauges: bool = True) -> LevelRun:
     """Run one strategy to its end on a fresh event loop. ``body_for(stream, index)`` builds
-    each request's body when it is sent (a stream's conversation grows as its answers come
-    back through ``on_done``, called in the loop: it must be quick and do no I/O)."""
+    each request's body when it is sent and ``timeouts_for(server, body)`` its deadline (a
+    stream's conversation grows as its answers come back through ``on_done``, called in the
+    loop: it must be quick and do no I/O)."""
     return asyncio.run(_run(targets, strategy, body_for, on_done, timeouts_for, sample_gauges))
 
 
 async def _run(targets: Sequence[Target], strategy: Strategy, body_for: Callable[[int, int], dict[str, Any]],
-               on_done: Callable[[Shot], None], timeouts_for: Callable[[dict[str, Any]], Timeouts],
+               on_done: Callable[[Shot], None], timeouts_for: Callable[[int, dict[str, Any]], Timeouts],
                sample_gauges: bool) -> LevelRun:
     per_server = -(-strategy.concurrency // max(len(targets), 1))
     limits = httpx.Limits(max_connections=per_server + 4, max_keepalive_connections=per_server + 4)
@@ -179,7 +180,7 @@ async def _run(targets: Sequence[Target], strategy: Strategy, body_for: Callable
         server = s % len(targets)
         body = body_for(s, k)
         rec = await astream_request(clients[server], targets[server].chat_url, body,
-                                    headers=targets[server].headers, timeouts=timeouts_for(body))
+                                    headers=targets[server].headers, timeouts=timeouts_for(server, body))
         shot = Shot(s, k, server, rec)
         shots.append(shot)
         on_done(shot)

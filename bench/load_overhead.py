@@ -12,7 +12,9 @@ clock shared by the streams generating: each of N gets budget / N) and a llama.c
   against the truth (the same tokens over first request sent to last token *written*);
 - tokens: the client's total (the server's per-request counts) against the /metrics
   increase over the level;
-- the client's CPU time per token.
+- the client's CPU time per token, and how late the client read the first and the last
+  token of a request after the server wrote them (median; a client short of CPU reads late,
+  and a first-token lag larger than the last-token lag shortens the measured span).
 
 Goal: error <= 1% up to 64 streams and 20,000 tok/s aggregate on 2 cores.
 
@@ -93,6 +95,12 @@ def one_level(n: int, requests: int) -> dict[str, Any]:
     t_last = max(r.timings["fake_last_sent_ns"] for r in ok)  # type: ignore[index]
     true_agg = total / ((t_last - t_first) / 1e9) if ok else None
 
+    first_lag = [(r.t_first_token_ns - r.timings["fake_first_sent_ns"]) / 1e6 for r in ok  # type: ignore[index]
+                 if r.t_first_token_ns is not None]
+    last_lag = [(r.t_last_token_ns - r.timings["fake_last_sent_ns"]) / 1e6 for r in ok  # type: ignore[index]
+                if r.t_last_token_ns is not None]
+    failures = sorted({(s.record.error or "?")[:60] for s in level.shots if not s.record.ok})
+
     def err(a: float | None, b: float | None) -> float | None:
         return None if a is None or not b else (a - b) / b * 100
 
@@ -101,7 +109,9 @@ def one_level(n: int, requests: int) -> dict[str, Any]:
             "decode_err": err(lv.per_stream_decode_tok_s, true_med),
             "agg": lv.aggregate_tok_s, "agg_true": true_agg, "agg_err": err(lv.aggregate_tok_s, true_agg),
             "client_tokens": lv.generated_tokens, "server_tokens": round(after - before),
-            "cpu_us_per_tok": cpu / total * 1e6 if total else None}
+            "cpu_us_per_tok": cpu / total * 1e6 if total else None,
+            "lag_first_ms": statistics.median(first_lag) if first_lag else None,
+            "lag_last_ms": statistics.median(last_lag) if last_lag else None, "failures": failures}
 
 
 def _f(v: float | None, nd: int = 1) -> str:
@@ -116,12 +126,16 @@ def main() -> None:
     print(f"machine: {platform.node()} · {platform.processor() or platform.machine()} · {os.cpu_count()} cores · "
           f"load average {os.getloadavg()[0]:.1f} · python {platform.python_version()}")
     print(f"{'streams':>7} {'budget':>7} {'ok':>5} {'fail':>4} {'decode':>8} {'true':>8} {'err %':>6} "
-          f"{'aggregate':>9} {'true':>9} {'err %':>6} {'client tok':>10} {'server tok':>10} {'cpu µs/tok':>10}")
+          f"{'aggregate':>9} {'true':>9} {'err %':>6} {'client tok':>10} {'server tok':>10} {'cpu µs/tok':>10} "
+          f"{'lag ms first/last':>17}")
     for n in [int(x) for x in args.levels.split(",")]:
         r = one_level(n, args.requests)
         print(f"{n:>7} {r['budget']:>7,} {r['ok']:>5} {r['failed']:>4} {_f(r['decode']):>8} {_f(r['decode_true']):>8} "
               f"{_f(r['decode_err'], 2):>6} {_f(r['agg']):>9} {_f(r['agg_true']):>9} {_f(r['agg_err'], 2):>6} "
-              f"{r['client_tokens'] or 0:>10,} {r['server_tokens']:>10,} {_f(r['cpu_us_per_tok']):>10}", flush=True)
+              f"{r['client_tokens'] or 0:>10,} {r['server_tokens']:>10,} {_f(r['cpu_us_per_tok']):>10} "
+              f"{_f(r['lag_first_ms'], 0):>8}/{_f(r['lag_last_ms'], 0):<8}", flush=True)
+        for f in r["failures"]:
+            print(f"{'':>7} failed: {f}")
 
 
 if __name__ == "__main__":

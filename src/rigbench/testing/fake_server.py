@@ -353,6 +353,7 @@ class _Handler(BaseHTTPRequestHandler):
 class _Server(ThreadingHTTPServer):
     daemon_threads = True
     allow_reuse_address = True
+    request_queue_size = 1024  # hundreds of load streams connect at once: a backlog of 5 would reset them
 
     def __init__(self, addr: tuple[str, int], script: Script) -> None:
         super().__init__(addr, _Handler)

@@ -193,12 +193,44 @@ def _m0012_derived_out_of_run_extra(conn: sa.Connection) -> None:
     strip_derived_extra(conn)
 
 
+def _add_column(conn: sa.Connection, table: str, column: str, sql_type: str) -> None:
+    """ALTER TABLE ... ADD COLUMN: the same statement on SQLite and PostgreSQL."""
+    conn.execute(sa.text(f"ALTER TABLE {table} ADD COLUMN {column} {sql_type}"))
+
+
+def _m0020_run_uuid(conn: sa.Connection) -> None:
+    """A global run id (UUID) on every run, back-filled: what push, pull, export and import
+    recognise a run by across databases."""
+    import uuid
+
+    _add_column(conn, "runs", "uuid", "VARCHAR(36)")
+    ids = [int(r[0]) for r in conn.execute(sa.text("SELECT id FROM runs WHERE uuid IS NULL"))]
+    for rid in ids:
+        conn.execute(sa.text("UPDATE runs SET uuid = :u WHERE id = :i"), {"u": str(uuid.uuid4()), "i": rid})
+    conn.execute(sa.text("CREATE UNIQUE INDEX ix_runs_uuid ON runs (uuid)"))
+
+
+def _m0021_machine_identity(conn: sa.Connection) -> None:
+    """A stable machine id (not the hostname) and a user label on machines, the label on runs,
+    and the indexes the fleet's filters and views use."""
+    _add_column(conn, "machines", "uid", "VARCHAR(64)")
+    _add_column(conn, "machines", "label", "TEXT")
+    _add_column(conn, "runs", "label", "TEXT")
+    conn.execute(sa.text("CREATE INDEX ix_machines_uid ON machines (uid)"))
+    conn.execute(sa.text("CREATE INDEX ix_runs_label ON runs (label)"))
+    conn.execute(sa.text("CREATE INDEX ix_runs_machine_id ON runs (machine_id)"))
+    conn.execute(sa.text("CREATE INDEX ix_runs_kind_status ON runs (kind, status)"))
+    conn.execute(sa.text("CREATE INDEX ix_runs_created_at ON runs (created_at)"))
+
+
 MIGRATIONS: list[tuple[str, Callable[[sa.Connection], None]]] = [
     ("0001_initial", _m0001_initial),
     ("0002_tune_trials", _m0002_tune_trials),
     ("0010_answers", _m0010_answers),
     ("0011_drop_measurements", _m0011_drop_measurements),
     ("0012_derived_out_of_run_extra", _m0012_derived_out_of_run_extra),
+    ("0020_run_uuid", _m0020_run_uuid),
+    ("0021_machine_identity", _m0021_machine_identity),
 ]
 
 
@@ -218,12 +250,24 @@ def applied_migrations(conn: sa.Connection) -> list[str]:
     return [r[0] for r in conn.execute(sa.select(t.c.name).order_by(t.c.name))]
 
 
+_PG_LOCK_KEY = 0x726967626E6368  # "rigbnch": one key for rigbench's migrations
+
+
 def migrate(engine: sa.Engine, attempts: int = 5) -> list[str]:
     """Apply what is missing; returns the names applied now.
 
     Two rigbench processes may open a new database at the same moment: the loser of a
     race on CREATE TABLE sees "already exists" once the winner commits, and simply
-    starts over (by then the winner has recorded what it applied)."""
+    starts over (by then the winner has recorded what it applied). On PostgreSQL the
+    migrations run under an advisory lock, so a second process simply waits."""
+    if engine.dialect.name == "postgresql":
+        with engine.connect() as lock:
+            lock.execute(sa.text("SELECT pg_advisory_lock(:k)"), {"k": _PG_LOCK_KEY})
+            try:
+                return _migrate_once(engine)
+            finally:
+                lock.execute(sa.text("SELECT pg_advisory_unlock(:k)"), {"k": _PG_LOCK_KEY})
+                lock.commit()
     for attempt in range(attempts):
         try:
             return _migrate_once(engine)

@@ -66,7 +66,7 @@ def energy_block(info: Mapping[str, Any] | None, data: EnergyData) -> dict[str, 
         if fixable:  # a source that is there but cannot be read: say what would make it readable
             out["statement"] += f"; {fixable[0]}"
     else:
-        out["statement"] = None  # a run from before energy was sampled (or with it off): nothing to say
+        out["statement"] = "not sampled for this run"
     return out
 
 

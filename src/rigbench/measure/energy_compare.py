@@ -50,12 +50,9 @@ def energy_compare(a_rows: Sequence[Mapping[str, Any]], a_data: EnergyData, b_ro
     out: dict[str, Any] = {"a_source": a_data.source, "a_covers": a_data.covers, "b_source": b_data.source,
                            "b_covers": b_data.covers, "ratio": None, "ci": None, "verdict": "no_difference",
                            "pairs": 0, "depths": []}
-    if not (a_data.present or b_data.present):
-        out["statement"] = None  # nothing was read on either side: the compare card has no Energy line
-        return out
     if not (a_data.present and b_data.present):
-        missing = "A" if not a_data.present else "B"
-        out["statement"] = f"no energy ratio: no power readings for {missing}"
+        missing = [s for s, d in (("A", a_data), ("B", b_data)) if not d.present]
+        out["statement"] = f"no energy ratio: no power readings for {' and '.join(missing)}"
         return out
     if (a_data.source, a_data.covers) != (b_data.source, b_data.covers):
         out["statement"] = (f"no energy ratio: A was measured by {a_data.source} ({a_data.covers}), B by "

@@ -19,15 +19,17 @@ def report(
     db: str | None = typer.Option(None, "--db", help=DB_HELP),
 ) -> int:
     from rigbench.errors import InputError
-    from rigbench.report.html import collect, render_html
+    from rigbench.jobs.report_inputs import report_entries
+    from rigbench.report.html import render_html
+    from rigbench.results import CompareResult, LabResult, RunResult
     from rigbench.store import open_store
 
     store = open_store(db)
     try:
-        summaries = collect(store, run_ids)
+        entries = report_entries(store, run_ids)
     finally:
         store.close()
-    html = render_html(summaries)
+    html = render_html(entries)
     written: list[Path] = []
     try:
         output.parent.mkdir(parents=True, exist_ok=True)
@@ -35,7 +37,8 @@ def report(
         if plots is not None:
             from rigbench.report.plots import PLOTS, figure, plot_series, save_figure
 
-            series = plot_series(summaries)
+            series = plot_series([e.result for e in entries
+                                  if isinstance(e.result, (RunResult, CompareResult, LabResult))])
             for name in PLOTS:
                 if series[name]:
                     written += save_figure(figure(name, series[name]), plots / name)
@@ -44,6 +47,6 @@ def report(
                          "choose a writable place with -o FILE (and --plots DIR)") from None
     from rigbench.report.safe import safe_text
 
-    err().print(safe_text(f"wrote {output} ({len(html) // 1024} kB, {len(summaries)} run(s))"
+    err().print(safe_text(f"wrote {output} ({len(html) // 1024} kB, {len(entries)} run(s))"
                           + (f" and {len(written)} plot files in {plots}" if written else "")))
     return 0

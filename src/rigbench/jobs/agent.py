@@ -21,6 +21,7 @@ from rigbench.jobs.progress import Progress
 from rigbench.jobs.session import Session
 from rigbench.jobs.sweep import cache_check
 from rigbench.measure.compare import session_figures
+from rigbench.results import SessionResult
 from rigbench.store import Store
 from rigbench.types import RequestRecord
 from rigbench.workload.agent import DEFAULT_TURNS, SessionPlan, Turn, build_turns, plan_session
@@ -135,7 +136,7 @@ class FailureGuard:
 
 
 def run_agent_session(session: Session, store: Store, run_id: int, *, progress: Progress,
-                      note: Callable[[str], None], opts: Any) -> dict[str, Any]:
+                      note: Callable[[str], None], opts: Any) -> SessionResult:
     """Run the scripted session against ``session``'s server and store every turn; writes
     and returns the run's ``extra["session"]``."""
     params = dict(getattr(opts, "extra_params", None) or {})
@@ -172,7 +173,7 @@ def run_agent_session(session: Session, store: Store, run_id: int, *, progress: 
     return session_summary(store, run_id, plan=plan)
 
 
-def session_summary(store: Store, run_id: int, *, plan: SessionPlan | None = None) -> dict[str, Any]:
+def session_summary(store: Store, run_id: int, *, plan: SessionPlan | None = None) -> SessionResult:
     """Recompute the session's figures from its stored turns and write them into the run's
     ``extra["session"]``."""
     rows = store.requests(run_id, phase="session")
@@ -183,4 +184,4 @@ def session_summary(store: Store, run_id: int, *, plan: SessionPlan | None = Non
     merged = dict(run.get("extra") or {})
     merged["session"] = summary
     store.update_run(run_id, extra=merged)
-    return summary
+    return SessionResult.from_json(summary)

@@ -10,6 +10,7 @@ from rigbench.measure.ceiling import annotate_points, ceiling_statement
 from rigbench.measure.fill import ONE_MILLION, fill_projection, fit_fill, samples_from_points
 from rigbench.measure.overrun import max_tokens_overrun
 from rigbench.measure.points import depth_points, server_counters, sweep_cost, verdict
+from rigbench.results import RunResult
 from rigbench.store import Store
 
 __all__ = ["context_sequence", "context_statement", "context_status", "fill_figures", "run_summary",
@@ -109,7 +110,12 @@ def _native(model: dict[str, Any], log: dict[str, Any], n_ctx_train: int | None)
     return trained_context(log, n_ctx_train)
 
 
-def run_summary(store: Store, run_id: int) -> dict[str, Any]:
+def run_summary(store: Store, run_id: int) -> RunResult:
+    """A run's evidence, recomputed from its stored requests (``to_json()``: the ``--json`` contract)."""
+    return RunResult.from_json(_run_json(store, run_id))
+
+
+def _run_json(store: Store, run_id: int) -> dict[str, Any]:
     run = store.get_run(run_id)
     if run is None:
         raise UsageError(f"there is no run {run_id} in {store.where}", "list runs with rigbench runs")
@@ -224,7 +230,7 @@ def _scaling(model: dict[str, Any]) -> str | None:
     return f"{name} x{float(factor):g}" if factor else name
 
 
-def stored_run_summaries(store: Store) -> list[dict[str, Any]]:
+def stored_run_summaries(store: Store) -> list[RunResult]:
     """Every depth-sweep or session run that measured something (complete or incomplete),
     summarised: what the board and advise --catalog rank."""
     return [run_summary(store, int(r["id"])) for r in store.list_runs(kind="run")

@@ -26,6 +26,7 @@ from rigbench.lab.techniques import BASELINE, Arm, embedded_speculative, plan_ar
 from rigbench.lab.workload import lab_ask, task_for
 from rigbench.paths import run_dir
 from rigbench.quality.prompts import Ask, Mode
+from rigbench.results import LabResult
 from rigbench.store import Store, open_store
 from rigbench.types import EngineSpec, RequestRecord
 
@@ -58,7 +59,7 @@ class LabOptions:
     notes: list[str] = field(default_factory=list)
 
 
-def lab_job(opts: LabOptions, progress: Progress | None = None) -> dict[str, Any]:
+def lab_job(opts: LabOptions, progress: Progress | None = None) -> LabResult:
     store = open_store(opts.db)
     try:
         return _Lab(store, opts, progress or NullProgress()).run()
@@ -152,7 +153,7 @@ class _Lab:
                 "sampling": {"temperature": 0.0, "top_k": 1, "cache_prompt": False}, "order": "baseline, arm",
                 "server_names": self.server_names}
 
-    def run(self) -> dict[str, Any]:
+    def run(self) -> LabResult:
         from rigbench.jobs.compare import OtherLoad
         from rigbench.lab.summary import lab_summary
         from rigbench.model.machine import machine_facts
@@ -169,7 +170,7 @@ class _Lab:
             with load:
                 self._measure()
             self._extra(other_load={"cores_busy": round(load.cores_busy(), 2), "cores": _cores()})
-            self._extra(table=lab_summary(self.store, self.run_id)["table"])
+            self._extra(table=lab_summary(self.store, self.run_id).to_json()["table"])
             self.store.finish_run(self.run_id, "complete")
         except KeyboardInterrupt:
             self.store.finish_run(self.run_id, "incomplete", "interrupted (Ctrl-C)")

@@ -1,0 +1,140 @@
+"""The registry of run kinds: what each kind of stored run is and how it is shown.
+
+Every run in the database has a ``kind`` (run, session, compare, tune, lab; next: load). A kind
+registers how it is summarised (``summarise(store, run_id)`` -> its typed result, recomputed
+from the stored rows), rendered for a terminal (``card(result, console)``), which section of the
+HTML report shows it (``html``), whether the leaderboard ranks it (``ranked``) and how an
+interrupted one is resumed (``resume``: filled in by the lifecycle, None until then). ``show``,
+``runs``, ``report`` and ``board`` dispatch through here; a kind the registry does not know is a
+one-line ``UsageError`` that lists the kinds it does.
+
+The summarisers and cards are imported when called, so importing this module stays cheap.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from rigbench.errors import UsageError
+
+if TYPE_CHECKING:
+    from rich.console import Console
+
+    from rigbench.results import AnyResult
+    from rigbench.store import Store
+
+__all__ = ["RunKind", "get_kind", "kind_names", "kind_of", "ranked_results", "register", "summarise"]
+
+
+@dataclass(frozen=True)
+class RunKind:
+    name: str
+    summarise: Callable[[Store, int], AnyResult]
+    card: Callable[[Any, Console], None]
+    html: str  # the report template's section for it: run | compare | lab | tune
+    ranked: bool = False  # the leaderboard ranks its runs
+    resume: Callable[..., Any] | None = None  # set by the lifecycle (jobs/lifecycle.py)
+    help: str = ""
+
+
+_KINDS: dict[str, RunKind] = {}
+
+
+def register(kind: RunKind) -> RunKind:
+    """Add (or replace: the lifecycle sets ``resume`` this way) a kind."""
+    _KINDS[kind.name] = kind
+    return kind
+
+
+def kind_names() -> list[str]:
+    return list(_KINDS)
+
+
+def get_kind(name: str) -> RunKind:
+    found = _KINDS.get(name)
+    if found is None:
+        raise UsageError(f"unknown run kind {name!r}", f"the kinds are: {', '.join(kind_names())}")
+    return found
+
+
+def kind_of(run: Mapping[str, Any]) -> RunKind:
+    """The kind of a stored run (a row of ``Store.get_run`` / ``list_runs``)."""
+    return get_kind(str(run.get("kind")))
+
+
+def summarise(store: Store, run_id: int) -> AnyResult:
+    """Any stored run's typed result, by its kind."""
+    run = store.get_run(run_id)
+    if run is None:
+        raise UsageError(f"there is no run {run_id} in {store.where}", "list runs with rigbench runs")
+    return kind_of(run).summarise(store, run_id)
+
+
+def ranked_results(store: Store) -> list[AnyResult]:
+    """Every run of a ranked kind that measured something (complete or incomplete): what the
+    leaderboard ranks."""
+    out: list[AnyResult] = []
+    for kind in _KINDS.values():
+        if kind.ranked:
+            out += [kind.summarise(store, int(r["id"])) for r in store.list_runs(kind=kind.name)
+                    if r["status"] in ("complete", "incomplete")]
+    return out
+
+
+# -- the built-in kinds -------------------------------------------------------------------------
+def _run_summary(store: Store, run_id: int) -> AnyResult:
+    from rigbench.jobs.summary import run_summary
+
+    return run_summary(store, run_id)
+
+
+def _run_card(result: Any, console: Console) -> None:
+    from rigbench.report.card import card
+
+    console.print(card(result))
+
+
+def _compare_summary(store: Store, run_id: int) -> AnyResult:
+    from rigbench.jobs.compare import compare_summary
+
+    return compare_summary(store, run_id)
+
+
+def _compare_card(result: Any, console: Console) -> None:
+    from rigbench.report.terminal import compare_card
+
+    console.print(compare_card(result))
+
+
+def _lab_summary(store: Store, run_id: int) -> AnyResult:
+    from rigbench.lab.summary import lab_summary
+
+    return lab_summary(store, run_id)
+
+
+def _lab_card(result: Any, console: Console) -> None:
+    from rigbench.report.lab import lab_card
+
+    console.print(lab_card(result))
+
+
+def _tune_summary(store: Store, run_id: int) -> AnyResult:
+    from rigbench.tune.result import tune_summary
+
+    return tune_summary(store, run_id)
+
+
+def _tune_card(result: Any, console: Console) -> None:
+    from rigbench.report.tune import tune_card
+
+    console.print(tune_card(result))
+
+
+register(RunKind("run", _run_summary, _run_card, "run", ranked=True, help="a depth sweep (rigbench run)"))
+register(RunKind("session", _run_summary, _run_card, "run", ranked=True,
+                 help="an agent session (rigbench run --session agent)"))
+register(RunKind("compare", _compare_summary, _compare_card, "compare", help="two servers, interleaved"))
+register(RunKind("tune", _tune_summary, _tune_card, "tune", help="a tuning campaign"))
+register(RunKind("lab", _lab_summary, _lab_card, "lab", help="decoding techniques against a baseline"))

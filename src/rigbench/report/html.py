@@ -89,7 +89,7 @@ def _provenance(results: Sequence[Any]) -> list[dict[str, str]]:
         if isinstance(s, LabResult):
             rows.append({"run": f"lab {s.lab_id}", "command": str(s.command or "—"),
                          "tool_version": str(s.tool_version or "?"),
-                         "build": _build(s.engine.get("kind"), s.engine.get("build"), s.engine.get("server_bin")),
+                         "build": _build(s.engine.kind, s.engine.build, s.engine.server_bin),
                          "created_at": str(s.created_at or "")})
         elif isinstance(s, CompareResult):
             builds = " | ".join(f"{k.upper()}: {s.side(k).build or '?'}" for k in ("a", "b"))

@@ -70,7 +70,7 @@ def lab_cells(r: LabTableRow | LabRow | LabSynthetic) -> dict[str, str]:
 
 def _main_table(s: LabResult) -> Table:
     t = Table(title=safe_text(f"Techniques lab {s.lab_id} · {s.target} · "
-                              f"{s.engine.get('kind') or '?'}"), title_justify="left",
+                              f"{s.engine.kind or '?'}"), title_justify="left",
               box=box.SIMPLE_HEAD,
               caption="Result and speedup on the work named (all: grounded and open pooled). Speedup: technique / "
                       "baseline decode, paired, pooled over depths, [95% CI]. Acceptance: accepted / drafted tokens, "

@@ -9,7 +9,19 @@ from typing import Any
 from rigbench.results._base import JsonObject, Result, key, more_field, order_field
 from rigbench.results.run import RequestCounts
 
-__all__ = ["LabArm", "LabBaseline", "LabResult", "LabRow", "LabSynthetic", "LabTableRow"]
+__all__ = ["LabArm", "LabBaseline", "LabEngine", "LabGate", "LabResult", "LabRow", "LabSynthetic", "LabTableRow"]
+
+
+@dataclass(frozen=True, kw_only=True)
+class LabEngine(Result):
+    """What served the baseline (and, with each arm's flags, the techniques)."""
+
+    kind: str | None = None
+    flags: dict[str, Any] = key(factory=dict)
+    build: str | None = None
+    server_bin: str | None = None
+    more: JsonObject = more_field()
+    key_order: tuple[str, ...] = order_field()
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -128,7 +140,7 @@ class LabResult(Result):
     created_at: str | None = None
     target: str = "?"
     model: JsonObject = key(factory=dict)
-    engine: JsonObject = key(factory=dict)
+    engine: LabEngine = key(factory=LabEngine)
     baseline: LabBaseline = key(factory=LabBaseline)
     rows: list[LabRow] = key(factory=list)
     arms: list[LabArm] = key(factory=list)

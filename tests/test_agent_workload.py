@@ -6,9 +6,9 @@ from typing import Any, cast
 
 import pytest
 
-from rigbench.client.stream import Timeouts
 from rigbench.errors import EngineError, RequestError
-from rigbench.jobs.agent import AgentLoop, FailureGuard
+from rigbench.jobs.agent import AgentLoop
+from rigbench.jobs.bench import FailureGuard
 from rigbench.types import RequestRecord
 from rigbench.workload.agent import DEFAULT_TURNS, SCRIPT, build_turns, plan_session
 
@@ -56,7 +56,7 @@ def test_longer_sessions_repeat_the_loop() -> None:
 
 
 def _loop() -> AgentLoop:
-    return AgentLoop(cast(Any, None), build_turns(plan_session(8192, 16, turns=6)), 16, Timeouts(), granted=8192)
+    return AgentLoop(cast(Any, None), build_turns(plan_session(8192, 16, turns=6)), 16, granted=8192)
 
 
 def test_restore_rebuilds_the_history_up_to_the_first_gap() -> None:

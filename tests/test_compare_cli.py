@@ -92,7 +92,7 @@ def test_report_of_a_missing_run(cli: Any, tmp_path: Path) -> None:
 
 
 def test_a_launched_server_without_model_gets_the_bundled_one() -> None:
-    from rigbench.jobs.compare import _with_model
+    from rigbench.jobs.sides import with_model as _with_model
 
     side = _with_model(parse_side("server:/opt/llama-server", "a"))
     assert side.engine is not None and str(side.engine.model_path).endswith(".gguf")

@@ -111,8 +111,7 @@ def test_compare_excludes_local_servers_from_other_load(cli, tmp_path: Path) -> 
     import os
     import signal
 
-    from rigbench.jobs.compare import OtherLoad
-    from rigbench.model.machine import local_listener_pids
+    from rigbench.model.machine import OtherLoad, local_listener_pids
 
     # a server that is not rigbench's child (the shell that started it exits): as a user's vLLM would be
     info = tmp_path / "fake.json"

@@ -158,7 +158,7 @@ def test_a_run_against_an_endless_event_ends_in_one_line(cli: Any, tmp_path: Pat
 
 
 def test_sweep_limits_always_carry_a_total_and_timeout_raises_it() -> None:
-    from rigbench.jobs.sweep import request_timeouts
+    from rigbench.jobs.bench import request_timeouts
 
     base = Timeouts(read_s=120.0)
     auto = request_timeouts(base, 4096, 128, 200.0, 20.0, explicit=False)

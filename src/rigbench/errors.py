@@ -4,7 +4,9 @@ Every error a user can cause or meet is one of these; the CLI turns each into a 
 line that says what to do (``--debug`` shows the traceback). Anything else escaping is a
 bug in rigbench.
 
-    RigbenchError                   base: .hint says what to do, .exit_code for the CLI
+    RigbenchError                   base: .hint says what to do, .kept what a recorded run kept and
+                                    the command that goes on from it (set by jobs.lifecycle, data,
+                                    never edited into the hint), .exit_code for the CLI
     ├── UsageError                  bad arguments: a malformed depth list, spec string, flag
     ├── InputError                  a file rigbench reads is missing, unreadable or malformed
     │   ├── GGUFError               not a GGUF, truncated header, missing shard
@@ -51,12 +53,15 @@ class RigbenchError(Exception):
         super().__init__(message)
         self.message = message
         self.hint = hint
+        self.kept: str | None = None  # "run 7 keeps what was measured (rigbench run --resume 7)"
 
     def one_line(self) -> str:
         """The message and what to do about it, on one line."""
         text = " ".join(self.message.split())
         if self.hint:
             text = f"{text}: {' '.join(self.hint.split())}"
+        if self.kept:
+            text = f"{text}{';' if self.hint else ':'} {' '.join(self.kept.split())}"
         return text
 
 

@@ -10,20 +10,16 @@ only the new part. That reuse is read from the server's counters (``timings.cach
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from rigbench.client.probe import ServerClient
-from rigbench.client.stream import Timeouts
-from rigbench.errors import EngineError, RequestError
+from rigbench.jobs.bench import Bench, Sent
 from rigbench.jobs.progress import Progress
-from rigbench.jobs.session import Session
-from rigbench.jobs.sweep import cache_check
 from rigbench.measure.compare import session_figures
 from rigbench.results import SessionResult
 from rigbench.store import Store
-from rigbench.types import RequestRecord
 from rigbench.workload.agent import DEFAULT_TURNS, SessionPlan, Turn, build_turns, plan_session
 
 __all__ = ["AgentLoop", "calibrate_chars_per_token", "run_agent_session", "session_plan", "session_summary"]
@@ -58,12 +54,12 @@ def plan_json(plan: SessionPlan) -> dict[str, Any]:
 
 @dataclass
 class AgentLoop:
-    """One side's conversation: turn by turn, the history growing with the model's answers."""
+    """One side's conversation, a schedule over one bench: turn by turn, the history growing
+    with the model's answers."""
 
-    client: ServerClient
+    bench: Bench
     turns: list[Turn]
     gen_tokens: int
-    timeouts: Timeouts
     granted: int | None = None
     messages: list[dict[str, Any]] = field(default_factory=list)
     next_turn: int = 0
@@ -92,16 +88,19 @@ class AgentLoop:
         need = self.context + self.turns[self.next_turn].est_tokens + self.gen_tokens + _CONTEXT_MARGIN
         return need <= self.granted
 
-    def step(self) -> tuple[RequestRecord, Turn, int, dict[str, Any]]:
-        """Send the next turn; returns the record, the turn, its depth (the context at the
-        turn's start) and what to store beside it."""
+    def step(self, *, phase: str, role: str | None = None) -> tuple[Sent, Turn]:
+        """Send the next turn through the bench (stored with ``phase`` and ``role``, the
+        turn's kind when no role is given; the depth is the context at the turn's start)."""
         turn = self.turns[self.next_turn]
         depth = self.context
         expected = self.last_prompt
         messages = [*self.messages, {"role": "user", "content": turn.message}]
-        rec = self.client.chat(messages, max_tokens=self.gen_tokens, exact=True, temperature=0.0,
-                               seed=turn.index, timeouts=self.timeouts)
-        verified = cache_check(rec.server_cache_n(), expected or 0) if rec.ok else None
+        new = turn.est_tokens + self.gen_tokens if expected is not None else depth + turn.est_tokens
+        sent = self.bench.send(messages, phase=phase, where=f"session turn {turn.index + 1}",
+                               max_tokens=self.gen_tokens, seed=turn.index, depth=depth, rep=turn.index,
+                               role=role or turn.kind, expected_reuse=expected, new_tokens=new,
+                               extra={"turn_kind": turn.kind, "message_tokens_est": turn.est_tokens})
+        rec = sent.record
         answer = (rec.content or rec.reasoning or "") if rec.ok else _FAILED_ANSWER
         self.messages = [*messages, {"role": "assistant", "content": answer or "(empty answer)"}]
         if rec.ok and rec.prompt_tokens is not None:
@@ -111,50 +110,26 @@ class AgentLoop:
             self.context += turn.est_tokens + self.gen_tokens
             self.last_prompt = None
         self.next_turn += 1
-        extra = {"turn_kind": turn.kind, "expected_reuse": expected, "cache_verified": verified,
-                 "message_tokens_est": turn.est_tokens}
-        return rec, turn, depth, extra
+        return sent, turn
 
 
-class FailureGuard:
-    """Stops a loop that keeps failing, or whose server died, with an error that says so."""
-
-    def __init__(self, session: Session, what: str = "") -> None:
-        self.session, self.what, self.failures = session, what, 0
-
-    def check(self, rec: RequestRecord, where: str) -> None:
-        if rec.ok:
-            self.failures = 0
-            return
-        self.failures += 1
-        if not self.session.server_alive():
-            raise EngineError(f"the {self.what}server died at {where}: {rec.error}",
-                              f"read its log ({self.session.facts.log_path})")
-        if self.failures >= 3:
-            raise RequestError(f"three requests failed in a row, the last at {where}: {rec.error}",
-                               "check that the server is healthy")
-
-
-def run_agent_session(session: Session, store: Store, run_id: int, *, progress: Progress,
-                      note: Callable[[str], None], opts: Any) -> SessionResult:
-    """Run the scripted session against ``session``'s server and store every turn; writes
-    and returns the run's ``extra["session"]``."""
+def run_agent_session(bench: Bench, *, progress: Progress, opts: Any) -> SessionResult:
+    """Run the scripted session on ``bench``'s server and store every turn; returns the
+    session's figures, derived from the stored turns."""
+    rec, session = bench.rec, bench.session
+    store, run_id, note = rec.store, rec.run_id, rec.note
     params = dict(getattr(opts, "extra_params", None) or {})
-    run = store.get_run(run_id) or {}
-    run_params = dict(run.get("params") or {})
-    timeouts = Timeouts(connect_s=10.0, read_s=getattr(opts, "timeout_s", None) or 300.0)
+    run_params = dict(rec.run().get("params") or {})
     plan = session_plan(session.client, session.facts.granted_context, opts.gen_tokens,
                         int(params.get("session_turns") or DEFAULT_TURNS), run_params.get("session_plan"))
     if "session_plan" not in run_params:
-        run_params["session_plan"] = plan_json(plan)
-        store.update_run(run_id, params=run_params)
+        rec.merge_params(session_plan=plan_json(plan))
         for n in plan.notes:
             note(n)
-    loop = AgentLoop(session.client, build_turns(plan), opts.gen_tokens, timeouts, session.facts.granted_context)
+    loop = AgentLoop(bench, build_turns(plan), opts.gen_tokens, session.facts.granted_context)
     loop.restore(store.requests(run_id, phase="session"))
     if loop.next_turn:
         note(f"the session resumed at turn {loop.next_turn + 1}; the server re-prefilled the history once")
-    guard = FailureGuard(session)
     progress.begin(len(loop.turns) - loop.next_turn, "agent session")
     while not loop.finished:
         if not loop.fits():
@@ -163,12 +138,11 @@ def run_agent_session(session: Session, store: Store, run_id: int, *, progress: 
             break
         progress.advance(f"agent session · turn {loop.next_turn + 1}/{len(loop.turns)} "
                          f"· {loop.turns[loop.next_turn].kind}")
-        rec, turn, depth, extra = loop.step()
-        store.add_request(run_id, rec, phase="session", depth=depth, rep=turn.index, role=turn.kind, extra=extra)
-        if extra["cache_verified"] is False:
+        sent, turn = loop.step(phase="session")
+        if sent.extra.get("cache_verified") is False:
             note(f"session turn {turn.index + 1}: the server re-prefilled the conversation (cache_n "
-                 f"{rec.server_cache_n()} where about {extra['expected_reuse']:,} tokens could be reused)")
-        guard.check(rec, f"session turn {turn.index + 1}")
+                 f"{sent.extra.get('server_cache_n')} where about {sent.extra['expected_reuse']:,} tokens could be "
+                 "reused)")
     progress.end()
     return session_summary(store, run_id, plan=plan)
 

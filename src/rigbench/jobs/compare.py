@@ -13,90 +13,32 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
-import os
-import threading
-import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from rigbench import __version__
 from rigbench.client.probe import unavailable_note
 from rigbench.client.stream import Timeouts
-from rigbench.errors import Interrupted, RigbenchError, UsageError
-from rigbench.jobs.agent import AgentLoop, FailureGuard, plan_json, session_plan
+from rigbench.errors import UsageError
+from rigbench.jobs.agent import AgentLoop, plan_json, session_plan
+from rigbench.jobs.bench import Bench
+from rigbench.jobs.lifecycle import Recording, recorded_run
 from rigbench.jobs.progress import NullProgress, Progress
 from rigbench.jobs.session import Session, model_info, open_session
+from rigbench.jobs.sides import SPEC_FORMS, Side, parse_side, with_model
 from rigbench.jobs.summary import software_json
-from rigbench.jobs.sweep import observed_chat, reuse_extra, warm_note
 from rigbench.measure.plan import DEFAULT_DEPTHS, fit_context
 from rigbench.paths import run_dir
 from rigbench.results import CompareResult, CompareSide, Verdict
 from rigbench.store import Store, open_store
-from rigbench.types import EngineSpec
 from rigbench.workload.agent import DEFAULT_TURNS, build_turns
-from rigbench.workload.text import ContextText, probe_text
+from rigbench.workload.text import probe_text
 
-__all__ = ["SPEC_FORMS", "CompareOptions", "OtherLoad", "Side", "compare_job", "compare_summary", "parse_side"]
+__all__ = ["SPEC_FORMS", "CompareOptions", "Side", "compare_job", "compare_summary", "parse_side"]
 
-SPEC_FORMS = ("write each side as http://HOST:PORT/v1 (a running server; #MODEL picks a served model), "
-              "server:PATH[#FLAGS] (a llama-server binary, e.g. server:build/bin/llama-server#fa=on,ub=2048), "
-              "run:ID (a stored run) or embedded:FLAGS (e.g. embedded:t=1,c=8192)")
 DEFAULT_REPEATS = 5
 DEFAULT_GEN_TOKENS = 128
 _NEED_AFTER = 48  # the note after the context and the chat template around it
-
-
-@dataclass(frozen=True)
-class Side:
-    name: str  # "a" | "b"
-    text: str  # as the user wrote it
-    kind: str  # url | server | run | embedded
-    engine: EngineSpec | None = None
-    run_id: int | None = None
-
-    @property
-    def live(self) -> bool:
-        return self.kind != "run"
-
-    def to_json(self) -> dict[str, Any]:
-        return {"name": self.name, "label": self.name.upper(), "text": self.text, "kind": self.kind,
-                "engine": self.engine.to_json() if self.engine else None, "run_id": self.run_id}
-
-    @classmethod
-    def from_json(cls, d: Mapping[str, Any]) -> Side:
-        eng = d.get("engine")
-        return cls(str(d["name"]), str(d["text"]), str(d["kind"]), EngineSpec.from_json(eng) if eng else None,
-                   d.get("run_id"))
-
-
-def parse_side(text: str, name: str, *, model: str | None = None, flags: Mapping[str, Any] | None = None,
-               extra: Sequence[str] = ()) -> Side:
-    """``http://...`` | ``server:PATH`` | ``run:ID`` | ``embedded[:FLAGS]`` -> Side. Shared
-    llama.cpp flags apply to launched sides; a side's own flags win over them."""
-    from rigbench.engines.flags import normalize_flags, parse_flag_string
-
-    raw = (text or "").strip()
-    label = name.upper()
-    shared = dict(normalize_flags(flags or {}))
-    if raw.startswith(("http://", "https://")):
-        url, _, served = raw.partition("#")  # http://host:port/v1#MODEL picks a served model
-        return Side(name, raw, "url", EngineSpec(kind="url", url=url, model_name=served or None, label=label))
-    kind, sep, rest = raw.partition(":")
-    kind = kind.lower()
-    if kind == "embedded":
-        own = dict(parse_flag_string(rest)) if sep else {}
-        merged = normalize_flags({**shared, **own})
-        return Side(name, raw, "embedded", EngineSpec(kind="embedded", model_path=model, flags=merged, label=label))
-    if kind == "server" and rest.strip():
-        path, _, own_text = rest.strip().partition("#")  # server:PATH#fa=on,ub=512: this side's own flags
-        own = dict(parse_flag_string(own_text)) if own_text else {}
-        return Side(name, raw, "server", EngineSpec(kind="llama-server", model_path=model, server_bin=path,
-                                                    flags=normalize_flags({**shared, **own}),
-                                                    extra_args=tuple(extra), label=label))
-    if kind == "run" and rest.strip().isdigit():
-        return Side(name, raw, "run", run_id=int(rest.strip()))
-    raise UsageError(f"{label} = {raw!r} is not a comparison side", SPEC_FORMS)
 
 
 @dataclass
@@ -129,7 +71,12 @@ class _Compare:
         self.sides: tuple[Side, ...] = (opts.a, opts.b)
         self.run_id = 0
         self.stored: dict[str, dict[str, Any]] = {}  # side name -> the stored run it reads
-        self.load = OtherLoad()
+        self._rec: Recording | None = None
+
+    @property
+    def rec(self) -> Recording:
+        assert self._rec is not None, "the compare is recorded once run() opens it"
+        return self._rec
 
     def note(self, text: str) -> None:
         self.store.add_note(self.run_id, text)
@@ -156,7 +103,7 @@ class _Compare:
                 gen = gen or (run.get("params") or {}).get("gen_tokens")
             elif side.engine is not None:
                 preflight(side.engine)
-        self.sides = tuple(_with_model(side) for side in self.sides)
+        self.sides = tuple(with_model(side) for side in self.sides)
         self.opts.a, self.opts.b = self.sides
         if self.opts.a.kind == "run" and self.opts.b.kind == "run" and self.opts.session:
             raise UsageError("two stored sessions cannot be paired turn by turn here",
@@ -169,57 +116,26 @@ class _Compare:
                 "session_turns": self.opts.session_turns, "timeout_s": self.opts.timeout_s, "order": "ABAB"}
 
     def run(self) -> CompareResult:
+        from rigbench.jobs.monitors import MachineLoad
         from rigbench.model.machine import machine_facts
 
         gen_tokens = self._check()
         self.progress.stage("reading this machine")
-        self.run_id = self.store.create_run(kind="compare", spec=None, params=self._params(gen_tokens),
-                                            command=self.opts.command, machine=machine_facts(),
-                                            tool_version=__version__)
-        for n in self.opts.notes:
-            self.note(n)
-        load = self.load = OtherLoad()
-        try:
-            with load:
-                self._measure(gen_tokens)
-            self._record_load(load)
-            self.store.finish_run(self.run_id, "complete")
-        except KeyboardInterrupt:
-            self.store.finish_run(self.run_id, "incomplete", "interrupted (Ctrl-C)")
-            raise Interrupted(f"interrupted; compare {self.run_id} keeps what was measured",
-                              f"see it with rigbench report {self.run_id}") from None
-        except RigbenchError as exc:
-            measured = any(r["phase"] == "compare" for r in self.store.requests(self.run_id))
-            self.store.finish_run(self.run_id, "incomplete" if measured else "failed", exc.one_line())
-            if measured:
-                exc.hint = f"{exc.hint + '; ' if exc.hint else ''}compare {self.run_id} keeps what was measured " \
-                           f"(rigbench report {self.run_id})"
-            raise
+        with recorded_run(self.store, kind="compare", params=self._params(gen_tokens), command=self.opts.command,
+                          machine=machine_facts(), measured=_measured, monitors=[MachineLoad()]) as rec:
+            self._rec, self.run_id = rec, rec.run_id
+            for n in self.opts.notes:
+                self.note(n)
+            self._measure(gen_tokens)
         self.progress.stage("done")
         return compare_summary(self.store, self.run_id)
-
-    def _record_load(self, load: OtherLoad) -> None:
-        import psutil
-
-        cores = psutil.cpu_count() or 1
-        busy = round(load.cores_busy(), 2)
-        run = self.store.get_run(self.run_id) or {}
-        servers = load.server_cores_busy()
-        other: dict[str, Any] = {"cores_busy": busy, "cores": cores}
-        if load.server_roots:
-            other["excluded_server_pids"] = sorted(load.server_roots)
-            other["servers_cores_busy"] = round(servers, 2) if servers is not None else None
-        self.store.update_run(self.run_id, extra={**(run.get("extra") or {}), "other_load": other})
-        if busy > 0.25 * cores:
-            self.note(f"other processes kept {busy:.2f} of {cores} cores busy while this compare ran: a side with "
-                      "more threads than free cores suffers most, so the verdict holds for a machine this busy")
 
     # -- measuring ---------------------------------------------------------------------
     def _measure(self, gen_tokens: int) -> None:
         timeouts = Timeouts(connect_s=10.0, read_s=self.opts.timeout_s or 300.0)
         extra: dict[str, Any] = {"sides": {}}
         with contextlib.ExitStack() as stack:
-            sessions: dict[str, Session] = {}
+            benches: dict[str, Bench] = {}
             for side in self.sides:
                 if side.kind == "run":
                     run = self.stored[side.name]
@@ -236,30 +152,25 @@ class _Compare:
                 s = stack.enter_context(open_session(side.engine, run_dir(self.opts.db, self.run_id) / side.name,
                                                      api_key=self.opts.api_key, timeouts=timeouts,
                                                      start_timeout_s=self.opts.timeout_s))
-                sessions[side.name] = s
                 extra["sides"][side.name] = {"server_facts": s.facts.to_json(),
                                              "model": model_info(s.facts, side.engine)}
                 for what in s.facts.unavailable:
                     self.note(f"{side.name.upper()}: {unavailable_note(what)}")
                 s.client.on_unavailable = self._learned(side.name, s, extra)
-                if side.kind == "url":  # a server on this machine is measured, not other load
-                    self.load.watch(s.facts.base_url)
+                benches[side.name] = Bench(self.rec, s, name=side.name, timeouts=timeouts,
+                                           explicit_timeout=self.opts.timeout_s is not None)
             first = next(iter(extra["sides"].values()))
             if first.get("model"):
                 self.store.set_model(self.run_id, first["model"])
-            self.store.update_run(self.run_id, extra=extra)
+            self.rec.merge_extra(**extra)
             self._check_same_model(extra["sides"])
-            for name, s in sessions.items():
+            for name, bench in benches.items():
                 self.progress.stage(f"warming up {name.upper()}")
-                warm = s.client.chat([{"role": "user", "content": "Say hello."}], max_tokens=8, timeouts=timeouts)
-                self.store.add_request(self.run_id, warm, phase="warmup", role=name)
-                if not warm.ok:
-                    raise RigbenchError(f"the warm-up request to {name.upper()} failed: {warm.error}",
-                                        "check that the server can answer a chat completion")
+                bench.warm_up()
             if self.opts.session:
-                self._session(sessions, gen_tokens, timeouts)
+                self._session(benches, gen_tokens)
             else:
-                self._depths(sessions, gen_tokens, timeouts)
+                self._depths(benches, gen_tokens)
 
     def _learned(self, name: str, s: Session, extra: dict[str, Any]) -> Callable[[str], None]:
         """A limit found out mid-run reaches the notes and the stored facts when it is learned."""
@@ -290,11 +201,11 @@ class _Compare:
             self.note(f"A and B are taken to serve the same model: {how} (different files; a model of the same "
                       "shape with other weights would match too)")
 
-    def _granted(self, sessions: Mapping[str, Session]) -> int | None:
-        known = [s.facts.granted_context for s in sessions.values() if s.facts.granted_context]
+    def _granted(self, benches: Mapping[str, Bench]) -> int | None:
+        known = [b.session.facts.granted_context for b in benches.values() if b.session.facts.granted_context]
         return min(known) if known else None
 
-    def _plan_depths(self, sessions: Mapping[str, Session], gen_tokens: int) -> list[int]:
+    def _plan_depths(self, benches: Mapping[str, Bench], gen_tokens: int) -> list[int]:
         stored_depths: set[int] | None = None
         for run in self.stored.values():
             got = {int(r["depth"]) for r in self.store.requests(run["id"], phase="speed")
@@ -310,70 +221,51 @@ class _Compare:
             for d in [d for d in wanted if d not in stored_depths]:
                 self.note(f"depth {d:,} skipped: the stored run did not measure it")
             wanted = [d for d in wanted if d in stored_depths]
-        depths, skipped = fit_context(wanted, self._granted(sessions), _NEED_AFTER + gen_tokens)
+        depths, skipped = fit_context(wanted, self._granted(benches), _NEED_AFTER + gen_tokens)
         for d, why in skipped:
             self.note(f"depth {d:,} skipped: {why}")
-        params = dict((self.store.get_run(self.run_id) or {}).get("params") or {})
-        params["planned_depths"] = depths
-        self.store.update_run(self.run_id, params=params)
+        self.rec.merge_params(planned_depths=depths)
         return depths
 
-    def _depths(self, sessions: Mapping[str, Session], gen_tokens: int, timeouts: Timeouts) -> None:
-        depths = self._plan_depths(sessions, gen_tokens)
-        if not sessions or not depths:
+    def _depths(self, benches: Mapping[str, Bench], gen_tokens: int) -> None:
+        depths = self._plan_depths(benches, gen_tokens)
+        if not benches or not depths:
             return
-        client = next(iter(sessions.values())).client
-        text = ContextText(client)
-        if text.method == "calibrated":
-            cpt = text.calibrate(lambda s: client.chat([{"role": "user", "content": s}], max_tokens=1).prompt_tokens)
-            self.note(f"no /tokenize: context lengths calibrated ({cpt:.2f} characters per token)")
-        guards = {n: FailureGuard(s, f"{n.upper()} ") for n, s in sessions.items()}
-        cached: dict[str, int | None] = dict.fromkeys(sessions)
-        self.progress.begin(len(depths) * self.opts.repeats * len(sessions), "compare")
+        text = next(iter(benches.values())).context_text()
+        cached: dict[str, int | None] = dict.fromkeys(benches)
+        self.progress.begin(len(depths) * self.opts.repeats * len(benches), "compare")
         for i, depth in enumerate(depths):
             # one prompt per depth, repeated: a server that cannot roll its cache back
             # part-way (llama.cpp's checkpoints for sliding-window models) still reuses
             # all of it, where a different note per repeat would re-prefill the context
             messages = [{"role": "user", "content": text.text(depth) + probe_text(i)}]
             for rep in range(self.opts.repeats):
-                for name, s in sessions.items():  # A then B, every repeat: A B A B
+                for name, bench in benches.items():  # A then B, every repeat: A B A B
                     self.progress.advance(f"depth {depth:,} · repeat {rep + 1}/{self.opts.repeats} · {name.upper()}")
                     expected = cached[name] if rep == 0 else depth
-                    rec, delta, slack = observed_chat(s.client, messages, max_tokens=gen_tokens, seed=rep,
-                                                      timeouts=timeouts)
-                    extra = reuse_extra(rec, delta, expected, slack, grow=rep == 0)
-                    self.store.add_request(self.run_id, rec, phase="compare", depth=depth, rep=rep, role=name,
-                                           keep_text=False,
-                                           extra={"step": "grow" if rep == 0 else "probe", **extra,
-                                                  "context_method": text.method})
-                    if extra["cache_verified"] is False:
-                        self.note(f"{name.upper()} at depth {depth:,}: the server re-prefilled the context "
-                                  f"(cache_n {extra['server_cache_n']}, about {expected:,} expected)")
-                    if extra["warm_cache_tokens"]:
-                        self.note(warm_note(f"{name.upper()}: ", depth, extra["warm_cache_tokens"], rec,
-                                            first=i == 0))
-                    cached[name] = depth if rec.ok else None
-                    guards[name].check(rec, f"depth {depth:,}")
+                    sent = bench.send(messages, phase="compare", where=f"depth {depth:,}", max_tokens=gen_tokens,
+                                      seed=rep, depth=depth, rep=rep, role=name, expected_reuse=expected,
+                                      grow=rep == 0, keep_text=False, new_tokens=depth - (expected or 0) + _NEED_AFTER,
+                                      extra={"step": "grow" if rep == 0 else "probe", "context_method": text.method})
+                    bench.cache_notes(sent, depth, first=i == 0)
+                    cached[name] = depth if sent.ok else None
         self.progress.end()
 
-    def _session(self, sessions: Mapping[str, Session], gen_tokens: int, timeouts: Timeouts) -> None:
-        if not sessions:
+    def _session(self, benches: Mapping[str, Bench], gen_tokens: int) -> None:
+        if not benches:
             return
-        client = next(iter(sessions.values())).client
-        granted = self._granted(sessions)
+        client = next(iter(benches.values())).client
+        granted = self._granted(benches)
         turns = int(self.opts.session_turns or DEFAULT_TURNS)
         stored_plan = None
         for run in self.stored.values():  # replay the stored session's own script
             stored_plan = (run.get("params") or {}).get("session_plan")
         plan = session_plan(client, granted, gen_tokens, turns, stored_plan)
-        params = dict((self.store.get_run(self.run_id) or {}).get("params") or {})
-        params["session_plan"] = plan_json(plan)
-        self.store.update_run(self.run_id, params=params)
+        self.rec.merge_params(session_plan=plan_json(plan))
         for n in plan.notes:
             self.note(n)
         script = build_turns(plan)
-        loops = {n: AgentLoop(s.client, script, gen_tokens, timeouts, granted) for n, s in sessions.items()}
-        guards = {n: FailureGuard(s, f"{n.upper()} ") for n, s in sessions.items()}
+        loops = {n: AgentLoop(b, script, gen_tokens, granted) for n, b in benches.items()}
         self.progress.begin(len(script) * len(loops), "agent session, A and B in turn")
         for i in range(len(script)):
             if not all(loop.fits() for loop in loops.values()):
@@ -381,116 +273,12 @@ class _Compare:
                 break
             for name, loop in loops.items():  # A then B, every turn
                 self.progress.advance(f"turn {i + 1}/{len(script)} · {script[i].kind} · {name.upper()}")
-                rec, turn, depth, extra = loop.step()
-                self.store.add_request(self.run_id, rec, phase="compare", depth=depth, rep=turn.index, role=name,
-                                       extra=extra)
-                guards[name].check(rec, f"session turn {i + 1}")
+                loop.step(phase="compare", role=name)
         self.progress.end()
 
 
-class OtherLoad:
-    """CPU-seconds used by processes outside this one's tree while the block runs (sampled
-    each second): a compare on a busy machine says so, since configurations with more
-    threads than free cores suffer most. Servers being measured that run on this machine
-    (found by the process that listens on their port, with its children) are not other
-    load: their CPU time is kept apart."""
-
-    def __init__(self, interval_s: float = 1.0) -> None:
-        self.first: dict[int, float] = {}
-        self.last: dict[int, float] = {}
-        self.server_first: dict[int, float] = {}
-        self.server_last: dict[int, float] = {}
-        self.server_roots: set[int] = set()
-        self.interval_s = interval_s
-        self.wall_s = 0.0
-        self._t0 = 0.0
-        self._stop = threading.Event()
-        self._lock = threading.Lock()
-        self._thread = threading.Thread(target=self._run, name="rigbench-load", daemon=True)
-
-    def watch(self, base_url: str | None) -> list[int]:
-        """Count the server at ``base_url`` as measured, not as other load, when it listens on
-        this machine; returns the process ids found."""
-        from rigbench.model.machine import local_listener_pids
-
-        pids = local_listener_pids(base_url)
-        with self._lock:
-            self.server_roots |= set(pids)
-            for pid in pids:  # its time so far is not this compare's load
-                self.first.pop(pid, None)
-                self.last.pop(pid, None)
-        return pids
-
-    def _servers(self) -> set[int]:
-        import psutil
-
-        out: set[int] = set()
-        for pid in self.server_roots:
-            try:
-                proc = psutil.Process(pid)
-                out |= {pid} | {c.pid for c in proc.children(recursive=True)}
-            except psutil.Error:
-                continue
-        return out
-
-    def _sample(self) -> None:
-        import psutil
-
-        me = psutil.Process(os.getpid())
-        try:
-            ours = {me.pid} | {c.pid for c in me.children(recursive=True)}
-        except psutil.Error:
-            return
-        with self._lock:
-            servers = self._servers()
-            for p in psutil.process_iter():
-                if p.pid in ours:
-                    continue
-                try:
-                    t = p.cpu_times()
-                except psutil.Error:
-                    continue
-                first, last = (self.server_first, self.server_last) if p.pid in servers else (self.first, self.last)
-                first.setdefault(p.pid, t.user + t.system)
-                last[p.pid] = t.user + t.system
-
-    def _run(self) -> None:
-        while not self._stop.wait(self.interval_s):
-            self._sample()
-
-    def __enter__(self) -> OtherLoad:
-        self._t0 = time.monotonic()
-        self._sample()
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self._stop.set()
-        self._thread.join()
-        self._sample()
-        self.wall_s = time.monotonic() - self._t0
-
-    def cores_busy(self) -> float:
-        """Cores the other processes kept busy on average."""
-        used = sum(self.last[p] - self.first[p] for p in self.last if p not in self.server_last)
-        return used / self.wall_s if self.wall_s > 0 else 0.0
-
-    def server_cores_busy(self) -> float | None:
-        """Cores the measured servers on this machine (attached by URL) kept busy; None when
-        none was found."""
-        if not self.server_last:
-            return None
-        used = sum(self.server_last[p] - self.server_first[p] for p in self.server_last)
-        return used / self.wall_s if self.wall_s > 0 else 0.0
-
-
-def _with_model(side: Side) -> Side:
-    """A launched llama-server needs a model file: the bundled one unless --model gave one."""
-    if side.kind != "server" or side.engine is None or side.engine.model_path:
-        return side
-    from rigbench.engines.bundled import bundled_model_path
-
-    return dataclasses.replace(side, engine=dataclasses.replace(side.engine, model_path=str(bundled_model_path())))
+def _measured(store: Store, run_id: int) -> bool:
+    return any(r["phase"] == "compare" for r in store.requests(run_id))
 
 
 def compare_summary(store: Store, run_id: int) -> CompareResult:

@@ -7,15 +7,16 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from rigbench import __version__
 from rigbench.client.probe import unavailable_note
 from rigbench.client.stream import Timeouts
-from rigbench.errors import Interrupted, RequestError, RigbenchError, StoreError, UsageError
+from rigbench.errors import RequestError
+from rigbench.jobs.bench import PROBE_TOKENS, Bench
 from rigbench.jobs.ceiling import ceiling_basis
+from rigbench.jobs.lifecycle import Recording, recorded_run, stored_run_to_resume
 from rigbench.jobs.progress import NullProgress, Progress
-from rigbench.jobs.session import merge_gguf_facts, open_session
+from rigbench.jobs.session import merge_gguf_facts, model_info, open_session
 from rigbench.jobs.summary import run_summary
-from rigbench.jobs.sweep import PROBE_TOKENS, SweepPlan, run_sweep
+from rigbench.jobs.sweep import SweepPlan, run_sweep
 from rigbench.measure.plan import DEFAULT_DEPTHS, fit_context
 from rigbench.model.machine import machine_facts
 from rigbench.paths import run_dir
@@ -68,13 +69,7 @@ def _timeouts(opts: RunOptions) -> Timeouts:
 
 
 def resume_options(store: Store, run_id: int, db: str | None, api_key: str | None) -> RunOptions:
-    run = store.get_run(run_id)
-    if run is None:
-        raise UsageError(f"there is no run {run_id} in {store.where}", "list runs with rigbench runs")
-    if run["kind"] != "run":
-        raise UsageError(f"run {run_id} is a {run['kind']} run", "resume it with its own command")
-    if run["status"] == "complete":
-        raise UsageError(f"run {run_id} is already complete", f"see it with rigbench show {run_id}")
+    run = stored_run_to_resume(store, run_id, "run")
     params = dict(run["params"] or {})
     spec = EngineSpec.from_json(run["engine_spec"] or {})
     return RunOptions(spec=spec, api_key=api_key, depths=params.get("depths_requested"),
@@ -97,99 +92,56 @@ def _run(store: Store, opts: RunOptions, progress: Progress, resume: int | None)
     preflight(opts.spec)
     progress.stage("reading this machine")
     machine = machine_facts()
-    if resume is not None:
-        run_id = resume
-        store.update_run(run_id, status="running", reason=None)
-    else:
-        run_id = store.create_run(kind="run", spec=opts.spec, params=opts.params(), command=opts.command,
-                                  machine=machine, tool_version=__version__)
-
-    def note(text: str) -> None:
-        store.add_note(run_id, text)
-
-    timeouts = _timeouts(opts)
-    measured_any = bool(store.requests(run_id)) if resume is not None else False
-    try:
-        progress.stage("starting the engine" if opts.spec.kind != "url" else "probing the server")
-        with open_session(opts.spec, run_dir(opts.db, run_id), api_key=opts.api_key, timeouts=timeouts,
-                          start_timeout_s=opts.timeout_s) as session:
-            from rigbench.jobs.session import model_info
-
-            store.update_run(run_id, server_facts=session.facts.to_json())
-            info = model_info(session.facts, opts.spec)
-            progress.stage("reading the model's header and the memory bandwidth")
-            basis, gguf, ceiling_notes = ceiling_basis(session.facts, opts.spec, machine,
-                                                       opts.extra_params.get("bandwidth"))
-            if gguf:
-                info = merge_gguf_facts(info, gguf)
-            store.set_model(run_id, info)
-            _merge_extra(store, run_id, {"ceiling": basis} if basis else {})
-            for text in ceiling_notes:
-                note(text)
-            for what in session.facts.unavailable:
-                note(unavailable_note(what))
-
-            def learned(what: str) -> None:  # found out mid-run: in the notes and the facts when learned
-                note(unavailable_note(what))
-                store.update_run(run_id, server_facts=session.facts.to_json())
-
-            session.client.on_unavailable = learned
-            progress.stage("warming up")
-            warm = session.client.chat([{"role": "user", "content": "Say hello."}], max_tokens=8, timeouts=timeouts)
-            store.add_request(run_id, warm, phase="warmup", role="warmup")
-            if not warm.ok:
-                raise RigbenchError(f"the warm-up request failed: {warm.error}",
-                                    "check that the server can answer a chat completion")
-            measured_any = True
-            failed: list[str] = []
-            workload = opts.extra_params.get("session")
-            if workload == "agent":
-                from rigbench.jobs.agent import run_agent_session
-
-                run_agent_session(session, store, run_id, progress=progress, note=note, opts=opts)
-            else:
-                plan = _plan(store, run_id, opts, session.facts.granted_context, note)
-                failed = run_sweep(session, store, run_id, plan, progress, timeouts=timeouts, note=note,
-                                   explicit_timeout=opts.timeout_s is not None)
-            if opts.quality:
-                _quality_pass(session, store, run_id, opts, progress, note)
-            if failed:
-                raise RequestError(f"{len(failed)} speed request{'s' if len(failed) > 1 else ''} failed "
-                                   f"({failed[0]}); the card shows the rest",
-                                   f"measure the missing points with rigbench run --resume {run_id}")
-        store.finish_run(run_id, "complete")
-    except KeyboardInterrupt:
-        _mark(store, run_id, "incomplete", "interrupted (Ctrl-C)")
-        raise Interrupted(f"interrupted; run {run_id} keeps what was measured",
-                          f"finish it with rigbench run --resume {run_id}") from None
-    except RigbenchError as exc:
-        try:
-            measured_any = measured_any or bool(store.requests(run_id))
-        except StoreError:
-            measured_any = True
-        _mark(store, run_id, "incomplete" if measured_any else "failed", exc.one_line())
-        if measured_any and "--resume" not in (exc.hint or ""):
-            exc.hint = f"{exc.hint + '; ' if exc.hint else ''}run {run_id} keeps what was measured " \
-                       f"(rigbench run --resume {run_id})"
-        raise
+    with recorded_run(store, kind="run", spec=opts.spec, params=opts.params(), command=opts.command,
+                      machine=machine, resume=resume) as rec:
+        _measure(rec, opts, machine, progress)
     progress.stage("done")
-    return run_summary(store, run_id)
+    return run_summary(store, rec.run_id)
 
 
-def _mark(store: Store, run_id: int, status: str, reason: str) -> None:
-    """Record how a run ended; when the database itself is what failed (disk full), the
-    run stays 'running' in the store, and --resume still finishes it."""
-    try:
-        store.finish_run(run_id, status, reason)
-    except StoreError:
-        pass
+def _measure(rec: Recording, opts: RunOptions, machine: dict[str, Any], progress: Progress) -> None:
+    store, run_id, note = rec.store, rec.run_id, rec.note
+    timeouts = _timeouts(opts)
+    progress.stage("starting the engine" if opts.spec.kind != "url" else "probing the server")
+    with open_session(opts.spec, run_dir(opts.db, run_id), api_key=opts.api_key, timeouts=timeouts,
+                      start_timeout_s=opts.timeout_s) as session:
+        store.update_run(run_id, server_facts=session.facts.to_json())
+        info = model_info(session.facts, opts.spec)
+        progress.stage("reading the model's header and the memory bandwidth")
+        basis, gguf, ceiling_notes = ceiling_basis(session.facts, opts.spec, machine,
+                                                   opts.extra_params.get("bandwidth"))
+        if gguf:
+            info = merge_gguf_facts(info, gguf)
+        store.set_model(run_id, info)
+        if basis:
+            rec.merge_extra(ceiling=basis)
+        for text in ceiling_notes:
+            note(text)
+        for what in session.facts.unavailable:
+            note(unavailable_note(what))
 
+        def learned(what: str) -> None:  # found out mid-run: in the notes and the facts when learned
+            note(unavailable_note(what))
+            store.update_run(run_id, server_facts=session.facts.to_json())
 
-def _merge_extra(store: Store, run_id: int, values: dict[str, Any]) -> None:
-    if not values:
-        return
-    run = store.get_run(run_id) or {}
-    store.update_run(run_id, extra={**(run.get("extra") or {}), **values})
+        session.client.on_unavailable = learned
+        bench = Bench(rec, session, timeouts=timeouts, explicit_timeout=opts.timeout_s is not None)
+        progress.stage("warming up")
+        bench.warm_up(role="warmup")
+        failed: list[str] = []
+        if opts.extra_params.get("session") == "agent":
+            from rigbench.jobs.agent import run_agent_session
+
+            run_agent_session(bench, progress=progress, opts=opts)
+        else:
+            plan = _plan(store, run_id, opts, session.facts.granted_context, note)
+            failed = run_sweep(bench, plan, progress)
+        if opts.quality:
+            _quality_pass(session, store, run_id, opts, progress, note)
+        if failed:
+            raise RequestError(f"{len(failed)} speed request{'s' if len(failed) > 1 else ''} failed "
+                               f"({failed[0]}); the card shows the rest",
+                               "measure the missing points with --resume once the server is healthy")
 
 
 def preflight(spec: EngineSpec) -> None:

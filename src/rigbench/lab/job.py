@@ -13,13 +13,14 @@ The figures and verdicts are ``lab.figures`` and ``lab.verdict``'s; this module 
 from __future__ import annotations
 
 import contextlib
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from rigbench import __version__
 from rigbench.client.stream import Timeouts
-from rigbench.errors import Interrupted, RigbenchError, UsageError
-from rigbench.jobs.agent import FailureGuard
+from rigbench.errors import UsageError
+from rigbench.jobs.bench import Bench, Sent
+from rigbench.jobs.lifecycle import Recording, recorded_run
 from rigbench.jobs.progress import NullProgress, Progress
 from rigbench.jobs.session import Session, model_info, open_session
 from rigbench.lab.techniques import BASELINE, Arm, embedded_speculative, plan_arms, server_args
@@ -85,6 +86,7 @@ class _Lab:
     def __init__(self, store: Store, opts: LabOptions, progress: Progress) -> None:
         self.store, self.opts, self.progress = store, opts, progress
         self.run_id = 0
+        self._rec: Recording | None = None
         self.base_spec = self._spec(opts.flags, ())
         self.arms: list[Arm] = []
         self.server_names: dict[str, str] = {}
@@ -101,6 +103,11 @@ class _Lab:
             return EngineSpec(kind="llama-server", model_path=self.opts.model, server_bin=self.opts.server_bin,
                               flags=norm, extra_args=tuple(self.opts.extra_args) + extra)
         return EngineSpec(kind="embedded", model_path=self.opts.model, flags=norm)
+
+    @property
+    def rec(self) -> Recording:
+        assert self._rec is not None, "the lab is recorded once run() opens it"
+        return self._rec
 
     def note(self, text: str) -> None:
         self.store.add_note(self.run_id, text)
@@ -154,35 +161,20 @@ class _Lab:
                 "server_names": self.server_names}
 
     def run(self) -> LabResult:
-        from rigbench.jobs.compare import OtherLoad
+        from rigbench.jobs.monitors import MachineLoad
         from rigbench.lab.summary import lab_summary
         from rigbench.model.machine import machine_facts
 
         self._check()
         self.progress.stage("reading this machine")
-        self.run_id = self.store.create_run(kind="lab", spec=self.base_spec, params=self._params(),
-                                            command=self.opts.command, machine=machine_facts(),
-                                            tool_version=__version__)
-        for n in self.opts.notes:
-            self.note(n)
-        load = OtherLoad()
-        try:
-            with load:
-                self._measure()
-            self._extra(other_load={"cores_busy": round(load.cores_busy(), 2), "cores": _cores()})
+        with recorded_run(self.store, kind="lab", spec=self.base_spec, params=self._params(),
+                          command=self.opts.command, machine=machine_facts(), measured=_measured,
+                          monitors=[MachineLoad()]) as rec:
+            self._rec, self.run_id = rec, rec.run_id
+            for n in self.opts.notes:
+                self.note(n)
+            self._measure()
             self._extra(table=lab_summary(self.store, self.run_id).to_json()["table"])
-            self.store.finish_run(self.run_id, "complete")
-        except KeyboardInterrupt:
-            self.store.finish_run(self.run_id, "incomplete", "interrupted (Ctrl-C)")
-            raise Interrupted(f"interrupted; lab {self.run_id} keeps what was measured",
-                              f"see it with rigbench show {self.run_id}") from None
-        except RigbenchError as exc:
-            measured = any(r["phase"] == "lab" for r in self.store.requests(self.run_id))
-            self.store.finish_run(self.run_id, "incomplete" if measured else "failed", exc.one_line())
-            if measured:
-                exc.hint = f"{exc.hint + '; ' if exc.hint else ''}lab {self.run_id} keeps what was measured " \
-                           f"(rigbench show {self.run_id})"
-            raise
         self.progress.stage("done")
         return lab_summary(self.store, self.run_id)
 
@@ -191,7 +183,7 @@ class _Lab:
         self.store.update_run(self.run_id, extra={**(run.get("extra") or {}), **values})
 
     # -- measuring -------------------------------------------------------------------------
-    def _open(self, stack: contextlib.ExitStack, arm: Arm) -> Session:
+    def _open(self, stack: contextlib.ExitStack, arm: Arm) -> Bench:
         flags = {**self.opts.flags, **arm.flags}
         if self.opts.server_bin:
             spec = self._spec(flags, tuple(server_args(arm, self.server_names, self.server_types)))
@@ -209,13 +201,10 @@ class _Lab:
         if arm.speculative and not any("speculative decoding context initialized" in s for s in spec_lines):
             self.note(f"{arm.name}: the server's log does not say speculative decoding started "
                       f"(read {session.facts.log_path})")
-        warm = session.client.chat([{"role": "user", "content": "Say hello."}], max_tokens=8,
-                                   timeouts=self.timeouts)
-        self.store.add_request(self.run_id, warm, phase="warmup", role=arm.name)
-        if not warm.ok:
-            raise RigbenchError(f"the warm-up request to {arm.name} failed: {warm.error}",
-                                f"read its log ({session.facts.log_path})")
-        return session
+        bench = Bench(self.rec, session, name=arm.name, label=f"{arm.name} ", timeouts=self.timeouts,
+                      explicit_timeout=self.opts.timeout_s is not None)
+        bench.warm_up()
+        return bench
 
     def _measure(self) -> None:
         from rigbench.measure.plan import fit_context
@@ -223,13 +212,14 @@ class _Lab:
 
         with contextlib.ExitStack() as stack:
             base = self._open(stack, BASELINE)
-            self.store.set_model(self.run_id, model_info(base.facts, self.base_spec))
-            mode = _mode(base)
+            self.store.set_model(self.run_id, model_info(base.session.facts, self.base_spec))
+            mode = _mode(base.session)
             wanted = list(self.opts.depths) if self.opts.depths is not None else list(DEFAULT_DEPTHS)
-            depths, skipped = fit_context(wanted, base.facts.granted_context, _TASK_ALLOWANCE + self.opts.gen_tokens)
+            depths, skipped = fit_context(wanted, base.session.facts.granted_context,
+                                          _TASK_ALLOWANCE + self.opts.gen_tokens)
             for d, why in skipped:
                 self.note(f"depth {d:,} skipped: {why}")
-            text = ContextText(base.client)
+            text = ContextText(base.client)  # lengths only: every request prefills its whole prompt
             background = {d: text.text(d) if d else "" for d in depths}
             run = self.store.get_run(self.run_id) or {}
             self.store.update_run(self.run_id, params={**(run.get("params") or {}), "planned_depths": depths,
@@ -239,17 +229,16 @@ class _Lab:
             self.progress.begin(total, "lab")
             for arm in arms:
                 with contextlib.ExitStack() as arm_stack:
-                    session = self._open(arm_stack, arm)
-                    self._pairs(base, session, arm, depths, background, mode)
+                    bench = self._open(arm_stack, arm)
+                    self._pairs(base, bench, arm, depths, background, mode)
                     if arm.lossy and self.opts.quality:
-                        self._gate(base, session, arm)
+                        self._gate(base.session, bench.session, arm)
             self.progress.end()
 
-    def _pairs(self, base: Session, other: Session, arm: Arm, depths: list[int], background: dict[int, str],
+    def _pairs(self, base: Bench, other: Bench, arm: Arm, depths: list[int], background: dict[int, str],
                mode: Mode) -> None:
         from rigbench.lab.identity import diagnose
 
-        guards = {"baseline": FailureGuard(base, "baseline "), arm.name: FailureGuard(other, f"{arm.name} ")}
         for depth in depths:
             for work in arm.works:
                 for rep in range(self.opts.repeats):
@@ -259,20 +248,21 @@ class _Lab:
                     common = {"technique": arm.technique, "work": work, "task": task.id, "stage": "measure",
                               "draft_n_max": arm.draft_n_max}
                     self.progress.advance(f"{where} · baseline")
-                    b = _send(base, ask, rep, self.timeouts)
-                    self.store.add_request(self.run_id, b, phase="lab", depth=depth, rep=rep, role="baseline",
-                                           extra={**common, "technique": "baseline", "pair": arm.name})
-                    guards["baseline"].check(b, where)
+                    b = _send(base, ask, rep, where, depth=depth, role="baseline",
+                              extra={**common, "technique": "baseline", "pair": arm.name}).record
+
+                    def paired(t: RequestRecord, b: RequestRecord = b, ask: Ask = ask,
+                               common: dict[str, Any] = common) -> dict[str, Any]:
+                        """What the arm's request says beside its pair: drafts, identity, where they part."""
+                        x: dict[str, Any] = {**common, **_draft_counts(t)}
+                        if t.ok and b.ok:
+                            x["identical"] = t.content == b.content
+                            if arm.speculative and arm.synthetic is None:
+                                x.update(diagnose(base.client.http, base.client.root, ask, b.content, t.content))
+                        return x
+
                     self.progress.advance(f"{where} · {arm.name}")
-                    t = _send(other, ask, rep, self.timeouts)
-                    x: dict[str, Any] = {**common, **_draft_counts(t)}
-                    if t.ok and b.ok:
-                        x["identical"] = t.content == b.content
-                        if arm.speculative and arm.synthetic is None:
-                            x.update(diagnose(base.client.http, base.client.root, ask, b.content, t.content))
-                    self.store.add_request(self.run_id, t, phase="lab", depth=depth, rep=rep, role=arm.name,
-                                           extra=x)
-                    guards[arm.name].check(t, where)
+                    _send(other, ask, rep, where, depth=depth, role=arm.name, annotate=paired)
 
     def _gate(self, base: Session, other: Session, arm: Arm) -> None:
         from rigbench.tune.gate import grade_subset
@@ -286,13 +276,17 @@ class _Lab:
         self._extra(gate=self.gate)
 
 
-def _send(session: Session, ask: Ask, rep: int, timeouts: Timeouts) -> RequestRecord:
-    """One greedy request with the whole prompt prefilled (no prompt cache)."""
-    params: dict[str, Any] = {"temperature": 0.0, "top_k": 1, "seed": rep, "cache_prompt": False}
-    if ask.messages is not None:
-        return session.client.chat(ask.messages, max_tokens=ask.max_tokens, timeouts=timeouts, **params)
-    assert ask.text is not None
-    return session.client.complete(ask.text, max_tokens=ask.max_tokens, timeouts=timeouts, stop=ask.stop, **params)
+def _send(bench: Bench, ask: Ask, rep: int, where: str, *, depth: int, role: str,
+          extra: dict[str, Any] | None = None,
+          annotate: Callable[[RequestRecord], Mapping[str, Any]] | None = None) -> Sent:
+    """One greedy request with the whole prompt prefilled (no prompt cache), stored as a lab row."""
+    params: dict[str, Any] = {"top_k": 1, "cache_prompt": False}
+    if ask.messages is None:
+        assert ask.text is not None
+        params["stop"] = ask.stop
+    return bench.send(ask.messages, prompt=ask.text if ask.messages is None else None, phase="lab", where=where,
+                      max_tokens=ask.max_tokens, seed=rep, depth=depth, rep=rep, role=role, scrape=False,
+                      extra=extra, annotate=annotate, params=params)
 
 
 def _draft_counts(rec: RequestRecord) -> dict[str, Any]:
@@ -337,3 +331,6 @@ def _bundled() -> str:
 
     return str(bundled_model_path())
 
+
+def _measured(store: Store, run_id: int) -> bool:
+    return any(r["phase"] == "lab" for r in store.requests(run_id))

@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import os
 import platform
 import shutil
 import socket
 import subprocess
 import sys
+import threading
+import time
 from typing import Any
 
-__all__ = ["local_listener_pids", "machine_facts"]
+__all__ = ["OtherLoad", "local_listener_pids", "machine_facts"]
 
 
 def _cpu_name() -> str:
@@ -109,3 +112,97 @@ def local_listener_pids(base_url: str | None) -> list[int]:
 
 def _own_addresses(psutil: Any) -> set[str]:
     return {a.address for addrs in psutil.net_if_addrs().values() for a in addrs}
+
+
+class OtherLoad:
+    """CPU-seconds used by processes outside this one's tree while the block runs (sampled
+    each second): a run on a busy machine says so, since configurations with more
+    threads than free cores suffer most. Servers being measured that run on this machine
+    (found by the process that listens on their port, with its children) are not other
+    load: their CPU time is kept apart."""
+
+    def __init__(self, interval_s: float = 1.0) -> None:
+        self.first: dict[int, float] = {}
+        self.last: dict[int, float] = {}
+        self.server_first: dict[int, float] = {}
+        self.server_last: dict[int, float] = {}
+        self.server_roots: set[int] = set()
+        self.interval_s = interval_s
+        self.wall_s = 0.0
+        self._t0 = 0.0
+        self._stop = threading.Event()
+        self._lock = threading.Lock()
+        self._thread = threading.Thread(target=self._run, name="rigbench-load", daemon=True)
+
+    def watch(self, base_url: str | None) -> list[int]:
+        """Count the server at ``base_url`` as measured, not as other load, when it listens on
+        this machine; returns the process ids found."""
+        pids = local_listener_pids(base_url)
+        with self._lock:
+            self.server_roots |= set(pids)
+            for pid in pids:  # its time so far is not this compare's load
+                self.first.pop(pid, None)
+                self.last.pop(pid, None)
+        return pids
+
+    def _servers(self) -> set[int]:
+        import psutil
+
+        out: set[int] = set()
+        for pid in self.server_roots:
+            try:
+                proc = psutil.Process(pid)
+                out |= {pid} | {c.pid for c in proc.children(recursive=True)}
+            except psutil.Error:
+                continue
+        return out
+
+    def _sample(self) -> None:
+        import psutil
+
+        me = psutil.Process(os.getpid())
+        try:
+            ours = {me.pid} | {c.pid for c in me.children(recursive=True)}
+        except psutil.Error:
+            return
+        with self._lock:
+            servers = self._servers()
+            for p in psutil.process_iter():
+                if p.pid in ours:
+                    continue
+                try:
+                    t = p.cpu_times()
+                except psutil.Error:
+                    continue
+                first, last = (self.server_first, self.server_last) if p.pid in servers else (self.first, self.last)
+                first.setdefault(p.pid, t.user + t.system)
+                last[p.pid] = t.user + t.system
+
+    def _run(self) -> None:
+        while not self._stop.wait(self.interval_s):
+            self._sample()
+
+    def __enter__(self) -> OtherLoad:
+        self._t0 = time.monotonic()
+        self._sample()
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join()
+        self._sample()
+        self.wall_s = time.monotonic() - self._t0
+
+    def cores_busy(self) -> float:
+        """Cores the other processes kept busy on average."""
+        used = sum(self.last[p] - self.first[p] for p in self.last if p not in self.server_last)
+        return used / self.wall_s if self.wall_s > 0 else 0.0
+
+    def server_cores_busy(self) -> float | None:
+        """Cores the measured servers on this machine (attached by URL) kept busy; None when
+        none was found."""
+        if not self.server_last:
+            return None
+        used = sum(self.server_last[p] - self.server_first[p] for p in self.server_last)
+        return used / self.wall_s if self.wall_s > 0 else 0.0

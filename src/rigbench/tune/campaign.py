@@ -22,19 +22,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from rigbench import __version__
 from rigbench.client.stream import Timeouts
-from rigbench.errors import (
-    EngineError,
-    EngineStartError,
-    Interrupted,
-    RequestError,
-    RigbenchError,
-    StoreError,
-    UsageError,
-)
+from rigbench.errors import EngineError, EngineStartError, RequestError, UsageError
+from rigbench.jobs.bench import Bench
+from rigbench.jobs.lifecycle import Recording, recorded_run, stored_run_to_resume
 from rigbench.jobs.progress import NullProgress, Progress
-from rigbench.jobs.session import model_info, open_session
+from rigbench.jobs.session import Session, model_info, open_session
 from rigbench.measure.stats import summarize
 from rigbench.model.machine import machine_facts
 from rigbench.paths import run_dir
@@ -55,7 +48,7 @@ from rigbench.tune.journal import (
 from rigbench.tune.objective import DEFAULT_GEN_TOKENS, Objective, Workload, plan_workload, rep_scores, trial_score
 from rigbench.tune.result import server_labels, tune_summary
 from rigbench.tune.space import EMBEDDED, SERVER, Config, Space, combination_problem
-from rigbench.tune.trial import Bench, TrialFigures, load_average, log_tail, measure_trial
+from rigbench.tune.trial import TrialFigures, TrialSchedule, load_average, log_tail, measure_trial
 from rigbench.types import EngineSpec
 
 __all__ = ["DEFAULT_BUDGET", "EXHAUSTIVE_MAX", "TuneOptions", "resume_options", "startup_trials", "tpe_sampler",
@@ -130,12 +123,7 @@ def tpe_sampler(seed: int, n_dims: int) -> Any:
 
 
 def resume_options(store: Store, run_id: int, db: str | None) -> TuneOptions:
-    run = store.get_run(run_id)
-    if run is None:
-        raise UsageError(f"there is no campaign {run_id} in {store.where}", "list them with rigbench runs")
-    if run["kind"] != "tune":
-        raise UsageError(f"run {run_id} is a {run['kind']} run, not a tuning campaign",
-                         "resume it with its own command")
+    run = stored_run_to_resume(store, run_id, "tune", allow_complete=True)
     return TuneOptions.from_params(dict(run["params"] or {}), db=db, command=str(run.get("command") or ""))
 
 
@@ -176,13 +164,25 @@ class _Campaign:
         self.labels = server_labels(opts.space.servers)
         self.started = time.monotonic()
         self.run_id = 0
+        self._rec: Recording | None = None
         self.model = opts.model
         self.memory: MemoryCheck | None = None
         self.cores: int | None = None
 
     # -- bookkeeping --------------------------------------------------------------------------
+    @property
+    def rec(self) -> Recording:
+        assert self._rec is not None, "the campaign is recorded once run() opens it"
+        return self._rec
+
     def note(self, text: str) -> None:
         self.store.add_note(self.run_id, text)
+
+    def _schedule(self, session: Session, n: int) -> TrialSchedule:
+        """Trial ``n``'s schedule over the one bench of the server that runs it."""
+        assert self.workload is not None
+        return TrialSchedule(Bench(self.rec, session, timeouts=self._timeouts(),
+                                   explicit_timeout=self.opts.timeout_s is not None), n, self.workload)
 
     @property
     def base_config(self) -> Config:
@@ -243,38 +243,17 @@ class _Campaign:
 
             self.model = str(bundled_model_path())
         self.memory = MemoryCheck(self.model)
-        if self.resume is not None:
-            self.run_id = self.resume
-            self.store.update_run(self.run_id, status="running", reason=None)
-            self._load()
-        else:
-            self.run_id = self.store.create_run(kind="tune", spec=self._spec(self.base_config),
-                                                params=self.opts.params(), command=self.opts.command,
-                                                machine=machine, tool_version=__version__)
-        try:
+        with recorded_run(self.store, kind="tune", spec=self._spec(self.base_config), params=self.opts.params(),
+                          command=self.opts.command, machine=machine, resume=self.resume,
+                          measured=lambda _s, _r: any(t.status == "measured" for t in self.trials.values())) as rec:
+            self._rec, self.run_id = rec, rec.run_id
+            if self.resume is not None:
+                self._load()
             self._baseline()
             self._search()
             self._final()
-            self.store.finish_run(self.run_id, "complete")
-        except KeyboardInterrupt:
-            self._mark("incomplete", "interrupted (Ctrl-C)")
-            raise Interrupted(f"interrupted; campaign {self.run_id} keeps every trial measured so far",
-                              f"continue it with rigbench tune --resume {self.run_id}") from None
-        except RigbenchError as exc:
-            measured = any(t.status == "measured" for t in self.trials.values())
-            self._mark("incomplete" if measured else "failed", exc.one_line())
-            if measured and "--resume" not in (exc.hint or ""):
-                exc.hint = (f"{exc.hint + '; ' if exc.hint else ''}campaign {self.run_id} keeps what was measured "
-                            f"(rigbench tune --resume {self.run_id})")
-            raise
         self.progress.stage("done")
         return tune_summary(self.store, self.run_id)
-
-    def _mark(self, status: str, reason: str) -> None:
-        try:
-            self.store.finish_run(self.run_id, status, reason)
-        except StoreError:
-            pass
 
     def _load(self) -> None:
         run = self.store.get_run(self.run_id) or {}
@@ -320,8 +299,7 @@ class _Campaign:
                                                                "workload": self.workload.to_json()})
                     for text in self.workload.notes:
                         self.note(text)
-                bench = Bench(session, self.store, self.run_id, 0, self.workload, timeouts=self._timeouts(),
-                              explicit_timeout=self.opts.timeout_s is not None, note=self.note)
+                bench = self._schedule(session, 0)
                 bench.prepare()
                 figs = measure_trial(bench, lambda s: self.progress.stage(f"trial 0 (defaults): {s}"))
                 load = self._load_seen(load0)
@@ -384,8 +362,7 @@ class _Campaign:
                 unfit = self.workload.fits(session.facts.granted_context)
                 if unfit is not None:
                     return record("rejected", f"rejected after launch: {unfit}")
-                bench = Bench(session, self.store, self.run_id, n, self.workload, timeouts=self._timeouts(),
-                              explicit_timeout=self.opts.timeout_s is not None, note=self.note)
+                bench = self._schedule(session, n)
                 bench.prepare()
                 figs = measure_trial(bench, lambda s: self.progress.stage(f"trial {n} ({label}): {s}"))
                 extra["load"] = self._load_seen(load0)
@@ -532,11 +509,11 @@ class _Campaign:
         together, how = concurrent_fit(self.memory, [t.config.flags_dict() for t in entrants])
         how = f"{self.workload.repeats} rounds, {how}"
         self.progress.stage("final: re-measuring the best side by side with the defaults")
-        figs = remeasure([Entrant(t.n, labels[t.n], self._spec(t.config)) for t in entrants], store=self.store,
-                         run_id=self.run_id, workload=self.workload, log_dir=self._log_dir(),
+        figs = remeasure([Entrant(t.n, labels[t.n], self._spec(t.config)) for t in entrants], rec=self.rec,
+                         workload=self.workload, log_dir=self._log_dir(),
                          timeouts=self._timeouts(), start_timeout_s=self.opts.timeout_s,
                          explicit_timeout=self.opts.timeout_s is not None, together=together,
-                         advance=self.progress.stage, note=self.note)
+                         advance=self.progress.stage)
         result = pick_winner(kind, figs, labels, lossy=frozenset(t.n for t in entrants if t.config.lossy))
         result["how"] = how
         result["excluded"] = [t.n for t in ok[1:] if t not in finalists]

@@ -21,12 +21,13 @@ from typing import Any
 
 from rigbench.client.stream import Timeouts
 from rigbench.errors import EngineError, RequestError
+from rigbench.jobs.bench import Bench
+from rigbench.jobs.lifecycle import Recording
 from rigbench.jobs.session import open_session
 from rigbench.measure.stats import paired, summarize
-from rigbench.store import Store
 from rigbench.tune.journal import figure_summary
 from rigbench.tune.objective import Workload, rep_scores, trial_score
-from rigbench.tune.trial import Bench, TrialFigures
+from rigbench.tune.trial import TrialFigures, TrialSchedule
 from rigbench.types import EngineSpec
 
 __all__ = ["Entrant", "order_for_round", "pick_winner", "remeasure"]
@@ -48,24 +49,26 @@ def order_for_round(items: Sequence[int], r: int) -> list[int]:
     return rotated[::-1] if r % 2 else rotated
 
 
-def remeasure(entrants: Sequence[Entrant], *, store: Store, run_id: int, workload: Workload, log_dir: Path,
+def remeasure(entrants: Sequence[Entrant], *, rec: Recording, workload: Workload, log_dir: Path,
               timeouts: Timeouts, start_timeout_s: float | None, explicit_timeout: bool, together: bool,
-              advance: Callable[[str], None], note: Callable[[str], None]) -> dict[int, TrialFigures]:
+              advance: Callable[[str], None]) -> dict[int, TrialFigures]:
     """Figures per finalist, one value per round (None where a request failed). A finalist
     that cannot start or dies is left out, with a note."""
     rounds = workload.repeats
     figs = {e.n: TrialFigures() for e in entrants}
     by_n = {e.n: e for e in entrants}
 
-    def bench(session: Any, e: Entrant) -> Bench:
-        b = Bench(session, store, run_id, e.n, workload, timeouts=timeouts, explicit_timeout=explicit_timeout,
-                  stage="final", note=note)
+    note = rec.note
+
+    def bench(session: Any, e: Entrant) -> TrialSchedule:
+        b = TrialSchedule(Bench(rec, session, timeouts=timeouts, explicit_timeout=explicit_timeout), e.n, workload,
+                          stage="final")
         b.prepare()
         return b
 
     if together:
         with contextlib.ExitStack() as stack:
-            benches: dict[int, Bench] = {}
+            benches: dict[int, TrialSchedule] = {}
             for e in entrants:
                 advance(f"final: starting trial {e.n} ({e.label})")
                 try:

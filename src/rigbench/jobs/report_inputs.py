@@ -7,7 +7,8 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from rigbench.kinds import summarise
+from rigbench.errors import UsageError
+from rigbench.kinds import kind_of
 from rigbench.results import AnswerSample, ReportEntry
 from rigbench.store import Store
 
@@ -18,8 +19,16 @@ MAX_ANSWER_CHARS = 1500
 
 
 def report_entries(store: Store, run_ids: Sequence[int]) -> list[ReportEntry]:
-    """Each run's result (a compare's for a compare run, a lab's for a lab), with a few answers."""
-    return [ReportEntry(summarise(store, rid), tuple(answer_samples(store.requests(rid)))) for rid in run_ids]
+    """Each run's result by its kind (a compare's for a compare run, a lab's for a lab), the
+    report's section for that kind, and a few answers."""
+    out: list[ReportEntry] = []
+    for rid in run_ids:
+        run = store.get_run(rid)
+        if run is None:
+            raise UsageError(f"there is no run {rid} in {store.where}", "list runs with rigbench runs")
+        kind = kind_of(run)
+        out.append(ReportEntry(kind.summarise(store, rid), tuple(answer_samples(store.requests(rid))), kind.html))
+    return out
 
 
 def answer_samples(rows: Sequence[Mapping[str, Any]]) -> list[AnswerSample]:

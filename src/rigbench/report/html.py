@@ -17,7 +17,7 @@ from datetime import datetime, timezone
 from typing import Any
 
 from rigbench.report.board import BoardRow, result_rows, suite_order
-from rigbench.results import CompareResult, LabResult, ReportEntry, RunResult
+from rigbench.results import CompareResult, LabResult, ReportEntry, RunResult, TuneResult
 from rigbench.units import fmt_disk
 
 __all__ = ["WORKING_DEPTH", "leaderboard_rows", "render_html"]
@@ -101,6 +101,9 @@ def _provenance(results: Sequence[Any]) -> list[dict[str, str]]:
                 if not d.interleaved and d.command:
                     rows.append({"run": f"└ {k.upper()} = run {d.run_id}", "command": str(d.command),
                                  "tool_version": "", "build": str(d.build or "?"), "created_at": ""})
+        elif isinstance(s, TuneResult):
+            rows.append({"run": f"tune {s.campaign_id}", "command": str(s.command or "—"), "tool_version": "",
+                         "build": "", "created_at": ""})
         elif isinstance(s, RunResult):
             e = s.engine
             rows.append({"run": f"run {s.run_id}", "command": str(s.command or "—"),
@@ -134,7 +137,8 @@ def render_html(entries: Sequence[ReportEntry], *, generated_at: str | None = No
                              autoescape=True, undefined=jinja2.StrictUndefined, finalize=_finalize,
                              trim_blocks=True, lstrip_blocks=True)
     results = [e.result for e in entries]
-    ids = ", ".join(f"{e.kind if e.kind in ('compare', 'lab') else 'run'} {_run_id(e.result)}" for e in entries)
+    ids = ", ".join(f"{e.kind if e.kind in ('compare', 'lab', 'tune') else 'run'} {_run_id(e.result)}"
+                    for e in entries)
     shown = [r for r in results if isinstance(r, (RunResult, CompareResult, LabResult))]
     return env.get_template("report.html.j2").render(
         title=ids or "no runs", entries=entries, board=leaderboard_rows(shown),
@@ -145,8 +149,8 @@ def render_html(entries: Sequence[ReportEntry], *, generated_at: str | None = No
     )
 
 
-def _run_id(r: Any) -> Any:
-    return getattr(r, "run_id", None) if not hasattr(r, "campaign_id") else r.campaign_id
+def _run_id(r: RunResult | CompareResult | LabResult | TuneResult) -> int:
+    return r.campaign_id if isinstance(r, TuneResult) else r.run_id
 
 
 def _mem(n: Any) -> str:

@@ -24,8 +24,10 @@ class AnswerSample:
 class ReportEntry:
     result: RunResult | CompareResult | LabResult | TuneResult
     answers: tuple[AnswerSample, ...] = ()
+    section: str = ""  # the template's section (run | compare | lab | tune): its kind's ``html``
 
     @property
     def kind(self) -> str:
-        """run | compare | lab | tune: the template's section."""
-        return str(getattr(self.result, "kind", "run"))
+        if self.section:
+            return self.section
+        return "tune" if isinstance(self.result, TuneResult) else str(getattr(self.result, "kind", "run"))

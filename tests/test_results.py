@@ -102,6 +102,16 @@ def test_a_kind_the_registry_does_not_know_lists_the_ones_it_does(cli: Any, tmp_
     assert len(r.err.strip().splitlines()) == 1
 
 
+def test_a_session_is_its_own_kind_stored_as_a_run() -> None:
+    from rigbench.kinds import kind_of
+
+    assert kind_of({"kind": "run", "params": {"session": "agent"}}).name == "session"
+    assert kind_of({"kind": "run", "params": {"depths_requested": [0]}}).name == "run"
+    assert kind_of({"kind": "lab", "params": {}}).name == "lab"
+    with pytest.raises(UsageError, match="unknown run kind 'load'"):
+        kind_of({"kind": "load", "params": {}})
+
+
 def test_show_dispatches_by_kind(measured: dict[str, Any], cli: Any) -> None:
     cmp_id = json.loads(measured["compare"])["compare_id"]
     r = cli("show", str(cmp_id), "--db", measured["db"])

@@ -25,7 +25,7 @@ if TYPE_CHECKING:
     from rigbench.results import AnyResult
     from rigbench.store import Store
 
-__all__ = ["RunKind", "get_kind", "kind_names", "kind_of", "ranked_results", "register", "summarise"]
+__all__ = ["RunKind", "get_kind", "kind_names", "kind_of", "ranked_results", "register", "runs_of", "summarise"]
 
 
 @dataclass(frozen=True)
@@ -37,6 +37,18 @@ class RunKind:
     ranked: bool = False  # the leaderboard ranks its runs
     resume: Callable[..., Any] | None = None  # set by the lifecycle (jobs/lifecycle.py)
     help: str = ""
+    stored_as: str = ""  # the runs.kind it is stored under, when not its own name (a session: "run")
+    select: Callable[[Mapping[str, Any]], bool] | None = None  # which of those runs, by their params
+
+    @property
+    def stored_kind(self) -> str:
+        return self.stored_as or self.name
+
+    def holds(self, run: Mapping[str, Any]) -> bool:
+        """Whether a stored run (a row of ``get_run`` / ``list_runs``) is of this kind."""
+        if run.get("kind") != self.stored_kind:
+            return False
+        return self.select is None or self.select(run.get("params") or {})
 
 
 _KINDS: dict[str, RunKind] = {}
@@ -60,8 +72,20 @@ def get_kind(name: str) -> RunKind:
 
 
 def kind_of(run: Mapping[str, Any]) -> RunKind:
-    """The kind of a stored run (a row of ``Store.get_run`` / ``list_runs``)."""
-    return get_kind(str(run.get("kind")))
+    """The kind of a stored run (a row of ``Store.get_run`` / ``list_runs``): the most
+    particular kind that holds it (an agent session before a run)."""
+    held = [k for k in _KINDS.values() if k.holds(run)]
+    if not held:
+        return get_kind(str(run.get("kind")))  # a miss: one line listing the kinds
+    return next((k for k in held if k.select is not None), held[0])
+
+
+def runs_of(store: Store, name: str, *, limit: int | None = None) -> list[dict[str, Any]]:
+    """The stored runs ``rigbench runs --kind NAME`` lists (newest first)."""
+    kind = get_kind(name)
+    rows = store.list_runs(kind=kind.stored_kind, limit=None if kind.select else limit)
+    rows = [r for r in rows if kind.holds(r)]
+    return rows[:limit] if limit else rows
 
 
 def summarise(store: Store, run_id: int) -> AnyResult:
@@ -73,13 +97,17 @@ def summarise(store: Store, run_id: int) -> AnyResult:
 
 
 def ranked_results(store: Store) -> list[AnyResult]:
-    """Every run of a ranked kind that measured something (complete or incomplete): what the
-    leaderboard ranks."""
+    """Every run of a ranked kind that measured something (complete or incomplete), newest
+    first, each once: what the leaderboard ranks."""
     out: list[AnyResult] = []
+    seen: set[int] = set()
     for kind in _KINDS.values():
-        if kind.ranked:
-            out += [kind.summarise(store, int(r["id"])) for r in store.list_runs(kind=kind.name)
-                    if r["status"] in ("complete", "incomplete")]
+        if not kind.ranked:
+            continue
+        for r in store.list_runs(kind=kind.stored_kind):
+            if kind.holds(r) and r["status"] in ("complete", "incomplete") and int(r["id"]) not in seen:
+                seen.add(int(r["id"]))
+                out.append(kind.summarise(store, int(r["id"])))
     return out
 
 
@@ -134,7 +162,8 @@ def _tune_card(result: Any, console: Console) -> None:
 
 register(RunKind("run", _run_summary, _run_card, "run", ranked=True, help="a depth sweep (rigbench run)"))
 register(RunKind("session", _run_summary, _run_card, "run", ranked=True,
-                 help="an agent session (rigbench run --session agent)"))
+                 help="an agent session (rigbench run --session agent)", stored_as="run",
+                 select=lambda params: params.get("session") == "agent"))
 register(RunKind("compare", _compare_summary, _compare_card, "compare", help="two servers, interleaved"))
 register(RunKind("tune", _tune_summary, _tune_card, "tune", help="a tuning campaign"))
 register(RunKind("lab", _lab_summary, _lab_card, "lab", help="decoding techniques against a baseline"))

@@ -17,7 +17,7 @@ def runs(
 ) -> int:
     from rich.table import Table
 
-    from rigbench.kinds import get_kind
+    from rigbench.kinds import get_kind, runs_of
     from rigbench.report.safe import safe_text
     from rigbench.store import open_store
 
@@ -25,7 +25,7 @@ def runs(
         get_kind(kind)  # an unknown kind: the kinds there are, not an empty list
     store = open_store(db)
     try:
-        rows = store.list_runs(limit=limit, kind=kind)
+        rows = runs_of(store, kind, limit=limit) if kind is not None else store.list_runs(limit=limit)
     finally:
         store.close()
     items = [

@@ -8,10 +8,21 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import strategies as st
 
 from rigbench.errors import UsageError
 from rigbench.kinds import get_kind, kind_names
-from rigbench.results import CompareResult, DepthPoint, QualityResult, RunResult, Verdict
+from rigbench.results import (
+    CompareDepth,
+    CompareResult,
+    DepthPoint,
+    LabRow,
+    QualityResult,
+    RunResult,
+    SessionResult,
+    TuneTrial,
+    Verdict,
+)
 from rigbench.testing.fake_server import FakeServer, Script
 
 
@@ -118,3 +129,79 @@ def test_show_dispatches_by_kind(measured: dict[str, Any], cli: Any) -> None:
     assert r.code == 0 and f"rigbench compare {cmp_id}" in r.out
     r = cli("show", "999", "--db", measured["db"])
     assert r.code == 2 and "there is no run 999" in r.err
+
+
+# -- from_json / to_json round trips over every result type ------------------------------------
+_JSON = st.recursive(st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=8),
+                     lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=5), inner,
+                                                                                 max_size=3), max_leaves=8)
+
+
+def _strategy(tp: Any) -> st.SearchStrategy[Any]:
+    """JSON for a declared type: a nested result as its own JSON, lists and dicts of them too."""
+    import typing
+
+    from rigbench.results._base import Result
+
+    if isinstance(tp, type) and issubclass(tp, Result):
+        return _json_of(tp)
+    origin, args = typing.get_origin(tp), typing.get_args(tp)
+    if origin in (typing.Union, __import__("types").UnionType):
+        return st.one_of(*[st.none() if a is type(None) else _strategy(a) for a in args])
+    if origin is list and args and isinstance(args[0], type) and issubclass(args[0], Result):
+        return st.lists(_strategy(args[0]), max_size=2)
+    if origin is dict and len(args) == 2 and _nests_a_result(args[1]):
+        return st.dictionaries(st.text(max_size=4), _strategy(args[1]), max_size=2)
+    return _JSON
+
+
+def _nests_a_result(tp: Any) -> bool:
+    import typing
+
+    from rigbench.results._base import Result
+
+    return any(isinstance(a, type) and issubclass(a, Result) for a in (tp, *typing.get_args(tp)))
+
+
+def _json_of(cls: Any) -> st.SearchStrategy[dict[str, Any]]:
+    """A JSON object of ``cls``'s shape: every declared key (an omit-when-None key absent or
+    not None), undeclared keys besides."""
+    import dataclasses
+    import typing
+
+    hints = typing.get_type_hints(cls)
+    parts: list[st.SearchStrategy[dict[str, Any]]] = []
+    declared: set[str] = set()
+    for f in dataclasses.fields(cls):
+        if f.metadata.get("more") or f.metadata.get("internal"):
+            continue
+        name = f.metadata.get("key") or f.name
+        declared.add(name)
+        value = _strategy(hints[f.name])
+        if f.metadata.get("omit_none"):
+            parts.append(st.dictionaries(st.just(name), value.filter(lambda v: v is not None), max_size=1))
+        else:
+            parts.append(st.fixed_dictionaries({name: value}))
+    extra = st.dictionaries(st.text(min_size=1, max_size=6).filter(lambda k: k not in declared), _JSON, max_size=2)
+
+    def merge(ds: tuple[dict[str, Any], ...]) -> dict[str, Any]:
+        out: dict[str, Any] = {}
+        for d in ds:
+            out.update(d)
+        return out
+
+    return st.tuples(*parts, extra).map(merge)
+
+
+@pytest.mark.parametrize("cls", [DepthPoint, Verdict, QualityResult, SessionResult, CompareDepth, LabRow, TuneTrial])
+def test_any_json_of_a_results_shape_reads_back_unchanged(cls: Any) -> None:
+    from hypothesis import HealthCheck, given, settings
+
+    @settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow,
+                                                                     HealthCheck.data_too_large])
+    @given(_json_of(cls))
+    def check(data: dict[str, Any]) -> None:
+        back = cls.from_json(data)
+        assert back.to_json() == data and list(back.to_json()) == list(data)
+
+    check()

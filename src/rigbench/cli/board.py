@@ -22,9 +22,8 @@ def board(
     db: str | None = typer.Option(None, "--db", help=DB_HELP),
 ) -> int:
     from rigbench.errors import UsageError
-    from rigbench.kinds import ranked_results
+    from rigbench.jobs.summary import stored_run_summaries
     from rigbench.report.board import board_csv, board_json, board_markdown, board_table, build_board
-    from rigbench.results import RunResult
     from rigbench.store import open_store
 
     if sort not in ("quality", "decode"):
@@ -34,7 +33,7 @@ def board(
         raise UsageError(f"unknown format {fmt!r}", "use --format table, md, csv or json")
     store = open_store(db)
     try:
-        summaries = [r for r in ranked_results(store) if isinstance(r, RunResult)]
+        summaries = stored_run_summaries(store)  # the ranked kinds' runs (rigbench.kinds)
     finally:
         store.close()
     rows = build_board(summaries, sort=sort, machine=machine, engine=engine, model=model,  # type: ignore[arg-type]

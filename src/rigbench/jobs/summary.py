@@ -231,7 +231,9 @@ def _scaling(model: dict[str, Any]) -> str | None:
 
 
 def stored_run_summaries(store: Store) -> list[RunResult]:
-    """Every depth-sweep or session run that measured something (complete or incomplete),
-    summarised: what the board and advise --catalog rank."""
-    return [run_summary(store, int(r["id"])) for r in store.list_runs(kind="run")
-            if r["status"] in ("complete", "incomplete")]
+    """Every run of a kind the board ranks (depth sweeps, agent sessions) that measured
+    something (complete or incomplete), summarised: what the board and advise --catalog rank
+    (``kinds.ranked_results``)."""
+    from rigbench.kinds import ranked_results
+
+    return [r for r in ranked_results(store) if isinstance(r, RunResult)]

@@ -80,10 +80,11 @@ def kind_of(run: Mapping[str, Any]) -> RunKind:
     return next((k for k in held if k.select is not None), held[0])
 
 
-def runs_of(store: Store, name: str, *, limit: int | None = None) -> list[dict[str, Any]]:
-    """The stored runs ``rigbench runs --kind NAME`` lists (newest first)."""
+def runs_of(store: Store, name: str, *, limit: int | None = None, where: Any = None) -> list[dict[str, Any]]:
+    """The stored runs ``rigbench runs --kind NAME`` lists (newest first; ``where``: the
+    fleet filters, ``store.RunFilter``)."""
     kind = get_kind(name)
-    rows = store.list_runs(kind=kind.stored_kind, limit=None if kind.select else limit)
+    rows = store.list_runs(kind=kind.stored_kind, limit=None if kind.select else limit, where=where)
     rows = [r for r in rows if kind.holds(r)]
     return rows[:limit] if limit else rows
 

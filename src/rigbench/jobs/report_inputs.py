@@ -9,6 +9,7 @@ from typing import Any
 
 from rigbench.errors import UsageError
 from rigbench.kinds import kind_of
+from rigbench.quality.summary import requests_with_scores
 from rigbench.results import AnswerSample, ReportEntry
 from rigbench.store import Store
 
@@ -27,7 +28,8 @@ def report_entries(store: Store, run_ids: Sequence[int]) -> list[ReportEntry]:
         if run is None:
             raise UsageError(f"there is no run {rid} in {store.where}", "list runs with rigbench runs")
         kind = kind_of(run)
-        out.append(ReportEntry(kind.summarise(store, rid), tuple(answer_samples(store.requests(rid))), kind.html))
+        answers = answer_samples(requests_with_scores(store, rid))  # a quality answer's score from its graded row
+        out.append(ReportEntry(kind.summarise(store, rid), tuple(answers), kind.html))
     return out
 
 

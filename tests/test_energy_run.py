@@ -25,7 +25,7 @@ def _run(fake: FakeServer, db: str, **kw: Any) -> dict[str, Any]:
     kw.setdefault("gen_tokens", 40)
     opts = RunOptions(spec=EngineSpec(kind="url", url=fake.base_url), depths=[0, 256], repeats=2,
                       quality=False, db=db, energy_idle_s=0.4, **kw)
-    return run_job(opts)
+    return run_job(opts).to_json()
 
 
 def _decode(db: str, run_id: int, depth: int) -> tuple[float, int]:

@@ -25,7 +25,7 @@ def _run(fake: FakeServer, db: str, **kw: Any) -> dict[str, Any]:
     kw.setdefault("gen_tokens", 40)
     opts = RunOptions(spec=EngineSpec(kind="url", url=fake.base_url), depths=[0, 256], repeats=2,
                       quality=False, db=db, energy_idle_s=0.4, **kw)
-    return run_job(opts)
+    return run_job(opts).to_json()
 
 
 def _decode(db: str, run_id: int, depth: int) -> tuple[float, int]:
@@ -175,3 +175,21 @@ def test_compare_gives_an_energy_ratio(tmp_path: Path, monkeypatch: pytest.Monke
     assert e["statement"].startswith("A spends less energy per token")
     card = cli("show", str(r.json()["run_id"]), "--db", db).out
     assert "Energy: A spends less energy per token" in " ".join(card.split())
+
+
+def test_load_levels_get_energy(tmp_path: Path, cli: Any) -> None:
+    """rigbench load: each level's joules per generated token over its span, at a wall meter's 90 W;
+    two streams at once make more tokens from the same watts."""
+    db = str(tmp_path / "l.db")
+    with FakeServer(Script(tokens=64, rate_tok_s=100, props=True, tokenize=True, slots=4)) as fake:
+        r = cli("load", "--url", fake.base_url, "--concurrency", "1,2", "--requests", "2", "--depth", "128",
+                "--gen-tokens", "64", "--power-cmd", "echo 90", "--json", "--db", db)
+    assert r.code == 0, r.err
+    out = r.json()
+    assert out["energy"]["source"] == "power-cmd" and out["energy"]["idle_watts"] == pytest.approx(90.0)
+    one, two = (lv["energy"] for lv in out["levels"])
+    for e in (one, two):
+        assert e["watts"] == pytest.approx(90.0) and e["j_per_token_net"] == 0.0
+        assert e["j_per_token"] * e["tokens_per_joule"] == pytest.approx(1.0, rel=1e-4)
+        assert e["prefill_j_per_token"] is None
+    assert two["j_per_token"] < 0.75 * one["j_per_token"]

@@ -114,9 +114,9 @@ def test_energy_campaign_end_to_end_with_a_wall_meter(tmp_path: Path, monkeypatc
     # derived again on read (tune.result): the same tokens per joule, and the score is their ratio to the defaults'
     shown = {t["n"]: t for t in r.json()["trials"]}
     base = shown[0]["tokens_per_joule"]
-    assert base == pytest.approx(statistics.median(measured[0]["figures"]["energy"]), rel=1e-6)
+    assert base == pytest.approx(statistics.median(measured[0]["figures"]["energy"]), rel=1e-5)
     n = measured[1]["n"]
-    assert shown[n]["score"] == pytest.approx(shown[n]["tokens_per_joule"] / base, rel=1e-6)
+    assert shown[n]["score"] == pytest.approx(shown[n]["tokens_per_joule"] / base, rel=1e-5)  # six digits shown
 
 
 def test_lab_arms_energy(tmp_path: Path) -> None:

@@ -30,6 +30,8 @@ def load(
     timeout: float | None = typer.Option(
         None, "--timeout", min=1, help="seconds: server start deadline and longest silence in a stream"),
     resume: int | None = typer.Option(None, "--resume", metavar="RUN", help="measure the levels still missing"),
+    power_cmd: str | None = typer.Option(
+        None, "--power-cmd", metavar="CMD", help="a command that prints the machine's watts (a smart plug's CLI)"),
     json_out: bool = typer.Option(False, "--json", help=JSON_HELP),
     db: str | None = typer.Option(None, "--db", help=DB_HELP),
     c: int | None = eo.CTX, ngl: str | None = eo.NGL, fa: str | None = eo.FA,
@@ -73,6 +75,7 @@ def load(
         opts = LoadOptions(specs=specs, concurrency=levels, depth=depth, gen_tokens=gen_tokens, requests=requests,
                            rate=rate, slo_ttft_ms=slo_ttft_ms, slo_decode_tok_s=slo_decode, timeout_s=timeout,
                            api_key=key, db=db, command=sanitized_command())
+    opts.power_cmd = power_cmd
     with RichProgress() as progress:
         summary = run_load(opts, progress, resume=resume)
     if json_out:

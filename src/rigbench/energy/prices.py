@@ -4,7 +4,7 @@
 A price is a number with an optional currency mark before or after it (``$``, ``€``, ``£``,
 ``¥``, or three letters such as ``EUR``), shown back as written; a decimal point, never a comma; the unit after ``/`` is
 checked: kWh, Wh or MWh for electricity; Mtok (also M, 1M, Mtokens), ktok or tok for an API.
-(Parsing lives here until the shared ``rigbench.units`` module lands, then moves there.)
+(The conversion to a cost, ``electricity_per_mtok``, is ``rigbench.units``'s.)
 """
 
 from __future__ import annotations

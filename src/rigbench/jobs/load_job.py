@@ -44,6 +44,7 @@ class LoadOptions:
     db: str | None = None
     command: str = ""
     extra: dict[str, Any] = field(default_factory=dict)
+    power_cmd: str | None = None  # never stored: it may hold a smart plug's password
 
     def params(self) -> dict[str, Any]:
         return {"concurrency": self.concurrency, "depth": self.depth, "gen_tokens": self.gen_tokens,
@@ -72,8 +73,11 @@ def run_load(opts: LoadOptions, progress: Progress | None = None, *, resume: int
         for spec in opts.specs:
             preflight(spec)
         progress.stage("reading this machine")
+        from rigbench.energy.sampler import energy_monitors
+
+        energy = energy_monitors(opts.power_cmd)
         with recorded_run(store, kind="load", spec=opts.specs[0], params=opts.params(), command=opts.command,
-                          machine=machine_facts(), resume=resume, monitors=[MachineLoad()]) as rec:
+                          machine=machine_facts(), resume=resume, monitors=[MachineLoad(), *energy]) as rec:
             _measure(rec, opts, progress)
         progress.stage("done")
         return load_summary(store, rec.run_id)

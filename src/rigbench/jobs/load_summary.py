@@ -28,16 +28,26 @@ def _levels_info(run: dict[str, Any]) -> dict[str, Any]:
     return levels if isinstance(levels, dict) else {}
 
 
-def figures_of_run(store: Store, run: dict[str, Any]) -> LoadFigures:
-    """The figures of a stored load run: only each level's finished attempt counts."""
-    params = run.get("params") or {}
-    info = {k: v for k, v in _levels_info(run).items() if isinstance(v, dict) and v.get("done")}
+def _counted_rows(store: Store, run: dict[str, Any], info: dict[str, Any]) -> list[dict[str, Any]]:
+    """The requests of each level's finished attempt."""
     rows = []
     for row in store.requests(int(run["id"]), phase="load"):
         extra = row.get("extra") or {}
         lv = info.get(str(extra.get("level")))
         if lv is not None and extra.get("attempt", 0) == lv.get("attempt", 0):
             rows.append(row)
+    return rows
+
+
+def _done_levels(run: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in _levels_info(run).items() if isinstance(v, dict) and v.get("done")}
+
+
+def figures_of_run(store: Store, run: dict[str, Any]) -> LoadFigures:
+    """The figures of a stored load run: only each level's finished attempt counts."""
+    params = run.get("params") or {}
+    info = _done_levels(run)
+    rows = _counted_rows(store, run, info)
     slo_d = params.get("slo_decode_tok_s")
     slo_t = params.get("slo_ttft_ms")
     return load_figures(rows, info,
@@ -52,6 +62,7 @@ def load_summary(store: Store, run_id: int) -> dict[str, Any]:
     if run["kind"] != "load":
         raise UsageError(f"run {run_id} is a {run['kind']} run, not a load run", f"see it with rigbench show {run_id}")
     figs = figures_of_run(store, run)
+    levels, energy = _energy(store, run, [lv.to_json() for lv in figs.levels])
     params = run.get("params") or {}
     load = (run.get("extra") or {}).get("load") or {}
     planned = params.get("concurrency") or []
@@ -64,7 +75,8 @@ def load_summary(store: Store, run_id: int) -> dict[str, Any]:
         "kind": "load",
         "status": run["status"],
         "reason": run.get("reason"),
-        "levels": [lv.to_json() for lv in figs.levels],
+        "levels": levels,
+        "energy": energy,
         "best": None if figs.best is None else {"concurrency": figs.best.concurrency,
                                                  "aggregate_tok_s": figs.best.aggregate_tok_s,
                                                  "tokens_per_hour": figs.best.tokens_per_hour},
@@ -86,6 +98,25 @@ def load_summary(store: Store, run_id: int) -> dict[str, Any]:
         "command": run.get("command"),
         "created_at": run.get("created_at"),
     }
+
+
+def _energy(store: Store, run: dict[str, Any],
+            levels: list[dict[str, Any]]) -> tuple[list[dict[str, Any]], dict[str, Any]]:
+    """Each level's ``energy`` (its span's joules per generated token: the streams overlap) and
+    the run's energy block, from the stored readings."""
+    from collections import defaultdict
+
+    from rigbench.jobs.energy import energy_block, load_energy
+    from rigbench.measure.energy import level_energy
+
+    data = load_energy(store, int(run["id"]))
+    by_level: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    for row in _counted_rows(store, run, _done_levels(run)):
+        by_level[str((row.get("extra") or {}).get("level"))].append(row)
+    for lv in levels:
+        lv["energy"] = level_energy(by_level.get(str(lv.get("concurrency")), []), data)
+    info = (run.get("extra") or {}).get("energy")
+    return levels, energy_block(info if isinstance(info, dict) else None, data)
 
 
 def stored_load_summaries(store: Store) -> list[dict[str, Any]]:

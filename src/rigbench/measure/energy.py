@@ -232,6 +232,14 @@ def sig(v: float | None, digits: int = 6) -> float | None:
     return round(v, digits - 1 - math.floor(math.log10(abs(v))))
 
 
+def _net(gross_j: float, idle_j: float, tokens: int) -> float | None:
+    """(gross - idle) joules per token; a difference lost in float rounding is 0, not -4e-16."""
+    net = gross_j - idle_j
+    if abs(net) <= 1e-9 * max(abs(gross_j), abs(idle_j)):
+        net = 0.0
+    return sig(net / tokens)
+
+
 def empty_energy() -> dict[str, Any]:
     """The ``energy`` object where nothing could be read: every field null, never 0."""
     return dict.fromkeys(ENERGY_KEYS)
@@ -261,7 +269,7 @@ def point_energy(rows: Sequence[Mapping[str, Any]], data: EnergyData) -> dict[st
         out["j_per_token"] = sig(jpt)
         out["tokens_per_joule"] = sig(1 / jpt) if jpt > 0 else None
         if data.idle_watts is not None:
-            out["j_per_token_net"] = sig((dec_j - data.idle_watts * dec_s) / dec_n)
+            out["j_per_token_net"] = _net(dec_j, data.idle_watts * dec_s, dec_n)
     ok = [r for r in rows if r.get("status") == "ok"]
     grow = next((r for r in ok if r.get("role") == "grow"), ok[0] if ok else None)
     if grow is not None:
@@ -296,5 +304,5 @@ def level_energy(rows: Sequence[Mapping[str, Any]], data: EnergyData) -> dict[st
     out["j_per_token"] = sig(jpt)
     out["tokens_per_joule"] = sig(1 / jpt) if jpt > 0 else None
     if data.idle_watts is not None:
-        out["j_per_token_net"] = sig((joules - data.idle_watts * secs) / tokens)
+        out["j_per_token_net"] = _net(joules, data.idle_watts * secs, tokens)
     return out

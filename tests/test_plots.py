@@ -40,6 +40,19 @@ def compare_summary_fixture() -> dict[str, Any]:
             "crossover": None, "notes": ["a note"]}
 
 
+def load_summary_fixture() -> dict[str, Any]:
+    levels = [{"concurrency": c, "aggregate_tok_s": a, "per_stream_decode_tok_s": d}
+              for c, a, d in ((1, 60.0, 61.0), (2, 110.0, 56.0), (4, 180.0, 45.0), (8, 210.0, 26.0))]
+    return {"kind": "load", "run_id": 9, "model": {"name": "m"}, "levels": levels, "slo": {"decode_tok_s": 20.0}}
+
+
+def test_load_series_are_aggregate_and_per_stream_against_concurrency() -> None:
+    s = series_of(load_summary_fixture())["load"]
+    assert [x.label for x in s] == ["load 9 · m · aggregate", "load 9 · m · per stream"]
+    assert s[0].x == [1.0, 2.0, 4.0, 8.0] and s[0].y == [60.0, 110.0, 180.0, 210.0]
+    assert s[1].dashed and s[1].slo == 20.0 and s[1].y[-1] == 26.0
+
+
 def test_series_from_a_run_and_a_compare() -> None:
     run = series_of(run_summary_fixture())
     assert len(run["decode"]) == 1 and run["decode"][0].x == [0, 1024, 4096, 16384]
@@ -61,7 +74,7 @@ def test_series_from_a_run_and_a_compare() -> None:
 def test_figures_render_png_and_svg(name: str, tmp_path: Path) -> None:
     import matplotlib.image
 
-    series = plot_series([compare_summary_fixture(), run_summary_fixture()])[name]
+    series = plot_series([compare_summary_fixture(), run_summary_fixture(), load_summary_fixture()])[name]
     assert series
     fig = figure(name, series)
     ax = fig.axes[0]

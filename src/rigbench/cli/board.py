@@ -11,7 +11,8 @@ from rigbench.cli import filter_opts as fo
 from rigbench.cli.common import DB_HELP, emit_json, out
 
 
-@app.command(help="The leaderboard across everything measured: quality, decode at the working depth, verdict.")
+@app.command(help="The leaderboard across everything measured: quality, decode at the working depth, verdict; "
+                  "load runs: best aggregate and knee.")
 def board(
     sort: str = typer.Option("quality", "--sort", help="order rows by: quality or decode"),
     fmt: str = typer.Option("table", "--format", help="table, md (paste into a forum post), csv or json"),
@@ -27,6 +28,7 @@ def board(
     until: str | None = fo.UNTIL,
 ) -> int:
     from rigbench.errors import UsageError
+    from rigbench.jobs.load_summary import stored_load_summaries
     from rigbench.jobs.summary import stored_run_summaries
     from rigbench.report.board import board_csv, board_json, board_markdown, board_table, build_board
     from rigbench.store import open_store
@@ -47,7 +49,7 @@ def board(
             summaries = fleet_summaries(store, where)
             machine = None  # matched in the store (hostname, label or machine id)
         else:
-            summaries = stored_run_summaries(store)
+            summaries = stored_run_summaries(store) + stored_load_summaries(store)
     finally:
         store.close()
     if by == "machine":

@@ -12,7 +12,7 @@ from rigbench.cli.common import DB_HELP, JSON_HELP, emit_json, out
 @app.command(help="List runs with their status (complete, incomplete, failed) and reason.")
 def runs(
     limit: int = typer.Option(50, "--limit", min=1, help="most recent N runs"),
-    kind: str | None = typer.Option(None, "--kind", help="only runs of this kind (run, compare, tune, lab)"),
+    kind: str | None = typer.Option(None, "--kind", help="only runs of this kind (run, compare, tune, lab, load)"),
     json_out: bool = typer.Option(False, "--json", help=JSON_HELP),
     db: str | None = typer.Option(None, "--db", help=DB_HELP),
     label: str | None = fo.LABEL, machine: str | None = fo.MACHINE, build: str | None = fo.BUILD,
@@ -73,6 +73,12 @@ def show(
 
             summary = lab_summary(store, run_id)
             render = lab_card
+        elif run is not None and run["kind"] == "load":
+            from rigbench.jobs.load_summary import load_summary
+            from rigbench.report.load import load_card
+
+            summary = load_summary(store, run_id)
+            render = load_card
         elif run is not None and run["kind"] == "tune":
             from rigbench.tune.result import tune_summary
 

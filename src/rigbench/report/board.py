@@ -68,6 +68,11 @@ class BoardRow:
     config: str  # what makes two runs the same configuration
     session: bool = False  # decode, prefill and TTFT are an agent session's medians over its turns
     quality_suite: str | None = None  # "name version" of the suite the quality score is from
+    # a load run (rigbench load): its best aggregate, at how many streams, and its knee
+    best_aggregate_tok_s: float | None = None
+    best_concurrency: int | None = None
+    knee: int | None = None
+    load: bool = False
 
     @property
     def at_working_depth(self) -> bool:
@@ -103,8 +108,35 @@ def _engine_label(e: Mapping[str, Any]) -> str:
     return label
 
 
+def load_row(s: Mapping[str, Any]) -> BoardRow:
+    """One row from a ``load_summary``: decode is the per-stream decode at the knee."""
+    model = s.get("model") or {}
+    e = s.get("engine") or {}
+    machine = s.get("machine") or {}
+    best = s.get("best") or {}
+    knee = (s.get("knee") or {}).get("concurrency")
+    at_knee: Mapping[str, Any] = next((lv for lv in s.get("levels") or [] if lv.get("concurrency") == knee), {})
+    flags = e.get("flags") or {}
+    url = e.get("base_url") if e.get("kind") == "url" else ""
+    config = "|".join(str(x) for x in (machine.get("hostname"), e.get("kind"), url, sorted(flags.items()),
+                                        model.get("name"), model.get("quant"),
+                                        model.get("path") or e.get("served_model"), "load"))
+    return BoardRow(
+        run_id=int(s["run_id"]), status=str(s.get("status") or "?"), created_at=s.get("created_at"),
+        model=str(model.get("name") or e.get("served_model") or "?"), quant=model.get("quant"),
+        quality=None, quality_ci=None, decode_tok_s=at_knee.get("per_stream_decode_tok_s"), depth=None,
+        working_depth=None, prefill_tok_s=None, ttft_ms=at_knee.get("ttft_ms_p50"),
+        disk_bytes=model.get("file_bytes"), native_context=model.get("native_context"), pct_of_ceiling=None,
+        verdict=None, machine=str(machine.get("hostname") or "?"), engine=_engine_label(e), config=config,
+        best_aggregate_tok_s=best.get("aggregate_tok_s"), best_concurrency=best.get("concurrency"), knee=knee,
+        load=True,
+    )
+
+
 def board_row(s: Mapping[str, Any]) -> BoardRow:
-    """One row from a ``run_summary``."""
+    """One row from a ``run_summary`` (or a ``load_summary``)."""
+    if s.get("kind") == "load":
+        return load_row(s)
     model = s.get("model") or {}
     v = s.get("verdict") or {}
     depth = v.get("at_depth")
@@ -177,7 +209,7 @@ def build_board(summaries: Iterable[Mapping[str, Any]], *, sort: SortKey = "qual
         if s.get("status") not in ("complete", "incomplete"):
             continue
         r = board_row(s)
-        if r.decode_tok_s is None and r.quality is None:
+        if r.decode_tok_s is None and r.quality is None and r.best_aggregate_tok_s is None:
             continue
         if _matches(r.machine, machine) and _matches(r.engine, engine) and _matches(r.model, model):
             rows.append(r)
@@ -204,6 +236,8 @@ def build_board(summaries: Iterable[Mapping[str, Any]], *, sort: SortKey = "qual
 def _depth_tag(r: BoardRow) -> str:
     if r.session:
         return " (session)"
+    if r.load:
+        return " (knee)" if r.knee else ""
     if r.depth is None:
         return ""
     return f" @{fmt_tokens(r.depth) if r.depth else '0'}" + ("" if r.at_working_depth else "*")
@@ -245,12 +279,37 @@ def _cells(r: BoardRow, marks: Mapping[str | None, str] | None = None) -> list[s
     ]
 
 
+LOAD_HEADERS = ("Best aggregate tok/s", "Knee (agents)")
+
+
+def _has_load(rows: Sequence[BoardRow]) -> bool:
+    return any(r.load for r in rows)
+
+
+def _headers(rows: Sequence[BoardRow]) -> tuple[str, ...]:
+    """The board's columns: the two load columns only when it holds a load run."""
+    return (*HEADERS[:10], *LOAD_HEADERS, *HEADERS[10:]) if _has_load(rows) else HEADERS
+
+
+def _row_cells(r: BoardRow, rows: Sequence[BoardRow], marks: Mapping[str | None, str] | None = None) -> list[str]:
+    cells = _cells(r, marks)
+    if not _has_load(rows):
+        return cells
+    agg = (f"{fmt_num(r.best_aggregate_tok_s)} @{r.best_concurrency}" if r.best_aggregate_tok_s is not None
+           else "—")
+    knee = str(r.knee) if r.knee is not None else ("none" if r.load else "—")
+    return [*cells[:10], agg, knee, *cells[10:]]
+
+
 def _footnote(rows: Sequence[BoardRow]) -> str:
     wd = next((r.working_depth for r in rows if r.working_depth), None)
     text = (f"Decode, prefill and TTFT at the working depth ({fmt_tokens(wd)}); * marks the deepest depth "
             "measured below it." if wd else "Decode, prefill and TTFT at the deepest depth measured.")
     if any(r.session for r in rows):
         text += " (session): an agent session's medians over its turns."
+    if _has_load(rows):
+        text += (" Load runs: decode is each stream's at the knee (the most streams at once that each kept the "
+                 "run's SLO), best aggregate @ its streams.")
     text += " Quality: machine-graded, 0-5"
     order = suite_order(rows)
     marks = _suite_marks(rows)
@@ -263,8 +322,8 @@ def _footnote(rows: Sequence[BoardRow]) -> str:
     return text + "."
 
 
-_TABLE_HEADERS = (*HEADERS[:10], "Run")
-_NUMERIC = {"Quality /5", "Decode tok/s", "Prefill tok/s", "TTFT ms", "Disk", "Native ctx", "% of ceiling", "Run"}
+_NUMERIC = {"Quality /5", "Decode tok/s", "Prefill tok/s", "TTFT ms", "Disk", "Native ctx", "% of ceiling", "Run",
+            *LOAD_HEADERS}
 
 
 def board_table(rows: Sequence[BoardRow], *, sort: SortKey = "quality") -> Table:
@@ -276,9 +335,11 @@ def board_table(rows: Sequence[BoardRow], *, sort: SortKey = "quality") -> Table
               title_justify="left", caption=caption, caption_justify="left", box=box.SIMPLE_HEAD, pad_edge=False,
               collapse_padding=True)
     marks = _suite_marks(rows)
-    body = [[visible(c) for c in _cells(r, marks)] for r in rows]  # widths are taken from what is shown
-    for h in _TABLE_HEADERS:
-        i = HEADERS.index(h)
+    headers = _headers(rows)
+    table_headers = (*headers[:-3], "Run")
+    body = [[visible(c) for c in _row_cells(r, rows, marks)] for r in rows]  # widths from what is shown
+    for h in table_headers:
+        i = headers.index(h)
         cells = [str(r.run_id) + "†" for r in rows] if h == "Run" else [row[i] for row in body]
         # every column but the model's is exactly as wide as its values (headers wrap at spaces);
         # the model's name, machine and engine take what is left
@@ -290,18 +351,20 @@ def board_table(rows: Sequence[BoardRow], *, sort: SortKey = "quality") -> Table
         model = safe_text(cells[0])
         model.append_text(safe_text(f"\n{r.machine} · {engine}", "dim"))
         run = str(r.run_id) + ("" if r.status == "complete" else "†")
-        t.add_row(model, *map(safe_text, cells[1:9]), safe_text(cells[9], style), safe_text(run))
+        extra = cells[10:12] if _has_load(rows) else []
+        t.add_row(model, *map(safe_text, cells[1:9]), safe_text(cells[9], style), *map(safe_text, extra),
+                  safe_text(run))
     return t
 
 
 def board_markdown(rows: Sequence[BoardRow]) -> str:
     """A GitHub-flavoured markdown table that pastes cleanly into a forum post."""
-    lines = ["| " + " | ".join(HEADERS) + " |",
-             "|" + "|".join("---:" if h in ("Quality /5", "Decode tok/s", "Prefill tok/s", "TTFT ms", "Disk",
-                                             "Native ctx", "% of ceiling", "Run") else "---" for h in HEADERS) + "|"]
+    headers = _headers(rows)
+    lines = ["| " + " | ".join(headers) + " |",
+             "|" + "|".join("---:" if h in _NUMERIC else "---" for h in headers) + "|"]
     marks = _suite_marks(rows)
     for r in rows:
-        lines.append("| " + " | ".join(md_cell(c) for c in _cells(r, marks)) + " |")
+        lines.append("| " + " | ".join(md_cell(c) for c in _row_cells(r, rows, marks)) + " |")
     lines.append("")
     lines.append(f"_{md_cell(one_line(_footnote(rows)))} Measured with rigbench._")  # suite names are data
     return "\n".join(lines) + "\n"
@@ -309,7 +372,8 @@ def board_markdown(rows: Sequence[BoardRow]) -> str:
 
 _CSV_FIELDS = ("run_id", "status", "created_at", "model", "quant", "quality", "quality_ci_low", "quality_ci_high",
                "decode_tok_s", "depth", "at_working_depth", "prefill_tok_s", "ttft_ms", "disk_bytes",
-               "native_context", "pct_of_ceiling", "verdict", "machine", "engine", "quality_suite")
+               "native_context", "pct_of_ceiling", "verdict", "machine", "engine", "quality_suite",
+               "best_aggregate_tok_s", "best_concurrency", "knee")
 
 
 def board_csv(rows: Sequence[BoardRow]) -> str:

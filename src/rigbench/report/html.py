@@ -28,6 +28,8 @@ _CAPTIONS = {
     "ttft": "TTFT against the prompt's length; cached context makes later requests start fast.",
     "session": "Decode per turn of the scripted agent session; dotted: the median; ▼ the worst dip; "
                "shaded: the context.",
+    "load": "Per load level: the rig's aggregate generated tok/s (solid) and what each stream gets, the median "
+            "per-stream decode (dashed); dotted: the per-stream SLO.",
 }
 
 
@@ -44,6 +46,10 @@ def collect(store: Store, run_ids: Sequence[int]) -> list[dict[str, Any]]:
             raise UsageError(f"there is no run {rid} in {store.where}", "list runs with rigbench runs")
         if run["kind"] == "lab":
             summary = _lab_summary(store, rid)
+        elif run["kind"] == "load":
+            from rigbench.jobs.load_summary import load_summary
+
+            summary = load_summary(store, rid)
         else:
             summary = compare_summary(store, rid) if run["kind"] == "compare" else run_summary(store, rid)
         summary.setdefault("kind", run["kind"])
@@ -133,8 +139,8 @@ def leaderboard_rows(summaries: Sequence[Mapping[str, Any]]) -> list[dict[str, s
     mixed = len({suite_of(s) for s in summaries if (s.get("quality") or {}).get("score") is not None}) > 1
     rows: list[dict[str, str]] = []
     for s in summaries:
-        if s.get("kind") == "lab":
-            continue  # a lab has its own table of techniques
+        if s.get("kind") in ("lab", "load"):
+            continue  # a lab has its own table of techniques, a load run its levels
         if s.get("kind") == "compare":
             for side in ("a", "b"):
                 d = s.get(side) or {}
@@ -179,6 +185,12 @@ def _provenance(summaries: Sequence[Mapping[str, Any]]) -> list[dict[str, str]]:
     for s in summaries:
         if s.get("kind") == "lab":
             rows.append(_lab_provenance(s))
+            continue
+        if s.get("kind") == "load":
+            rows.append({"run": f"load {s.get('run_id')}", "command": str(s.get("command") or "—"),
+                         "tool_version": str(s.get("tool_version") or "?"),
+                         "build": " · ".join(str(v.get("software") or "?") for v in s.get("servers") or []),
+                         "created_at": str(s.get("created_at") or "")})
             continue
         if s.get("kind") == "compare":
             builds = " | ".join(f"{k.upper()}: {(s.get(k) or {}).get('build') or '?'}" for k in ("a", "b"))

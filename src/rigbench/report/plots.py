@@ -20,13 +20,14 @@ from rigbench.report.safe import plot_label
 
 __all__ = ["PLOTS", "Series", "figure", "plot_series", "save_figure", "series_of", "svg_text"]
 
-PLOTS = ("decode", "prefill", "ttft", "session")
+PLOTS = ("decode", "prefill", "ttft", "session", "load")
 _PALETTE = ("#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#17becf", "#8c564b", "#e377c2")
 _TITLES = {
     "decode": ("Decode by context depth", "context depth (tokens)", "decode tok/s"),
     "prefill": ("Prefill by context depth", "context depth (tokens)", "prefill tok/s (new part of the context)"),
     "ttft": ("Time to first token by prompt length", "prompt tokens", "TTFT (ms)"),
     "session": ("Agent session: decode per turn", "turn", "decode tok/s"),
+    "load": ("Throughput and per-stream decode by concurrency", "streams at once", "tok/s"),
 }
 
 
@@ -41,6 +42,7 @@ class Series:
     markers_only: bool = False
     context: list[float | None] = field(default_factory=list)  # session: context tokens per turn
     color: str | None = None
+    slo: float | None = None  # load: the per-stream SLO, drawn as a dotted line
 
 
 def _run_label(s: Mapping[str, Any]) -> str:
@@ -91,6 +93,17 @@ def series_of(summary: Mapping[str, Any], color_base: int = 0) -> dict[str, list
             ss = (summary.get("sessions") or {}).get(side)
             if ss:
                 _session_series(out, ss, label, color)
+        return out
+    if summary.get("kind") == "load":
+        color = next(colors)
+        levels = summary.get("levels") or []
+        label = f"load {summary.get('run_id')}" + (f" · {(summary.get('model') or {}).get('name')}"
+                                                   if (summary.get("model") or {}).get("name") else "")
+        xs = [float(lv["concurrency"]) for lv in levels]
+        out["load"].append(Series(label + " · aggregate", xs, [lv.get("aggregate_tok_s") for lv in levels],
+                                  color=color))
+        out["load"].append(Series(label + " · per stream", xs, [lv.get("per_stream_decode_tok_s") for lv in levels],
+                                  dashed=True, color=color, slo=(summary.get("slo") or {}).get("decode_tok_s")))
         return out
     color = next(colors)
     label = _run_label(summary)
@@ -158,6 +171,13 @@ def figure(name: str, series: Sequence[Series], *, width: float = 8.0, height: f
             ax.fill_between(s.x, _nan(lo), _nan(hi), color=color, alpha=0.18, linewidth=0)
         if name == "session":
             _mark_session(ax, s, color)
+        if s.slo:
+            ax.axhline(s.slo, color=color, ls=":", lw=1.0, alpha=0.8)
+    if name == "load":
+        ax.set_xscale("log", base=2)
+        xs = sorted({x for s in series for x in s.x})
+        ax.set_xticks(xs)
+        ax.set_xticklabels([f"{x:g}" for x in xs])
     if name == "session":
         ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     if name == "session" and any(s.context for s in series):

@@ -21,12 +21,16 @@ def board(
     engine: str | None = typer.Option(None, "--engine", help="only engines (kind, URL, flags) containing this"),
     model: str | None = typer.Option(None, "--model", help="only models whose name contains this"),
     all_runs: bool = typer.Option(False, "--all-runs", help="every run, not only the newest of each configuration"),
+    electricity_price: str | None = typer.Option(
+        None, "--electricity-price", help="price every row's J/token alike, e.g. 0.30/kWh (default: each run's own)"),
+    api_price: str | None = typer.Option(None, "--api-price", help="an API's price beside it, e.g. 3.00/Mtok"),
     db: str | None = typer.Option(None, "--db", help=DB_HELP),
     by: str | None = typer.Option(None, "--by", help="machine: each model and quant across machines, with each "
                                                      "machine's ceiling and % of it"),
     label: str | None = fo.LABEL, build: str | None = fo.BUILD, since: str | None = fo.SINCE,
     until: str | None = fo.UNTIL,
 ) -> int:
+    from rigbench.energy.prices import price_params
     from rigbench.errors import UsageError
     from rigbench.jobs.load_summary import stored_load_summaries
     from rigbench.jobs.summary import stored_run_summaries
@@ -38,6 +42,7 @@ def board(
     fmt = "json" if json_out else fmt
     if fmt not in ("table", "md", "csv", "json"):
         raise UsageError(f"unknown format {fmt!r}", "use --format table, md, csv or json")
+    prices = price_params(electricity_price, api_price, None)
     if by not in (None, "machine"):
         raise UsageError(f"cannot group the board by {by!r}", "use --by machine")
     where = fo.run_filter(label, machine, build, since, until)
@@ -57,11 +62,14 @@ def board(
 
         return render_by_machine(summaries, fmt, model)
     rows = build_board(summaries, sort=sort, machine=machine, engine=engine, model=model,  # type: ignore[arg-type]
-                       all_runs=all_runs)
+                       all_runs=all_runs, electricity=prices.get("electricity"))
+    from rigbench.report.board import api_line
+
+    api = api_line(rows, prices["api"]) if "api" in prices and rows else None
     if fmt == "json":
         emit_json(board_json(rows))
     elif fmt == "md":
-        sys.stdout.write(board_markdown(rows))
+        sys.stdout.write(board_markdown(rows) + (f"\n{api}\n" if api else ""))
     elif fmt == "csv":
         sys.stdout.write(board_csv(rows))
     elif not rows:
@@ -71,4 +79,8 @@ def board(
             " match the filters." if machine or engine or model else "; measure one with rigbench run.")))
     else:
         out().print(board_table(rows, sort=sort))  # type: ignore[arg-type]
+        if api:
+            from rigbench.report.safe import safe_text
+
+            out().print(safe_text(api))
     return 0

@@ -20,7 +20,7 @@ __all__ = ["DB_HELP", "JSON_HELP", "RichProgress", "emit_json", "err", "out", "s
 
 DB_HELP = "results database file (or SQLAlchemy URL); default: the user data directory"
 JSON_HELP = "print JSON for machines instead of the table"
-_SECRET_FLAGS = ("--api-key",)
+_SECRET_FLAGS = ("--api-key", "--power-cmd")  # a smart plug's CLI may carry its password
 
 
 def out() -> Console:

@@ -57,8 +57,11 @@ def tune(
     server: list[str] | None = typer.Option(
         None, "--server", help="llama-server binary; repeat it to make the build a dimension of the space"),
     space: str | None = typer.Option(None, "--space", help="the search space: name=v1,v2 words (see above)"),
+    power_cmd: str | None = typer.Option(
+        None, "--power-cmd", metavar="CMD", help="a command that prints the machine's watts (a smart plug's CLI)"),
     objective: str | None = typer.Option(
-        None, "--objective", help="decode@32k, prefill@8k or balanced (default; decode at 4k)"),
+        None, "--objective",
+        help="decode@32k, prefill@8k, balanced (default; decode at 4k) or energy (tokens per joule at 4k)"),
     budget: str | None = typer.Option(None, "--budget", help="trials (e.g. 20) or time (e.g. 30m) for the search"),
     repeats: int = typer.Option(3, "--repeats", min=2, max=50, help="requests per figure and trial"),
     gen_tokens: int = typer.Option(64, "--gen-tokens", min=8, max=4096, help="tokens generated per decode request"),
@@ -107,6 +110,9 @@ def tune(
                            server=servers[0] if len(servers) == 1 else None, budget_trials=trials, budget_s=seconds,
                            repeats=repeats, seed=seed, timeout_s=timeout, db=db, command=sanitized_command(),
                            gen_tokens=gen_tokens)
+    opts.power_cmd = power_cmd
+    if opts.objective.kind == "energy" and power_cmd is None:
+        _need_power_source()
     with RichProgress() as progress:
         summary = tune_job(opts, progress, resume=resume)
     launcher = _launcher(summary, export, port) if export else None
@@ -189,3 +195,17 @@ def _render(summary: dict[str, Any], *, to_stderr: bool = False, console: Consol
     if summary["status"] != "complete":
         console.print(safe_text(f"campaign {summary['status']}: {summary.get('reason') or ''} "
                                 f"(continue it with rigbench tune --resume {summary['campaign_id']})"))
+
+
+def _need_power_source() -> None:
+    """--objective energy measures tokens per joule: without a power source it cannot score a trial."""
+    from rigbench.energy.detect import detect_sources
+    from rigbench.errors import UsageError
+
+    found = detect_sources()
+    try:
+        if not found.sources:
+            raise UsageError(f"--objective energy needs a power source; {found.statement()}",
+                             "see docs/energy.md for NVML, RAPL (root) and IOReport, or tune for decode@4k")
+    finally:
+        found.close()

@@ -53,6 +53,7 @@ class CompareOptions:
     db: str | None = None
     command: str = ""
     notes: list[str] = field(default_factory=list)
+    power_cmd: str | None = None  # never stored: it may hold a smart plug's password
 
 
 def compare_job(opts: CompareOptions, progress: Progress | None = None) -> dict[str, Any]:
@@ -119,8 +120,11 @@ class _Compare:
 
         gen_tokens = self._check()
         self.progress.stage("reading this machine")
+        from rigbench.energy.sampler import energy_monitors
+
+        energy = energy_monitors(self.opts.power_cmd) if self.opts.a.live or self.opts.b.live else []
         with recorded_run(self.store, kind="compare", params=self._params(gen_tokens), command=self.opts.command,
-                          machine=machine_facts(), measured=_measured, monitors=[MachineLoad()]) as rec:
+                          machine=machine_facts(), measured=_measured, monitors=[MachineLoad(), *energy]) as rec:
             self._rec, self.run_id = rec, rec.run_id
             for n in self.opts.notes:
                 self.note(n)
@@ -301,6 +305,14 @@ def compare_summary(store: Store, run_id: int) -> dict[str, Any]:
         return [r for r in rows if r["phase"] == "compare" and r["role"] == side.name]
 
     result = compare_result(rows_of(sides["a"]), rows_of(sides["b"]), session=session)
+    from rigbench.jobs.energy import load_energy
+    from rigbench.measure.energy_compare import energy_compare
+
+    here = load_energy(store, run_id)
+    energy = energy_compare(rows_of(sides["a"]), load_energy(store, sides["a"].run_id or 0) if sides["a"].kind == "run"
+                            else here, rows_of(sides["b"]),
+                            load_energy(store, sides["b"].run_id or 0) if sides["b"].kind == "run" else here,
+                            session=session)
     out: dict[str, Any] = {
         "compare_id": run_id, "run_id": run_id, "kind": "compare", "status": run["status"],
         "reason": run.get("reason"), "created_at": run["created_at"],
@@ -309,6 +321,7 @@ def compare_summary(store: Store, run_id: int) -> dict[str, Any]:
         "interleaved": sides["a"].live and sides["b"].live,
         "other_load": (run.get("extra") or {}).get("other_load"),
         **result,
+        "energy": energy,
         "params": params, "notes": [*(run.get("notes") or []), *overrun_notes(rows)], "command": run.get("command"),
         "tool_version": run.get("tool_version"), "machine": run.get("machine_facts") or {},
         "requests": {"total": len(rows), "failed": sum(1 for r in rows if r["status"] != "ok")},

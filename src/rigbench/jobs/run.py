@@ -42,6 +42,9 @@ class RunOptions:
     db: str | None = None
     command: str = ""
     extra_params: dict[str, Any] = field(default_factory=dict)
+    power_cmd: str | None = None  # never stored: it may hold a smart plug's password
+    energy_idle_s: float = 3.0  # the idle baseline once the server is up (0: none)
+    energy: bool = True
 
     def params(self) -> dict[str, Any]:
         return {
@@ -91,8 +94,11 @@ def _run(store: Store, opts: RunOptions, progress: Progress, resume: int | None)
     preflight(opts.spec)
     progress.stage("reading this machine")
     machine = machine_facts()
+    from rigbench.energy.sampler import energy_monitors
+
+    monitors = energy_monitors(opts.power_cmd, idle_s=opts.energy_idle_s) if opts.energy else []
     with recorded_run(store, kind="run", spec=opts.spec, params=opts.params(), command=opts.command,
-                      machine=machine, resume=resume) as rec:
+                      machine=machine, resume=resume, monitors=monitors) as rec:
         _measure(rec, opts, machine, progress)
     progress.stage("done")
     return run_summary(store, rec.run_id)

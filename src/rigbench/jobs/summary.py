@@ -137,6 +137,10 @@ def run_summary(store: Store, run_id: int) -> dict[str, Any]:
     notes = ([overrun["statement"]] if overrun else []) + list(run.get("notes") or [])
     kv = [k for k in log.get("kv_cache") or [] if isinstance(k, dict)]
     fill_s, fill = fill_figures(points, native, granted)
+    verdict_ = verdict(points, native, session=derived["session"], granted_context=granted)
+    from rigbench.jobs.energy import run_energy
+
+    energy, cost = run_energy(store, run_id, run, rows, points, depth=verdict_.get("at_depth"))
     out: dict[str, Any] = {
         "run_id": run_id,
         "status": run["status"],
@@ -192,7 +196,9 @@ def run_summary(store: Store, run_id: int) -> dict[str, Any]:
         },
         "points": points,
         "ceiling": ceiling_statement(basis, points),
-        "verdict": verdict(points, native, session=derived["session"], granted_context=granted),
+        "verdict": verdict_,
+        "energy": energy,
+        "cost": cost,
         "server": {"unavailable": facts.get("unavailable") or [], "endpoints": facts.get("endpoints") or {},
                    "counters": server_counters(rows), "max_tokens_ignored": overrun},
         "sweep_cost": sweep_cost(rows),

@@ -169,7 +169,7 @@ class _Lab:
         self.progress.stage("reading this machine")
         with recorded_run(self.store, kind="lab", spec=self.base_spec, params=self._params(),
                           command=self.opts.command, machine=machine_facts(), measured=_measured,
-                          monitors=[MachineLoad()]) as rec:
+                          monitors=[MachineLoad(), *_energy()]) as rec:
             self._rec, self.run_id = rec, rec.run_id
             for n in self.opts.notes:
                 self.note(n)
@@ -334,3 +334,10 @@ def _bundled() -> str:
 
 def _measured(store: Store, run_id: int) -> bool:
     return any(r["phase"] == "lab" for r in store.requests(run_id))
+
+
+def _energy() -> list[Any]:
+    """The energy sampler (sources detected here; none: the lab's notes say so)."""
+    from rigbench.energy.sampler import energy_monitors
+
+    return list(energy_monitors())

@@ -118,8 +118,16 @@ def lab_summary(store: Store, run_id: int) -> dict[str, Any]:
         "depths": params.get("planned_depths") or [], "repeats": params.get("repeats"),
         "gen_tokens": params.get("gen_tokens"), "mode": params.get("mode"),
         "other_load": extra.get("other_load"), "params": params,
+        "energy": _energy(store, run_id, rows),
         "notes": [*(run.get("notes") or []), *overrun_notes(rows)],
         "command": run.get("command"), "tool_version": run.get("tool_version"),
         "machine": run.get("machine_facts") or {},
         "requests": {"total": len(rows), "failed": sum(1 for r in rows if r["status"] != "ok")},
     }
+
+
+def _energy(store: Store, run_id: int, rows: list[dict[str, Any]]) -> dict[str, Any]:
+    """Each arm's decode energy (``energy`` objects by arm name), from the lab's stored readings."""
+    from rigbench.jobs.energy import arms_energy
+
+    return arms_energy(store, run_id, [r for r in rows if r.get("phase") == "lab"])

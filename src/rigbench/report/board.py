@@ -27,9 +27,11 @@ from rigbench.report.card import fmt_bytes, fmt_num
 from rigbench.report.safe import md_cell, one_line, safe_text, visible
 
 __all__ = [
+    "ENERGY_HEADERS",
     "HEADERS",
     "BoardRow",
     "SortKey",
+    "api_line",
     "board_csv",
     "board_json",
     "board_markdown",
@@ -73,6 +75,10 @@ class BoardRow:
     best_concurrency: int | None = None
     knee: int | None = None
     load: bool = False
+    j_per_token: float | None = None  # gross decode joules per generated token at ``depth``
+    energy_covers: str | None = None  # what the power source measured (cpu_package + dram, gpu_board, system)
+    electricity_per_mtok: float | None = None  # electricity for 1M generated tokens, at the run's (or board's) price
+    currency: str = ""
 
     @property
     def at_working_depth(self) -> bool:
@@ -133,8 +139,24 @@ def load_row(s: Mapping[str, Any]) -> BoardRow:
     )
 
 
-def board_row(s: Mapping[str, Any]) -> BoardRow:
-    """One row from a ``run_summary`` (or a ``load_summary``)."""
+def _energy(s: Mapping[str, Any], point: Mapping[str, Any],
+            price: Mapping[str, Any] | None) -> tuple[float | None, str | None, float | None, str]:
+    """J/token at the row's depth, what it covers, and the electricity for 1M tokens at ``price``
+    (the board's ``--electricity-price``) or at the price stored with the run."""
+    from rigbench.measure.cost import electricity_per_mtok
+
+    e = point.get("energy") or {}
+    jpt = e.get("j_per_token")
+    price = price or ((s.get("params") or {}).get("prices") or {}).get("electricity")
+    if jpt is None or not price:
+        return jpt, e.get("covers"), None, ""
+    return jpt, e.get("covers"), electricity_per_mtok(float(jpt), float(price["value"])), \
+        str(price.get("currency") or "")
+
+
+def board_row(s: Mapping[str, Any], electricity: Mapping[str, Any] | None = None) -> BoardRow:
+    """One row from a ``run_summary`` (or a ``load_summary``); ``electricity`` ({"value", "currency"}
+    per kWh) prices every row alike."""
     if s.get("kind") == "load":
         return load_row(s)
     model = s.get("model") or {}
@@ -142,6 +164,7 @@ def board_row(s: Mapping[str, Any]) -> BoardRow:
     depth = v.get("at_depth")
     point: Mapping[str, Any] = next((p for p in s.get("points") or [] if p.get("depth") == depth), {}) \
         if depth is not None else {}
+    jpt, covers, elec, currency = _energy(s, point, electricity)
     if v.get("basis") == "session":  # an agent session: its medians over turns
         ses = s.get("session") or {}
         point = {"prefill_tok_s": ses.get("prefill_median_tok_s"), "ttft_ms": ses.get("ttft_median_ms")}
@@ -166,6 +189,7 @@ def board_row(s: Mapping[str, Any]) -> BoardRow:
         pct_of_ceiling=point.get("pct_of_ceiling"), verdict=v.get("class"),
         machine=str(machine.get("hostname") or "?"), engine=_engine_label(e), config=config,
         session=v.get("basis") == "session", quality_suite=_suite_label(q),
+        j_per_token=jpt, energy_covers=covers, electricity_per_mtok=elec, currency=currency,
     )
 
 
@@ -200,7 +224,8 @@ def _matches(value: str, wanted: str | None) -> bool:
 
 
 def build_board(summaries: Iterable[Mapping[str, Any]], *, sort: SortKey = "quality", machine: str | None = None,
-                engine: str | None = None, model: str | None = None, all_runs: bool = False) -> list[BoardRow]:
+                engine: str | None = None, model: str | None = None, all_runs: bool = False,
+                electricity: Mapping[str, Any] | None = None) -> list[BoardRow]:
     """Rows for the runs that measured something (complete or incomplete), filtered by
     machine, engine and model (case-insensitive substrings), the newest run of each
     configuration unless ``all_runs``, sorted best first."""
@@ -208,7 +233,7 @@ def build_board(summaries: Iterable[Mapping[str, Any]], *, sort: SortKey = "qual
     for s in summaries:
         if s.get("status") not in ("complete", "incomplete"):
             continue
-        r = board_row(s)
+        r = board_row(s, electricity)
         if r.decode_tok_s is None and r.quality is None and r.best_aggregate_tok_s is None:
             continue
         if _matches(r.machine, machine) and _matches(r.engine, engine) and _matches(r.model, model):
@@ -280,25 +305,42 @@ def _cells(r: BoardRow, marks: Mapping[str | None, str] | None = None) -> list[s
 
 
 LOAD_HEADERS = ("Best aggregate tok/s", "Knee (agents)")
+ENERGY_HEADERS = ("J/token", "Power covers", "Electricity /1M tok")
 
 
 def _has_load(rows: Sequence[BoardRow]) -> bool:
     return any(r.load for r in rows)
 
 
+def _has_energy(rows: Sequence[BoardRow]) -> bool:
+    return any(r.j_per_token is not None for r in rows)
+
+
 def _headers(rows: Sequence[BoardRow]) -> tuple[str, ...]:
-    """The board's columns: the two load columns only when it holds a load run."""
-    return (*HEADERS[:10], *LOAD_HEADERS, *HEADERS[10:]) if _has_load(rows) else HEADERS
+    """The board's columns: the two load columns only when it holds a load run, the energy
+    columns (before Run) only when some row has a power source."""
+    return (*HEADERS[:10], *(LOAD_HEADERS if _has_load(rows) else ()), *HEADERS[10:12],
+            *(ENERGY_HEADERS if _has_energy(rows) else ()), HEADERS[12])
+
+
+def _energy_cells(r: BoardRow) -> list[str]:
+    from rigbench.energy.prices import Price
+
+    cost = Price(r.electricity_per_mtok, r.currency).fmt(r.electricity_per_mtok) \
+        if r.electricity_per_mtok is not None else "—"
+    return [f"{r.j_per_token:.3g}" if r.j_per_token is not None else "—",
+            (r.energy_covers or "—").replace("_", " "), cost]
 
 
 def _row_cells(r: BoardRow, rows: Sequence[BoardRow], marks: Mapping[str | None, str] | None = None) -> list[str]:
+    """A row's cells in ``_headers(rows)``'s order."""
     cells = _cells(r, marks)
-    if not _has_load(rows):
-        return cells
-    agg = (f"{fmt_num(r.best_aggregate_tok_s)} @{r.best_concurrency}" if r.best_aggregate_tok_s is not None
-           else "—")
-    knee = str(r.knee) if r.knee is not None else ("none" if r.load else "—")
-    return [*cells[:10], agg, knee, *cells[10:]]
+    load: list[str] = []
+    if _has_load(rows):
+        load = [f"{fmt_num(r.best_aggregate_tok_s)} @{r.best_concurrency}" if r.best_aggregate_tok_s is not None
+                else "—", str(r.knee) if r.knee is not None else ("none" if r.load else "—")]
+    energy = _energy_cells(r) if _has_energy(rows) else []
+    return [*cells[:10], *load, *cells[10:12], *energy, cells[12]]
 
 
 def _footnote(rows: Sequence[BoardRow]) -> str:
@@ -310,6 +352,9 @@ def _footnote(rows: Sequence[BoardRow]) -> str:
     if _has_load(rows):
         text += (" Load runs: decode is each stream's at the knee (the most streams at once that each kept the "
                  "run's SLO), best aggregate @ its streams.")
+    if _has_energy(rows):
+        text += (" J/token: gross decode joules per generated token there (idle draw included), over what the "
+                 "power source covers; electricity for 1M tokens at the run's --electricity-price (or the board's).")
     text += " Quality: machine-graded, 0-5"
     order = suite_order(rows)
     marks = _suite_marks(rows)
@@ -323,7 +368,7 @@ def _footnote(rows: Sequence[BoardRow]) -> str:
 
 
 _NUMERIC = {"Quality /5", "Decode tok/s", "Prefill tok/s", "TTFT ms", "Disk", "Native ctx", "% of ceiling", "Run",
-            *LOAD_HEADERS}
+            *LOAD_HEADERS, "J/token", "Electricity /1M tok"}
 
 
 def board_table(rows: Sequence[BoardRow], *, sort: SortKey = "quality") -> Table:
@@ -336,7 +381,7 @@ def board_table(rows: Sequence[BoardRow], *, sort: SortKey = "quality") -> Table
               collapse_padding=True)
     marks = _suite_marks(rows)
     headers = _headers(rows)
-    table_headers = (*headers[:-3], "Run")
+    table_headers = [h for h in headers if h not in ("Machine", "Engine")]
     body = [[visible(c) for c in _row_cells(r, rows, marks)] for r in rows]  # widths from what is shown
     for h in table_headers:
         i = headers.index(h)
@@ -351,10 +396,25 @@ def board_table(rows: Sequence[BoardRow], *, sort: SortKey = "quality") -> Table
         model = safe_text(cells[0])
         model.append_text(safe_text(f"\n{r.machine} · {engine}", "dim"))
         run = str(r.run_id) + ("" if r.status == "complete" else "†")
-        extra = cells[10:12] if _has_load(rows) else []
-        t.add_row(model, *map(safe_text, cells[1:9]), safe_text(cells[9], style), *map(safe_text, extra),
-                  safe_text(run))
+        extra = [safe_text(cells[headers.index(h)]) for h in table_headers[10:-1]]
+        t.add_row(model, *map(safe_text, cells[1:9]), safe_text(cells[9], style), *extra, safe_text(run))
     return t
+
+
+def api_line(rows: Sequence[BoardRow], api: Mapping[str, Any]) -> str:
+    """The board's cost statement: an API's price beside the cheapest and dearest electricity."""
+    from rigbench.energy.prices import Price
+
+    p = Price(float(api["value"]), str(api.get("currency") or ""))
+    text = f"1M tokens by API: {p.fmt(p.value)}"
+    costs = [r for r in rows if r.electricity_per_mtok is not None]
+    if costs:
+        lo = min(costs, key=lambda r: r.electricity_per_mtok or 0.0)
+        text += (f"; in electricity here from {Price(0, lo.currency).fmt(lo.electricity_per_mtok or 0.0)} "
+                 f"(run {lo.run_id}, {lo.model})")
+    else:
+        text += "; no row has both a power source and an electricity price"
+    return text
 
 
 def board_markdown(rows: Sequence[BoardRow]) -> str:
@@ -373,7 +433,8 @@ def board_markdown(rows: Sequence[BoardRow]) -> str:
 _CSV_FIELDS = ("run_id", "status", "created_at", "model", "quant", "quality", "quality_ci_low", "quality_ci_high",
                "decode_tok_s", "depth", "at_working_depth", "prefill_tok_s", "ttft_ms", "disk_bytes",
                "native_context", "pct_of_ceiling", "verdict", "machine", "engine", "quality_suite",
-               "best_aggregate_tok_s", "best_concurrency", "knee")
+               "best_aggregate_tok_s", "best_concurrency", "knee", "j_per_token", "energy_covers",
+               "electricity_per_mtok", "currency")
 
 
 def board_csv(rows: Sequence[BoardRow]) -> str:

@@ -11,7 +11,7 @@ from rich.text import Text
 
 from rigbench.report.safe import safe_text
 
-__all__ = ["card", "counters_statement", "fmt_bytes", "fmt_num"]
+__all__ = ["card", "counters_statement", "fmt_bytes", "fmt_num", "fmt_sig"]
 
 
 def fmt_num(v: float | int | None, nd: int = 1, *, dash: str = "—") -> str:
@@ -20,6 +20,11 @@ def fmt_num(v: float | int | None, nd: int = 1, *, dash: str = "—") -> str:
     if isinstance(v, int) or (isinstance(v, float) and v.is_integer() and nd == 0):
         return f"{int(v):,}"
     return f"{v:,.{nd}f}"
+
+
+def fmt_sig(v: float | None, digits: int = 3, *, dash: str = "—") -> str:
+    """A figure that spans orders of magnitude (joules per token) to ``digits`` significant digits."""
+    return dash if v is None else f"{v:.{digits}g}"
 
 
 def fmt_bytes(n: int | None) -> str:
@@ -87,6 +92,12 @@ def _facts_table(s: Mapping[str, Any]) -> Table:
     ceiling = s.get("ceiling")
     if ceiling:
         t.add_row("Ceiling", safe_text(ceiling.get("statement", "")))
+    energy = s.get("energy") or {}
+    if energy.get("statement"):
+        t.add_row("Energy", safe_text(energy["statement"]))
+    cost = s.get("cost") or {}
+    if cost.get("statement"):
+        t.add_row("Cost", safe_text(cost["statement"]))
     q = s.get("quality")
     if q and q.get("score") is not None:
         cats = ", ".join(f"{k} {v:.2f}" for k, v in sorted((q.get("categories") or {}).items()) if v is not None)
@@ -130,6 +141,11 @@ def _points_table(s: Mapping[str, Any]) -> Table:
     has_ceiling = any(p.get("pct_of_ceiling") is not None for p in s["points"])
     if has_ceiling:
         t.add_column("Ceiling", justify="right")
+    has_energy = any((p.get("energy") or {}).get("j_per_token") is not None for p in s["points"])
+    if has_energy:
+        t.add_column("Watts", justify="right")
+        t.add_column("J/tok", justify="right")
+        t.add_column("Prefill J/tok", justify="right")
     t.add_column("Gen", justify="right")
     t.add_column("Cache", justify="center")
     for p in s["points"]:
@@ -145,6 +161,9 @@ def _points_table(s: Mapping[str, Any]) -> Table:
         if has_ceiling:
             pct = p.get("pct_of_ceiling")
             row.append("—" if pct is None else f"{pct:.0f}% of {fmt_num(p.get('ceiling_tok_s'), 0)}")
+        if has_energy:
+            e = p.get("energy") or {}
+            row += [fmt_num(e.get("watts")), fmt_sig(e.get("j_per_token")), fmt_sig(e.get("prefill_j_per_token"))]
         gen = fmt_num(p.get("generated_tokens"), 0)
         if p.get("failed"):
             gen += f" ({p['failed']} failed)"

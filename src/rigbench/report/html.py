@@ -16,6 +16,7 @@ from datetime import datetime, timezone
 from typing import Any
 
 from rigbench.errors import UsageError
+from rigbench.report.card import fmt_sig
 from rigbench.store import Store
 
 __all__ = ["collect", "leaderboard_rows", "render_html"]
@@ -243,6 +244,8 @@ def render_html(summaries: Sequence[Mapping[str, Any]], *, generated_at: str | N
         generated_at=generated_at or datetime.now(timezone.utc).isoformat(timespec="seconds"),
         tool_version=__version__, num=_num, bytes=_bytes, value=_value, label=_label, lab=_lab_cells,
         has_ceiling=lambda s: any(p.get("pct_of_ceiling") is not None for p in s.get("points") or []),
+        has_energy=lambda s: any((p.get("energy") or {}).get("j_per_token") is not None for p in s.get("points") or []),
+        sig=fmt_sig,
     )
 
 

@@ -185,6 +185,9 @@ def compare_card(s: Mapping[str, Any]) -> RenderableType:
                 parts.append(session_curve(ss, label=k.upper()))
     parts.append(Text.assemble(("Verdict: ", "bold"), _verdict(s.get("verdict")), " — ",
                                safe_text(s.get("statement", ""))))
+    energy = s.get("energy") or {}
+    if energy.get("statement"):
+        parts.append(Text.assemble(("Energy: ", "bold"), safe_text(energy["statement"])))
     notes = list(s.get("notes") or [])
     if notes:
         nt = Text("Notes:\n", style="bold")

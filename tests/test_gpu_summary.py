@@ -71,11 +71,16 @@ def write_batched(path: Path) -> None:
 
 
 @pytest.mark.timeout(300)
-def test_the_load_tables_from_a_fake_server_run(cli: Any, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_the_load_tables_from_a_fake_server_run(cli: Any, tmp_path: Path, capsys: pytest.CaptureFixture[str],
+                                                monkeypatch: pytest.MonkeyPatch) -> None:
     res = tmp_path / "results"
     res.mkdir()
     (tmp_path / "stub").mkdir()
     (tmp_path / "stub" / "pynvml.py").write_text(STUB)
+    # rigbench's own NVML source reads the same stub (in this process): its stored readings
+    # give the "J/token (rigbench)" column, beside the trace's
+    monkeypatch.syspath_prepend(str(tmp_path / "stub"))
+    monkeypatch.delitem(sys.modules, "pynvml", raising=False)
     trace = res / "nvml_trace.jsonl"
     env = {**os.environ, "PYTHONPATH": f"{tmp_path / 'stub'}{os.pathsep}{os.environ.get('PYTHONPATH', '')}"}
     tracer = subprocess.Popen([sys.executable, str(BENCH / "nvml_trace.py"), "--out", str(trace), "--interval", "0.05",
@@ -119,8 +124,13 @@ def test_the_load_tables_from_a_fake_server_run(cli: Any, tmp_path: Path, capsys
         assert cells[10] == f"{BATCHED[c]:,.1f}"  # S_TG at the same batch size, npp 128 for depth 0
         server_rate = lv["server_tokens"] / lv["wall_s"]
         assert cells[11] == f"{(server_rate - BATCHED[c]) / BATCHED[c] * 100:+.1f}%"
-        # two stub GPUs at 600 W on average: J/token from the counter over the level's span
+        # two stub GPUs at 600 W on average: J/token from the counter over the level's span,
+        # and rigbench's own figure from its stored readings of the same stub
         jc = float(cells[13])
+        assert float(cells[12]) == pytest.approx(jc, rel=0.05)
+        # rigbench load --json carries the same figure per level (the energy sampler runs for load)
+        assert lv["energy"]["source"] == "nvml" and lv["energy"]["j_per_token"] == pytest.approx(float(cells[12]),
+                                                                                                  rel=0.01)
         assert jc == pytest.approx(600.0 * lv["wall_s"] / lv["generated_tokens"], rel=0.12)
         # the integrated power against the exact counter: within 5% per level
         assert abs(float(cells[15].rstrip("%"))) < 5.0

@@ -13,7 +13,7 @@ from rigbench.client.probe import unavailable_note
 from rigbench.client.stream import Timeouts
 from rigbench.errors import UsageError
 from rigbench.jobs.bench import Bench
-from rigbench.jobs.lifecycle import Recording, recorded_run, stored_run_to_resume
+from rigbench.jobs.lifecycle import Monitor, Recording, recorded_run, stored_run_to_resume
 from rigbench.jobs.load import LoadPlan, measure_levels
 from rigbench.jobs.load_summary import load_summary
 from rigbench.jobs.monitors import MachineLoad
@@ -72,8 +72,12 @@ def run_load(opts: LoadOptions, progress: Progress | None = None, *, resume: int
         for spec in opts.specs:
             preflight(spec)
         progress.stage("reading this machine")
+        from rigbench.energy.sampler import energy_monitors
+
+        # the energy sampler as for every other kind: each level's J/token (load_summary)
+        monitors: list[Monitor] = [MachineLoad(), *energy_monitors()]
         with recorded_run(store, kind="load", spec=opts.specs[0], params=opts.params(), command=opts.command,
-                          machine=machine_facts(), resume=resume, monitors=[MachineLoad()]) as rec:
+                          machine=machine_facts(), resume=resume, monitors=monitors) as rec:
             _measure(rec, opts, progress)
         progress.stage("done")
         return load_summary(store, rec.run_id)

@@ -28,9 +28,8 @@ def _levels_info(run: dict[str, Any]) -> dict[str, Any]:
     return levels if isinstance(levels, dict) else {}
 
 
-def figures_of_run(store: Store, run: dict[str, Any]) -> LoadFigures:
-    """The figures of a stored load run: only each level's finished attempt counts."""
-    params = run.get("params") or {}
+def _finished_rows(store: Store, run: dict[str, Any]) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    """The finished levels' info, and their rows: only each level's finished attempt counts."""
     info = {k: v for k, v in _levels_info(run).items() if isinstance(v, dict) and v.get("done")}
     rows = []
     for row in store.requests(int(run["id"]), phase="load"):
@@ -38,11 +37,35 @@ def figures_of_run(store: Store, run: dict[str, Any]) -> LoadFigures:
         lv = info.get(str(extra.get("level")))
         if lv is not None and extra.get("attempt", 0) == lv.get("attempt", 0):
             rows.append(row)
+    return info, rows
+
+
+def figures_of_run(store: Store, run: dict[str, Any]) -> LoadFigures:
+    """The figures of a stored load run: only each level's finished attempt counts."""
+    params = run.get("params") or {}
+    info, rows = _finished_rows(store, run)
     slo_d = params.get("slo_decode_tok_s")
     slo_t = params.get("slo_ttft_ms")
     return load_figures(rows, info,
                         slo_decode_tok_s=float(slo_d) if isinstance(slo_d, (int, float)) else DEFAULT_SLO_DECODE_TOK_S,
                         slo_ttft_ms=float(slo_t) if isinstance(slo_t, (int, float)) else None)
+
+
+def _with_energy(store: Store, run: dict[str, Any], levels: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Each level gains ``energy`` (measure.energy.level_energy over the level's span; every
+    field null where no power source was read): an addition to the contract."""
+    from rigbench.jobs.energy import levels_energy
+
+    _, rows = _finished_rows(store, run)
+    by_level: dict[int, list[dict[str, Any]]] = {}
+    for row in rows:
+        level = (row.get("extra") or {}).get("level")
+        if isinstance(level, int):
+            by_level.setdefault(level, []).append(row)
+    energy = levels_energy(store, int(run["id"]), by_level)
+    for lv in levels:
+        lv["energy"] = energy.get(int(lv["concurrency"]))
+    return levels
 
 
 def load_summary(store: Store, run_id: int) -> dict[str, Any]:
@@ -64,7 +87,7 @@ def load_summary(store: Store, run_id: int) -> dict[str, Any]:
         "kind": "load",
         "status": run["status"],
         "reason": run.get("reason"),
-        "levels": [lv.to_json() for lv in figs.levels],
+        "levels": _with_energy(store, run, [lv.to_json() for lv in figs.levels]),
         "best": None if figs.best is None else {"concurrency": figs.best.concurrency,
                                                  "aggregate_tok_s": figs.best.aggregate_tok_s,
                                                  "tokens_per_hour": figs.best.tokens_per_hour},

@@ -41,8 +41,9 @@ LOAD_DEPTHS=${LOAD_DEPTHS:-0 4096}
 LOAD_GEN=128; LOAD_REQS=3; LOAD_MARGIN=1024  # context per slot = depth + gen + margin (the conversation grows by 3 turns)
 LOAD_TIMEBOX=${LOAD_TIMEBOX:-150}          # seconds per (model, -np, depth)
 ENERGY_PRICE=${ENERGY_PRICE:-0.30/kWh}; API_PRICE=${API_PRICE:-3.00/Mtok}
-SPLIT_MODES=${SPLIT_MODES:-none layer row rpc}
-SPLIT_TIMEBOX=${SPLIT_TIMEBOX:-110}        # seconds per split run and per split load
+SPLIT_MODES=${SPLIT_MODES:-none layer row rpc}   # the first model: -sm none is the same machine's one-GPU reference
+SPLIT_MODES_REST=${SPLIT_MODES_REST:-layer row}  # the other models, so that the two-GPU round fits one call
+SPLIT_TIMEBOX=${SPLIT_TIMEBOX:-90}         # seconds per split run and per split load
 BANDWIDTH=${BANDWIDTH:-}   # --bandwidth for the cards (h100, 3350 ...); empty: the card names the GPU from the boot log
 want() { case " $MODELS " in *" $1 "*) return 0 ;; esac; return 1; }
 stage() { case " $STAGES " in *" $1 "*) return 0 ;; esac; return 1; }
@@ -159,7 +160,10 @@ EOF
   if stage batched; then for m in $MODELS; do batched "$m"; done; fi
   if stage load; then for m in $MODELS; do [ "$m" = "$first" ] || load_model "$m"; done; fi
   # ---- two GPUs: one model split by llama.cpp (-sm layer, -sm row) and over its RPC backend ----
-  if stage split; then for m in $MODELS; do split_model "$m"; done; fi
+  if stage split; then
+    split_model "$first" $SPLIT_MODES
+    for m in $MODELS; do [ "$m" = "$first" ] || split_model "$m" $SPLIT_MODES_REST; done
+  fi
   ts "pipeline end"
   [ -f "$W/nvml_trace.pid" ] && kill "$(cat "$W/nvml_trace.pid")" 2>/dev/null
   mark all
@@ -211,10 +215,11 @@ wait_port() {  # host port seconds
 
 # one model over two GPUs: -sm none (one GPU, the same machine's reference), -sm layer, -sm row,
 # and the RPC backend (one ggml-rpc-server per GPU on loopback, llama-server with no CUDA device of its own)
-split_model() {
+split_model() {  # model mode...
   local m=$1 mode key extra env_pre pids p
+  shift
   done_ "gen_$m" || return 0
-  for mode in $SPLIT_MODES; do
+  for mode in "$@"; do
     key="split_${m}_${mode}"
     done_ "$key" && continue
     pids=""
@@ -232,11 +237,11 @@ split_model() {
     esac
     ts "split $m $mode: rigbench run"
     tb "$SPLIT_TIMEBOX" "${env_pre[@]}" python3 -m rigbench run --db "$DB" "$M/$m.gguf" --server "$BIN/llama-server" \
-      -ngl 99 -fa on -c 36864 --depths 0,4k,16k --repeats 3 --gen-tokens 128 --no-quality \
+      -ngl 99 -fa on -c 36864 --depths 0,4k --repeats 3 --gen-tokens 128 --no-quality \
       ${BANDWIDTH:+--bandwidth "$BANDWIDTH"} --json -- "${extra[@]}" > "$RES/${key}_run.json" 2> "$L/80_${key}_run.err"
     ts "split $m $mode: rigbench load"
     tb "$SPLIT_TIMEBOX" "${env_pre[@]}" python3 -m rigbench load --db "$DB" "$M/$m.gguf" --server "$BIN/llama-server" \
-      -np 4 -c $(( 4 * (LOAD_GEN + LOAD_MARGIN) )) -ngl 99 -fa on --concurrency 1,2,4,8 --depth 0 \
+      -np 16 -c $(( 16 * (LOAD_GEN + LOAD_MARGIN) )) -ngl 99 -fa on --concurrency 1,4,16 --depth 0 \
       --requests "$LOAD_REQS" --gen-tokens "$LOAD_GEN" --slo-decode-tok-s 30 \
       --json -- "${extra[@]}" > "$RES/${key}_load.json" 2> "$L/80_${key}_load.err"
     for p in $pids; do kill "$p" 2>/dev/null; done

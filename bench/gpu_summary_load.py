@@ -329,7 +329,7 @@ def energy_section(res: Path, st: Store, trace: tuple[Any, Any, Any, list[str]],
     files = sorted(res.glob("energy_*.json"))
     print("# Energy (NVML)\n")
     if devices:
-        print(f"Trace: {', '.join(devices)} (bench/nvml_trace.py, 10 readings a second).\n")
+        print(f"Trace: {', '.join(devices)} (bench/nvml_trace.py: counter, power and instant power of each GPU).\n")
     for f in files:
         run = load_json(f)
         if not run:

@@ -139,7 +139,7 @@ def test_the_load_tables_from_a_fake_server_run(cli: Any, tmp_path: Path, capsys
     assert gsl.knee_at(out["levels"], 30.0) == out["knee"]["concurrency"] == 8
     assert "Knee at 30 tok/s per stream: 8 (the run's: 8); at 100 tok/s: 2." in text
     assert "within the 5% goal" in text
-    assert "Trace: Stub GPU, Stub GPU" in text
+    assert "Trace: Stub GPU, Stub GPU (bench/nvml_trace.py" in text
     assert "x cheaper per token; 1M tokens cost" in text
 
 

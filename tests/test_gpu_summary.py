@@ -143,6 +143,51 @@ def test_the_load_tables_from_a_fake_server_run(cli: Any, tmp_path: Path, capsys
     assert "x cheaper per token; 1M tokens cost" in text
 
 
+@pytest.mark.timeout(300)
+def test_the_energy_tables_from_a_fake_server_run(cli: Any, tmp_path: Path, capsys: pytest.CaptureFixture[str],
+                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    res = tmp_path / "results"
+    res.mkdir()
+    (tmp_path / "stub").mkdir()
+    (tmp_path / "stub" / "pynvml.py").write_text(STUB)
+    monkeypatch.syspath_prepend(str(tmp_path / "stub"))
+    monkeypatch.delitem(sys.modules, "pynvml", raising=False)
+    trace = res / "nvml_trace.jsonl"
+    env = {**os.environ, "PYTHONPATH": f"{tmp_path / 'stub'}{os.pathsep}{os.environ.get('PYTHONPATH', '')}"}
+    tracer = subprocess.Popen([sys.executable, str(BENCH / "nvml_trace.py"), "--out", str(trace), "--interval", "0.05",
+                               "--max-s", "240"], env=env)
+    try:
+        for _ in range(100):
+            if trace.exists() and len(trace.read_text().splitlines()) > 2:
+                break
+            time.sleep(0.05)
+        script = Script(tokens=64, rate_tok_s=100.0, metrics=True, props=True, tokenize=True, timings=True)
+        with fake_process(script) as url:
+            r = cli("run", "--url", url, "--depths", "0,256", "--repeats", "2", "--gen-tokens", "64", "--no-quality",
+                    "--electricity-price", "0.30/kWh", "--json", "--db", str(res / "rigbench.db"))
+        assert r.code == 0, r.err
+        (res / "energy_fake.json").write_text(r.out)
+        time.sleep(0.3)
+    finally:
+        tracer.send_signal(signal.SIGTERM)
+        tracer.wait(10)
+    run = r.json()
+    capsys.readouterr()
+    gsl.main(res, "0.30/kWh")
+    text = capsys.readouterr().out
+    assert f"## per depth: fake (rigbench run, run {run['run_id']})" in text
+    rows = [[c.strip() for c in line.split("|")[1:-1]] for line in text.splitlines()
+            if line.startswith("| ") and len(line.split("|")) == 12 and line.split("|")[1].strip()[:1].isdigit()]
+    assert [row[0] for row in rows] == ["0", "256"]
+    for row, p in zip(rows, run["points"], strict=True):
+        e = p["energy"]
+        assert e["source"] == "nvml" and row[2] == f"{e['watts']:,.0f}"
+        assert e["watts"] == pytest.approx(600.0, rel=0.12)  # two stub GPUs, 600 W on average
+        # the trace's integrated power against its counter over the same decode windows
+        assert abs(float(row[9].rstrip("%"))) < 5.0
+    assert "Idle: " in text and "within the 5% goal" in text
+
+
 def test_batched_rows_and_cost() -> None:
     assert gsl.npp_for_depth(0) == 128 and gsl.npp_for_depth(4096) == 4096
     assert gsl.price_per_kwh("$0.30/kWh") == 0.30

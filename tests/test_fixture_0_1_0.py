@@ -130,7 +130,8 @@ def _figures(text: str) -> Counter[str]:
 
 
 # figures 0.1.0's cards print that today's do not, each with the reason (README.md there)
-_OLD_ONLY: dict[int, set[str]] = {}
+_RAM_IN_GIB = {"25.3"}  # the machine's RAM: 25.3 GB (10^9 bytes) then, 23.5 GiB now (units.py: memory is binary)
+_OLD_ONLY: dict[int, set[str]] = {1: _RAM_IN_GIB, 2: _RAM_IN_GIB, 6: _RAM_IN_GIB, 7: _RAM_IN_GIB, 8: _RAM_IN_GIB}
 
 
 @pytest.mark.parametrize("run_id", [i for i, _, _ in RUNS])

@@ -80,8 +80,6 @@ def test_one_failure_guard() -> None:
     assert len(classes) == 1 and not methods, (classes, methods)
 
 
-@pytest.mark.xfail(strict=True, raises=AssertionError,
-                   reason="issue 13 item 5: report/html.py still imports store, jobs, lab and measure")
 def test_report_imports_none_of_the_measuring_layers() -> None:
     bad = [f"report/{path.split('/', 1)[1]}:{line} {mod}" for path, tree in _modules().items()
            if path.startswith("report/") for mod, line in _imports(path, tree)
@@ -89,8 +87,6 @@ def test_report_imports_none_of_the_measuring_layers() -> None:
     assert not bad, "report/ imports measuring layers:\n" + "\n".join(bad)
 
 
-@pytest.mark.xfail(strict=True, raises=AssertionError,
-                   reason="issue 13 item 5: the HTML template still renders a renamed key as nothing")
 def test_the_html_templates_fail_on_an_unknown_name() -> None:
     text = "\n".join(p.read_text() for p in (SRC / "report").rglob("*.py"))
     assert "ChainableUndefined" not in text and "StrictUndefined" in text

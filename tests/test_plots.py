@@ -11,9 +11,18 @@ from rich.console import Console
 
 from rigbench.report.plots import PLOTS, figure, plot_series, save_figure, series_of, svg_text
 from rigbench.report.terminal import compare_card, decode_bars, session_curve, sparkline
+from rigbench.results import CompareResult, RunResult
 
 
-def run_summary_fixture() -> dict[str, Any]:
+def run_summary_fixture() -> RunResult:
+    return RunResult.from_json(run_summary_json())
+
+
+def compare_summary_fixture() -> CompareResult:
+    return CompareResult.from_json(compare_summary_json())
+
+
+def run_summary_json() -> dict[str, Any]:
     pts = [{"depth": d, "decode_tok_s": 80.0 - d / 1024, "decode_ci": [78.0 - d / 1024, 82.0 - d / 1024],
             "prefill_tok_s": 400.0 - d / 100, "ttft_ms": 100 + d / 4, "ttft_warm_ms": 60.0, "prompt_tokens": d + 40}
            for d in (0, 1024, 4096, 16384)]
@@ -25,7 +34,7 @@ def run_summary_fixture() -> dict[str, Any]:
             "session": {"per_turn": per, "decode_median_tok_s": 83.9, "decode_worst_tok_s": 77.0, "worst_turn": 5}}
 
 
-def compare_summary_fixture() -> dict[str, Any]:
+def compare_summary_json() -> dict[str, Any]:
     depths = [{"depth": d, "a_decode_tok_s": 60.0 - d / 2048, "b_decode_tok_s": 80.0 - d / 1024,
                "a_decode_ci": [58.0 - d / 2048, 61.0 - d / 2048], "b_decode_ci": [79.0 - d / 1024, 81.5 - d / 1024],
                "a_prefill_tok_s": 300.0, "b_prefill_tok_s": 420.0, "a_ttft_ms": 120.0 + d / 5, "b_ttft_ms": 90 + d / 6,
@@ -62,7 +71,8 @@ def test_series_from_a_run_and_a_compare() -> None:
     cmp = series_of(compare_summary_fixture())
     assert [s.label for s in cmp["decode"]] == ["A · server:/old/llama-server (b6000)",
                                                 "B · server:/new/llama-server (b6500)"]
-    long = {**compare_summary_fixture(), "a": {"text": "server:/home/me/src/llama.cpp/build/bin/llama-server"}}
+    long = CompareResult.from_json({**compare_summary_json(),
+                                    "a": {"text": "server:/home/me/src/llama.cpp/build/bin/llama-server"}})
     assert series_of(long)["decode"][0].label == "A · server:…/build/bin/llama-server"
     assert cmp["session"] == []
     both = plot_series([compare_summary_fixture(), run_summary_fixture()])
@@ -131,7 +141,8 @@ def test_decode_bars_golden() -> None:
 
 
 def test_session_curve_text() -> None:
-    s = run_summary_fixture()["session"]
+    s = run_summary_fixture().session
+    assert s is not None
     text = _text(session_curve(s))
     assert "decode tok/s per turn" in text and "worst dip 77.0 at turn 6" in text
     assert "up to 3,500 tokens" in text

@@ -33,7 +33,6 @@ from rich.text import Text
 from rigbench.cli.advise import render as advise_render
 from rigbench.cli.inspect import render as inspect_render
 from rigbench.cli.tune import _render as tune_render
-from rigbench.lab.card import lab_card
 from rigbench.report.board import (
     board_csv,
     board_markdown,
@@ -41,9 +40,11 @@ from rigbench.report.board import (
     build_board,
 )
 from rigbench.report.card import card
+from rigbench.report.lab import lab_card
 from rigbench.report.load import load_card
 from rigbench.report.safe import md_cell, one_line, plot_label, safe_console, safe_text, visible
 from rigbench.report.terminal import compare_card
+from rigbench.results import AnswerSample, CompareResult, LabResult, ReportEntry, RunResult, TuneResult
 from rigbench.testing.fake_server import FakeServer, Script
 from rigbench.tune.journal import render_journal
 
@@ -199,11 +200,11 @@ def gguf_facts(tmp_path_factory: pytest.TempPathFactory) -> Any:
 
 def _renderings(s: dict[str, Any], facts: Any) -> Iterator[tuple[str, Any]]:
     """(name, renderable or text) for every renderer, fed the tainted summaries ``s``."""
-    yield "card", card(s["run"])
-    yield "compare card", compare_card(s["compare"])
-    yield "lab card", lab_card(s["lab"])
+    yield "card", card(RunResult.from_json(s["run"]))
+    yield "compare card", compare_card(CompareResult.from_json(s["compare"]))
+    yield "lab card", lab_card(LabResult.from_json(s["lab"]))
     yield "load card", load_card(s["load"])
-    rows = build_board([{**s["run"], "status": "complete"}, {**s["load"], "status": "complete"}])
+    rows = build_board([RunResult.from_json({**s["run"], "status": "complete"}), {**s["load"], "status": "complete"}])
     yield "board", board_table(rows)
     yield "board md", board_markdown(rows)
     yield "board csv", board_csv(rows)
@@ -221,7 +222,7 @@ def _renderings(s: dict[str, Any], facts: Any) -> Iterator[tuple[str, Any]]:
     yield "advise", Group(*advise_render(advice))
     tune = {**s["tune"], "journal": render_journal(s["tune"])}
     buf = io.StringIO()
-    tune_render(tune, console=Console(file=buf, width=160, color_system=None))
+    tune_render(TuneResult.from_json(tune), console=Console(file=buf, width=160, color_system=None))
     yield "tune", buf.getvalue()
 
 
@@ -268,8 +269,12 @@ def test_html_report_and_plots_show_hostile_strings_as_text(summaries: dict[str,
     from rigbench.report.html import render_html
 
     values = itertools.cycle(drawn)
-    html = render_html([_taint(summaries["run"], values), _taint(summaries["compare"], values),
-                        _taint(summaries["load"], values)],
+    html = render_html([ReportEntry(RunResult.from_json(_taint(summaries["run"], values)),
+                                    (AnswerSample(next(values), next(values)),)),
+                        ReportEntry(CompareResult.from_json(_taint(summaries["compare"], values))),
+                        ReportEntry(LabResult.from_json(_taint(summaries["lab"], values))),
+                        ReportEntry(_taint(summaries["load"], values), (), "load"),
+                        ReportEntry(TuneResult.from_json({**summaries["tune"], "journal": next(values)}))],
                        generated_at="2026-01-01T00:00:00+00:00")
     assert not FORBIDDEN.search(html) and "<script" not in html.lower()
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+from typing import Any
 
 import typer
 
@@ -51,10 +52,11 @@ def board(
         if where.active or by:  # the fleet's filters and views (label, machine id, build, dates)
             from rigbench.jobs.fleet import fleet_summaries
 
-            summaries = fleet_summaries(store, where)
+            summaries: list[Any] = list(fleet_summaries(store, where))
             machine = None  # matched in the store (hostname, label or machine id)
         else:
-            summaries = stored_run_summaries(store) + stored_load_summaries(store)
+            # the ranked kinds' runs, and load runs (their JSON: not typed yet)
+            summaries = [*stored_run_summaries(store), *stored_load_summaries(store)]
     finally:
         store.close()
     if by == "machine":

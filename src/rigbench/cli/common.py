@@ -36,6 +36,13 @@ def err() -> Console:
 
 
 def emit_json(obj: Any) -> None:
+    """``obj`` as JSON on stdout: a typed result (or a list of them) by its ``to_json()``."""
+    from rigbench.results import Result
+
+    if isinstance(obj, Result):
+        obj = obj.to_json()
+    elif isinstance(obj, list):
+        obj = [x.to_json() if isinstance(x, Result) else x for x in obj]
     sys.stdout.write(json.dumps(obj, indent=2, default=str) + "\n")
     sys.stdout.flush()
 

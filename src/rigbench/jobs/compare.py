@@ -12,6 +12,7 @@ rule ``measure.stats``'s); this module does the I/O.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -28,6 +29,7 @@ from rigbench.jobs.sides import SPEC_FORMS, Side, parse_side, with_model
 from rigbench.jobs.summary import software_json
 from rigbench.measure.plan import DEFAULT_DEPTHS, fit_context
 from rigbench.paths import run_dir
+from rigbench.results import CompareResult, CompareSide, Verdict
 from rigbench.store import Store, open_store
 from rigbench.workload.agent import DEFAULT_TURNS, build_turns
 from rigbench.workload.text import probe_text
@@ -56,7 +58,7 @@ class CompareOptions:
     power_cmd: str | None = None  # never stored: it may hold a smart plug's password
 
 
-def compare_job(opts: CompareOptions, progress: Progress | None = None) -> dict[str, Any]:
+def compare_job(opts: CompareOptions, progress: Progress | None = None) -> CompareResult:
     store = open_store(opts.db)
     try:
         return _Compare(store, opts, progress or NullProgress()).run()
@@ -114,7 +116,7 @@ class _Compare:
                 "repeats": self.opts.repeats, "gen_tokens": gen_tokens, "session": self.opts.session,
                 "session_turns": self.opts.session_turns, "timeout_s": self.opts.timeout_s, "order": "ABAB"}
 
-    def run(self) -> dict[str, Any]:
+    def run(self) -> CompareResult:
         from rigbench.jobs.monitors import MachineLoad
         from rigbench.model.machine import machine_facts
 
@@ -283,8 +285,27 @@ def _measured(store: Store, run_id: int) -> bool:
     return any(r["phase"] == "compare" for r in store.requests(run_id))
 
 
-def compare_summary(store: Store, run_id: int) -> dict[str, Any]:
-    """A compare run's evidence, recomputed from the database (the ``--json`` contract)."""
+def compare_summary(store: Store, run_id: int) -> CompareResult:
+    """A compare run's evidence, recomputed from the database (``to_json()``: the ``--json``
+    contract), each side with its own verdict against the two bars (the board's rows)."""
+    out = CompareResult.from_json(_compare_json(store, run_id))
+    return dataclasses.replace(out, a=_with_verdict(out, "a"), b=_with_verdict(out, "b"))
+
+
+def _with_verdict(s: CompareResult, name: str) -> CompareSide:
+    """A side judged alone: its decode at the working depth (a session: its sustained decode)."""
+    from rigbench.measure.points import verdict
+
+    side = s.side(name)
+    pts: list[dict[str, Any]] = [{"depth": p.depth, "decode_tok_s": p.side(name, "decode_tok_s")} for p in s.depths]
+    sess = (s.sessions or {}).get(name)
+    if s.mode == "session":
+        pts = [{"depth": sess.context_end or 0, "decode_tok_s": sess.decode_median_tok_s}] if sess else []
+    v = verdict(pts, side.native_context, granted_context=side.granted_context)
+    return dataclasses.replace(side, verdict=Verdict.from_json(v))
+
+
+def _compare_json(store: Store, run_id: int) -> dict[str, Any]:
     from rigbench.measure.compare import compare_result
     from rigbench.measure.overrun import overrun_notes
 

@@ -5,6 +5,7 @@ same summaries as every card; this module only groups them."""
 
 from __future__ import annotations
 
+import dataclasses
 from collections import defaultdict
 from collections.abc import Mapping
 from typing import Any
@@ -12,23 +13,24 @@ from typing import Any
 from rigbench.jobs.summary import run_summary
 from rigbench.measure.history import build_change, machine_rows
 from rigbench.measure.speed import figures
+from rigbench.results import RunResult
 from rigbench.store import Store
 from rigbench.store.filters import RunFilter
 
 __all__ = ["by_machine", "fleet_summaries", "history", "machine_name"]
 
 
-def fleet_summaries(store: Store, where: RunFilter | None = None) -> list[dict[str, Any]]:
+def fleet_summaries(store: Store, where: RunFilter | None = None) -> list[RunResult]:
     """Every depth-sweep or session run that measured something, summarised, with
-    ``fleet`` = its UUID, label, machine id and machine label."""
+    ``fleet`` = its UUID, label, machine id and machine label (a key beside the run's JSON)."""
     out = []
     for r in store.list_runs(kind="run", where=where):
         if r["status"] not in ("complete", "incomplete"):
             continue
         s = run_summary(store, int(r["id"]))
-        s["fleet"] = {"uuid": r.get("uuid"), "label": r.get("label"), "machine_uid": r.get("machine_uid"),
-                      "machine_label": r.get("machine_label")}
-        out.append(s)
+        fleet = {"uuid": r.get("uuid"), "label": r.get("label"), "machine_uid": r.get("machine_uid"),
+                 "machine_label": r.get("machine_label")}
+        out.append(dataclasses.replace(s, more={**s.more, "fleet": fleet}))
     return out
 
 
@@ -69,11 +71,11 @@ def _bandwidth(s: Mapping[str, Any]) -> dict[str, Any] | None:
     return {"gb_s": c.get("bandwidth_gb_s"), "source": c.get("bandwidth_source")}
 
 
-def by_machine(summaries: list[dict[str, Any]]) -> list[dict[str, Any]]:
+def by_machine(results: list[RunResult]) -> list[dict[str, Any]]:
     """Groups of one model+quant, each with one row per machine (its newest run): decode at the
     verdict's depth, the ceiling there, % of it, the chip, the bandwidth and its source."""
     newest: dict[tuple[str, str, str], dict[str, Any]] = {}
-    for s in summaries:
+    for s in (r.to_json() for r in results):
         model = s.get("model") or {}
         key = (str(model.get("name") or (s.get("engine") or {}).get("served_model") or "?"),
                str(model.get("quant") or "—"), _machine_key(s))
@@ -113,7 +115,7 @@ def history(store: Store, model: str | None = None, where: RunFilter | None = No
     """One entry per (machine, model+quant): its runs oldest first, each with the engine build,
     decode at the verdict's depth and per depth, and the change from the run before (ratio,
     95% CI where both sides have repeats, verdict)."""
-    summaries = [s for s in fleet_summaries(store, where)
+    summaries = [s for s in (r.to_json() for r in fleet_summaries(store, where))
                  if not model or model.lower() in str((s.get("model") or {}).get("name") or
                                                       (s.get("engine") or {}).get("served_model") or "").lower()]
     groups: dict[tuple[str, str, str], list[dict[str, Any]]] = defaultdict(list)

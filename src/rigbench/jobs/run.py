@@ -20,6 +20,7 @@ from rigbench.jobs.sweep import SweepPlan, run_sweep
 from rigbench.measure.plan import DEFAULT_DEPTHS, fit_context
 from rigbench.model.machine import machine_facts
 from rigbench.paths import run_dir
+from rigbench.results import RunResult
 from rigbench.store import Store, open_store
 from rigbench.types import EngineSpec
 
@@ -81,7 +82,7 @@ def resume_options(store: Store, run_id: int, db: str | None, api_key: str | Non
                       extra_params={k: v for k, v in params.items() if k not in _CORE_PARAMS})
 
 
-def run_job(opts: RunOptions, progress: Progress | None = None, *, resume: int | None = None) -> dict[str, Any]:
+def run_job(opts: RunOptions, progress: Progress | None = None, *, resume: int | None = None) -> RunResult:
     progress = progress or NullProgress()
     store = open_store(opts.db)
     try:
@@ -90,7 +91,7 @@ def run_job(opts: RunOptions, progress: Progress | None = None, *, resume: int |
         store.close()
 
 
-def _run(store: Store, opts: RunOptions, progress: Progress, resume: int | None) -> dict[str, Any]:
+def _run(store: Store, opts: RunOptions, progress: Progress, resume: int | None) -> RunResult:
     preflight(opts.spec)
     progress.stage("reading this machine")
     machine = machine_facts()

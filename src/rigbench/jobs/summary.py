@@ -10,6 +10,7 @@ from rigbench.measure.ceiling import annotate_points, ceiling_statement
 from rigbench.measure.fill import ONE_MILLION, fill_projection, fit_fill, samples_from_points
 from rigbench.measure.overrun import max_tokens_overrun
 from rigbench.measure.points import depth_points, server_counters, sweep_cost, verdict
+from rigbench.results import RunResult
 from rigbench.store import Store
 
 __all__ = ["context_sequence", "context_statement", "context_status", "fill_figures", "run_summary",
@@ -109,7 +110,12 @@ def _native(model: dict[str, Any], log: dict[str, Any], n_ctx_train: int | None)
     return trained_context(log, n_ctx_train)
 
 
-def run_summary(store: Store, run_id: int) -> dict[str, Any]:
+def run_summary(store: Store, run_id: int) -> RunResult:
+    """A run's evidence, recomputed from its stored requests (``to_json()``: the ``--json`` contract)."""
+    return RunResult.from_json(_run_json(store, run_id))
+
+
+def _run_json(store: Store, run_id: int) -> dict[str, Any]:
     from rigbench.jobs.agent import session_summary
     from rigbench.quality.summary import quality_summary
 
@@ -125,7 +131,8 @@ def run_summary(store: Store, run_id: int) -> dict[str, Any]:
     basis = extra.get("ceiling")
     # recomputed from the stored turns and answers; a 0.1.0 figure left in extra (no rows
     # to recompute it from: see store.backfill) is the fallback
-    derived = {"session": session_summary(store, run_id, run=run) or extra.get("session"),
+    session = session_summary(store, run_id, run=run)
+    derived = {"session": session.to_json() if session is not None else extra.get("session"),
                "quality": quality_summary(store, run_id, run)}
     annotate_points(points, basis)
     log = facts.get("log_facts") or {}
@@ -241,8 +248,10 @@ def _scaling(model: dict[str, Any]) -> str | None:
     return f"{name} x{float(factor):g}" if factor else name
 
 
-def stored_run_summaries(store: Store) -> list[dict[str, Any]]:
-    """Every depth-sweep or session run that measured something (complete or incomplete),
-    summarised: what the board and advise --catalog rank."""
-    return [run_summary(store, int(r["id"])) for r in store.list_runs(kind="run")
-            if r["status"] in ("complete", "incomplete")]
+def stored_run_summaries(store: Store) -> list[RunResult]:
+    """Every run of a kind the board ranks (depth sweeps, agent sessions) that measured
+    something (complete or incomplete), summarised: what the board and advise --catalog rank
+    (``kinds.ranked_results``)."""
+    from rigbench.kinds import ranked_results
+
+    return [r for r in ranked_results(store) if isinstance(r, RunResult)]

@@ -15,6 +15,7 @@ from rigbench.lab.figures import arm_figures, baseline_figures
 from rigbench.lab.techniques import Arm
 from rigbench.lab.verdict import assign_verdicts, technique_table
 from rigbench.measure.overrun import overrun_notes
+from rigbench.results import LabResult
 from rigbench.store import Store
 from rigbench.store.answers import list_answers
 
@@ -87,7 +88,12 @@ def summary_from(rows: list[dict[str, Any]], arms: list[Arm], extra: Mapping[str
                 curve, key=lambda c: c["acceptance_target"])}
 
 
-def lab_summary(store: Store, run_id: int) -> dict[str, Any]:
+def lab_summary(store: Store, run_id: int) -> LabResult:
+    """A lab run's evidence, recomputed from its stored requests (``to_json()``: the ``--json`` contract)."""
+    return LabResult.from_json(_lab_json(store, run_id))
+
+
+def _lab_json(store: Store, run_id: int) -> dict[str, Any]:
     run = store.get_run(run_id)
     if run is None:
         raise UsageError(f"there is no run {run_id} in {store.where}", "list runs with rigbench runs")

@@ -13,13 +13,9 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from rigbench.units import J_PER_KWH, electricity_per_mtok  # the conversion lives with the units
+
 __all__ = ["J_PER_KWH", "cost_figures", "electricity_per_mtok", "payback_mtok"]
-
-J_PER_KWH = 3.6e6
-
-
-def electricity_per_mtok(j_per_token: float, price_per_kwh: float) -> float:
-    return j_per_token * 1e6 / J_PER_KWH * price_per_kwh
 
 
 def payback_mtok(rig_price: float, api_per_mtok: float, electricity: float) -> float | None:

@@ -1,4 +1,5 @@
-"""The leaderboard: one row per measured configuration, from run summaries (no measuring).
+"""The leaderboard, the one place its rows are made: ``rigbench board`` (terminal, markdown, csv,
+json) and the HTML report's board both take their rows from here, from typed results (no measuring).
 
 Columns in the shape people post (Model | Quant | Quality /5 | Decode tok/s | Disk) and
 more: decode, prefill and TTFT at the working depth (or the deepest depth measured below
@@ -23,8 +24,9 @@ from typing import Any, Literal
 from rich import box
 from rich.table import Table
 
-from rigbench.report.card import fmt_bytes, fmt_num
 from rigbench.report.safe import md_cell, one_line, safe_text, visible
+from rigbench.results import AnyResult, CompareResult, RunResult
+from rigbench.units import electricity_per_mtok, fmt_disk, fmt_num, fmt_tokens
 
 __all__ = [
     "ENERGY_HEADERS",
@@ -38,7 +40,9 @@ __all__ = [
     "board_row",
     "board_table",
     "build_board",
+    "compare_rows",
     "fmt_tokens",
+    "result_rows",
     "suite_order",
 ]
 
@@ -79,6 +83,7 @@ class BoardRow:
     energy_covers: str | None = None  # what the power source measured (cpu_package + dram, gpu_board, system)
     electricity_per_mtok: float | None = None  # electricity for 1M generated tokens, at the run's (or board's) price
     currency: str = ""
+    label: str | None = None  # what the HTML board calls the row ("compare 3 · A (...)"); not in --json
 
     @property
     def at_working_depth(self) -> bool:
@@ -88,34 +93,21 @@ class BoardRow:
         d = asdict(self)
         d["quality_ci"] = list(self.quality_ci) if self.quality_ci else None
         d["at_working_depth"] = self.at_working_depth
+        del d["label"]
         return d
 
 
-def fmt_tokens(n: int | None) -> str:
-    """Context sizes the way llama.cpp users say them: 32K, 198K, 1M."""
-    if not n:
-        return "—"
-    if n >= 1 << 20:
-        v = n / (1 << 20)
-        return f"{v:.0f}M" if v.is_integer() or v >= 10 else f"{v:.1f}M"
-    if n >= 1024:
-        return f"{round(n / 1024):.0f}K"
-    return str(n)
-
-
-def _engine_label(e: Mapping[str, Any]) -> str:
-    kind = str(e.get("kind") or "?")
-    flags = e.get("flags") or {}
-    label = kind
-    if kind == "url" and e.get("base_url"):
-        label = str(e["base_url"])
+def _engine_label(kind: str | None, base_url: str | None, flags: Mapping[str, Any]) -> str:
+    label = str(kind or "?")
+    if label == "url" and base_url:
+        label = str(base_url)
     if flags:
         label += " " + " ".join(f"-{k} {v}" for k, v in sorted(flags.items()))
     return label
 
 
 def load_row(s: Mapping[str, Any]) -> BoardRow:
-    """One row from a ``load_summary``: decode is the per-stream decode at the knee."""
+    """One row from a ``load_summary`` (a load run's JSON): decode is the per-stream decode at the knee."""
     model = s.get("model") or {}
     e = s.get("engine") or {}
     machine = s.get("machine") or {}
@@ -133,71 +125,108 @@ def load_row(s: Mapping[str, Any]) -> BoardRow:
         quality=None, quality_ci=None, decode_tok_s=at_knee.get("per_stream_decode_tok_s"), depth=None,
         working_depth=None, prefill_tok_s=None, ttft_ms=at_knee.get("ttft_ms_p50"),
         disk_bytes=model.get("file_bytes"), native_context=model.get("native_context"), pct_of_ceiling=None,
-        verdict=None, machine=str(machine.get("hostname") or "?"), engine=_engine_label(e), config=config,
+        verdict=None, machine=str(machine.get("hostname") or "?"),
+        engine=_engine_label(e.get("kind"), e.get("base_url"), flags), config=config,
         best_aggregate_tok_s=best.get("aggregate_tok_s"), best_concurrency=best.get("concurrency"), knee=knee,
         load=True,
     )
 
 
-def _energy(s: Mapping[str, Any], point: Mapping[str, Any],
+def _energy(params: Mapping[str, Any], energy: Mapping[str, Any] | None,
             price: Mapping[str, Any] | None) -> tuple[float | None, str | None, float | None, str]:
     """J/token at the row's depth, what it covers, and the electricity for 1M tokens at ``price``
     (the board's ``--electricity-price``) or at the price stored with the run."""
-    from rigbench.measure.cost import electricity_per_mtok
-
-    e = point.get("energy") or {}
+    e = energy or {}
     jpt = e.get("j_per_token")
-    price = price or ((s.get("params") or {}).get("prices") or {}).get("electricity")
+    price = price or (params.get("prices") or {}).get("electricity")
     if jpt is None or not price:
         return jpt, e.get("covers"), None, ""
     return jpt, e.get("covers"), electricity_per_mtok(float(jpt), float(price["value"])), \
         str(price.get("currency") or "")
 
 
-def board_row(s: Mapping[str, Any], electricity: Mapping[str, Any] | None = None) -> BoardRow:
-    """One row from a ``run_summary`` (or a ``load_summary``); ``electricity`` ({"value", "currency"}
+def board_row(s: RunResult | Mapping[str, Any], electricity: Mapping[str, Any] | None = None) -> BoardRow:
+    """One row from a run's result (or a load run's JSON); ``electricity`` ({"value", "currency"}
     per kWh) prices every row alike."""
-    if s.get("kind") == "load":
+    if not isinstance(s, RunResult):
         return load_row(s)
-    model = s.get("model") or {}
-    v = s.get("verdict") or {}
-    depth = v.get("at_depth")
-    point: Mapping[str, Any] = next((p for p in s.get("points") or [] if p.get("depth") == depth), {}) \
-        if depth is not None else {}
-    jpt, covers, elec, currency = _energy(s, point, electricity)
-    if v.get("basis") == "session":  # an agent session: its medians over turns
-        ses = s.get("session") or {}
-        point = {"prefill_tok_s": ses.get("prefill_median_tok_s"), "ttft_ms": ses.get("ttft_median_ms")}
-    q = s.get("quality") or {}
-    ci = q.get("ci")
-    e = s.get("engine") or {}
-    machine = s.get("machine") or {}
-    flags = e.get("flags") or {}
-    url = e.get("base_url") if e.get("kind") == "url" else ""
-    config = "|".join(str(x) for x in (machine.get("hostname"), e.get("kind"), url, sorted(flags.items()),
-                                        model.get("name"), model.get("quant"),
-                                        model.get("path") or e.get("served_model")))
-    if v.get("basis") == "session":
+    model, e, v = s.model, s.engine, s.verdict
+    depth = v.at_depth if v is not None else None
+    point = s.point_at(depth)
+    jpt, covers, elec, currency = _energy(s.params, point.more.get("energy") if point is not None else None,
+                                          electricity)
+    prefill, ttft = (point.prefill_tok_s, point.ttft_ms) if point is not None else (None, None)
+    session = v is not None and v.basis == "session"
+    if session:  # an agent session: its medians over turns
+        ses = s.session
+        prefill, ttft = (ses.prefill_median_tok_s, ses.ttft_median_ms) if ses is not None else (None, None)
+        point = None
+    q = s.quality
+    ci = q.ci if q is not None else None
+    machine = s.machine
+    url = e.base_url if e.kind == "url" else ""
+    config = "|".join(str(x) for x in (machine.get("hostname"), e.kind, url, sorted(e.flags.items()),
+                                        model.name, model.quant, model.path or e.served_model))
+    if session:
         config += "|session"  # a session and a depth sweep of one configuration are different rows
     return BoardRow(
-        run_id=int(s["run_id"]), status=str(s.get("status") or "?"), created_at=s.get("created_at"),
-        model=str(model.get("name") or e.get("served_model") or "?"), quant=model.get("quant"),
-        quality=q.get("score"), quality_ci=(float(ci[0]), float(ci[1])) if ci else None,
-        decode_tok_s=v.get("decode_tok_s"), depth=depth, working_depth=v.get("working_depth"),
-        prefill_tok_s=point.get("prefill_tok_s"), ttft_ms=point.get("ttft_ms"),
-        disk_bytes=model.get("file_bytes"), native_context=model.get("native_context"),
-        pct_of_ceiling=point.get("pct_of_ceiling"), verdict=v.get("class"),
-        machine=str(machine.get("hostname") or "?"), engine=_engine_label(e), config=config,
-        session=v.get("basis") == "session", quality_suite=_suite_label(q),
+        run_id=s.run_id, status=s.status or "?", created_at=s.created_at,
+        model=str(model.name or e.served_model or "?"), quant=model.quant,
+        quality=q.score if q is not None else None,
+        quality_ci=(float(ci[0]), float(ci[1])) if ci else None,
+        decode_tok_s=v.decode_tok_s if v is not None else None, depth=depth,
+        working_depth=v.working_depth if v is not None else None,
+        prefill_tok_s=prefill, ttft_ms=ttft,
+        disk_bytes=model.file_bytes, native_context=model.native_context,
+        pct_of_ceiling=point.pct_of_ceiling if point is not None else None,
+        verdict=v.cls if v is not None else None,
+        machine=str(machine.get("hostname") or "?"), engine=_engine_label(e.kind, e.base_url, e.flags), config=config,
+        session=session, quality_suite=_suite_label(q.suite, q.suite_version, q.score) if q is not None else None,
         j_per_token=jpt, energy_covers=covers, electricity_per_mtok=elec, currency=currency,
     )
 
 
-def _suite_label(q: Mapping[str, Any]) -> str | None:
-    if q.get("score") is None or not q.get("suite"):
+def compare_rows(s: CompareResult) -> list[BoardRow]:
+    """A compare's two sides, each as a row judged alone (its verdict from ``compare_summary``)."""
+    rows = []
+    for name in ("a", "b"):
+        d = s.side(name)
+        v = d.verdict
+        depth = v.at_depth if v is not None else None
+        session = s.mode == "session"
+        point = next((p for p in s.depths if p.depth == depth), None) if not session else None
+        ses = (s.sessions or {}).get(name)
+        prefill = point.side(name, "prefill_tok_s") if point is not None else (
+            ses.prefill_median_tok_s if session and ses is not None else None)
+        ttft = point.side(name, "ttft_ms") if point is not None else (
+            ses.ttft_median_ms if session and ses is not None else None)
+        rows.append(BoardRow(
+            run_id=s.compare_id, status=s.status, created_at=s.created_at, model=str(d.model or "?"), quant=d.quant,
+            quality=None, quality_ci=None, decode_tok_s=v.decode_tok_s if v is not None else None, depth=depth,
+            working_depth=v.working_depth if v is not None else None, prefill_tok_s=prefill, ttft_ms=ttft,
+            disk_bytes=None, native_context=d.native_context, pct_of_ceiling=None,
+            verdict=v.cls if v is not None else None, machine=str(s.machine.get("hostname") or "?"),
+            engine=_engine_label(d.engine_kind, d.base_url, d.flags), config=f"compare {s.compare_id} {name}",
+            session=session, label=f"compare {s.compare_id} · {name.upper()} ({d.text})"))
+    return rows
+
+
+def result_rows(results: Iterable[AnyResult]) -> list[BoardRow]:
+    """The rows of the given results as they are (no filter, no order): a run gives one, a
+    compare one per side; a lab (its own table of techniques) and a tune campaign give none."""
+    rows: list[BoardRow] = []
+    for r in results:
+        if isinstance(r, RunResult):
+            rows.append(board_row(r))
+        elif isinstance(r, CompareResult):
+            rows += compare_rows(r)
+    return rows
+
+
+def _suite_label(suite: str | None, version: Any, score: float | None) -> str | None:
+    if score is None or not suite:
         return None
-    version = q.get("suite_version")
-    return f"{q['suite']} {version}" if version is not None else str(q["suite"])
+    return f"{suite} {version}" if version is not None else str(suite)
 
 
 def _version_key(label: str) -> tuple[tuple[int, ...], str]:
@@ -223,15 +252,16 @@ def _matches(value: str, wanted: str | None) -> bool:
     return wanted is None or wanted.casefold() in value.casefold()
 
 
-def build_board(summaries: Iterable[Mapping[str, Any]], *, sort: SortKey = "quality", machine: str | None = None,
-                engine: str | None = None, model: str | None = None, all_runs: bool = False,
-                electricity: Mapping[str, Any] | None = None) -> list[BoardRow]:
+def build_board(summaries: Iterable[RunResult | Mapping[str, Any]], *, sort: SortKey = "quality",
+                machine: str | None = None, engine: str | None = None, model: str | None = None,
+                all_runs: bool = False, electricity: Mapping[str, Any] | None = None) -> list[BoardRow]:
     """Rows for the runs that measured something (complete or incomplete), filtered by
     machine, engine and model (case-insensitive substrings), the newest run of each
     configuration unless ``all_runs``, sorted best first."""
     rows = []
     for s in summaries:
-        if s.get("status") not in ("complete", "incomplete"):
+        status = s.status if isinstance(s, RunResult) else s.get("status")
+        if status not in ("complete", "incomplete"):
             continue
         r = board_row(s, electricity)
         if r.decode_tok_s is None and r.quality is None and r.best_aggregate_tok_s is None:
@@ -294,7 +324,7 @@ def _cells(r: BoardRow, marks: Mapping[str | None, str] | None = None) -> list[s
         (fmt_num(r.decode_tok_s) + _depth_tag(r)) if r.decode_tok_s is not None else "—",
         fmt_num(round(r.prefill_tok_s) if r.prefill_tok_s is not None else None, 0),
         fmt_num(round(r.ttft_ms) if r.ttft_ms is not None else None, 0),
-        fmt_bytes(r.disk_bytes),
+        fmt_disk(r.disk_bytes),
         fmt_tokens(r.native_context),
         f"{r.pct_of_ceiling:.0f}%" if r.pct_of_ceiling is not None else "",
         r.verdict or "—",

@@ -31,6 +31,7 @@ from rigbench.jobs.session import Session, model_info, open_session
 from rigbench.measure.stats import summarize
 from rigbench.model.machine import machine_facts
 from rigbench.paths import run_dir
+from rigbench.results import TuneResult
 from rigbench.store import Store, open_store
 from rigbench.store.trials import add_trial, list_trials, update_trial
 from rigbench.tune.final import Entrant, remeasure
@@ -127,7 +128,7 @@ def resume_options(store: Store, run_id: int, db: str | None) -> TuneOptions:
     return TuneOptions.from_params(dict(run["params"] or {}), db=db, command=str(run.get("command") or ""))
 
 
-def tune_job(opts: TuneOptions, progress: Progress | None = None, *, resume: int | None = None) -> dict[str, Any]:
+def tune_job(opts: TuneOptions, progress: Progress | None = None, *, resume: int | None = None) -> TuneResult:
     store = open_store(opts.db)
     try:
         if resume is not None:
@@ -243,7 +244,7 @@ class _Campaign:
                 f.errors.append("no energy reading covers its decode requests")
 
     # -- the run --------------------------------------------------------------------------------
-    def run(self) -> dict[str, Any]:
+    def run(self) -> TuneResult:
         _preflight(self.opts)
         self.progress.stage("reading this machine")
         machine = machine_facts()

@@ -30,6 +30,7 @@ from typing import Any
 from rigbench.measure.energy import EnergyData
 from rigbench.measure.speed import figures
 from rigbench.measure.stats import paired, summarize
+from rigbench.results import TuneResult
 from rigbench.store import Store
 from rigbench.store.trials import list_trials
 from rigbench.tune.energy import tokens_per_joule
@@ -256,7 +257,12 @@ def _winner(params: Mapping[str, Any], tune: Mapping[str, Any], figs: Mapping[in
     return winner, improvement
 
 
-def tune_summary(store: Store, run_id: int) -> dict[str, Any]:
+def tune_summary(store: Store, run_id: int) -> TuneResult:
+    """A campaign's trials, winner and journal (``to_json()``: the ``--json`` contract)."""
+    return TuneResult.from_json(_tune_json(store, run_id))
+
+
+def _tune_json(store: Store, run_id: int) -> dict[str, Any]:
     run = store.get_run(run_id)
     if run is None:
         from rigbench.errors import UsageError

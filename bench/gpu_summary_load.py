@@ -120,6 +120,22 @@ class Store:
             return []
         return list(self.store.requests(int(run_id), phase=phase))
 
+    def recover_load(self, model: str, np_: int, depth: int) -> Any:
+        """A load run whose JSON was lost (its time box cut it before it printed): the newest
+        stored load run whose command names this model, -np and depth, summarised from the
+        database (rigbench.jobs.load_summary, the same JSON as --json)."""
+        if self.store is None:
+            return None
+        want = (f"{model}.gguf", f"-np {np_} ", f"--depth {depth} ")
+        for r in self.store.list_runs(kind="load"):
+            run = self.store.get_run(int(r["id"]))
+            command = f"{(run or {}).get('command') or ''} "
+            if all(w in command for w in want):
+                from rigbench.jobs.load_summary import load_summary
+
+                return load_summary(self.store, int(r["id"]))
+        return None
+
     def energy(self, run_id: int | None) -> Any:
         if self.store is None or run_id is None:
             return None
@@ -253,6 +269,11 @@ def load_section(res: Path, st: Store, trace: tuple[Any, Any, Any, list[str]], a
         data = load_json(f)
         bb = batched_rows(res / f"batched_{model}.jsonl")
         print(f"## {model} · llama-server -np {np_} · depth {depth:,}\n")
+        if not data:
+            data = st.recover_load(model, np_, depth)
+            if data:
+                print(f"({f.name} is empty: the time box cut the run; its finished levels, from the database, "
+                      f"run {data.get('run_id')} {data.get('status')})\n")
         if not data or not data.get("levels"):
             print(f"no load output ({f.name} is empty: the time box or an error cut it; the finished levels "
                   "are in rigbench.db, `rigbench show RUN --json`)\n")

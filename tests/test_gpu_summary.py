@@ -93,6 +93,8 @@ def test_the_load_tables_from_a_fake_server_run(cli: Any, tmp_path: Path, capsys
         # per stream: 150 tok/s alone, together at most 300: 1 and 2 streams at 150, 4 at ~75, 8 at ~38
         script = Script(tokens=48, shared_tok_s=300.0, rate_tok_s=150.0, metrics=True, props=True, tokenize=True,
                         slots=16, timings=True)
+        # the command line stored with the run, as the script's would read (a lost JSON is found by it)
+        monkeypatch.setattr(sys, "argv", ["rigbench", "load", "/m/fake.gguf", "-np", "4", "--depth", "0"])
         with fake_process(script) as url:
             r = cli("load", "--url", url, "--concurrency", "1,2,4,8", "--gen-tokens", "48", "--depth", "0",
                     "--requests", "2", "--slo-decode-tok-s", "30", "--json", "--db", str(res / "rigbench.db"))
@@ -141,6 +143,10 @@ def test_the_load_tables_from_a_fake_server_run(cli: Any, tmp_path: Path, capsys
     assert "within the 5% goal" in text
     assert "Trace: Stub GPU, Stub GPU (bench/nvml_trace.py" in text
     assert "x cheaper per token; 1M tokens cost" in text
+    # a load JSON the time box cut is recovered from the database by its command line
+    st = gsl.Store(res / "rigbench.db")
+    assert st.recover_load("fake", 4, 0)["levels"] == json.loads(json.dumps(out["levels"]))
+    assert st.recover_load("fake", 16, 0) is None
 
 
 @pytest.mark.timeout(300)

@@ -34,7 +34,8 @@ STAGES=${STAGES:-run bench compare tune}                        # which measurem
 # model, energy, batched, load of the other models (round two, one GPU), split (two GPUs).
 # Each round-two step is time-boxed (seconds, below) so that the one-GPU round fits two
 # back-to-back calls of 560 s and the two-GPU round one call.
-LOAD_NP=${LOAD_NP:-16 4 1}                 # llama-server slots, most telling first
+LOAD_NP=${LOAD_NP:-16 4 1}                 # llama-server slots, most telling first (the first model)
+LOAD_NP_REST=${LOAD_NP_REST:-16 4}         # the other models: one slot only queues, as the first model shows
 LOAD_LEVELS=${LOAD_LEVELS:-1,2,4,8,16,32}  # rigbench load --concurrency
 LOAD_LEVELS_NP1=${LOAD_LEVELS_NP1:-1,2,4,8} # one slot: every level above 1 only queues; 16 and 32 would take minutes
 LOAD_DEPTHS=${LOAD_DEPTHS:-0 4096}
@@ -148,7 +149,7 @@ EOF
 
   # ---- round two: load, energy, llama-batched-bench (one GPU) ----
   first=${MODELS%% *}
-  if stage load; then load_model "$first"; fi
+  if stage load; then load_model "$first" $LOAD_NP; fi
   if stage energy && ! done_ energy && done_ "gen_$first"; then
     ts "energy run $first"
     tb 150 python3 -m rigbench run --db "$DB" "$M/$first.gguf" --server "$BIN/llama-server" -ngl 99 -fa on -c 36864 \
@@ -158,7 +159,7 @@ EOF
     mark energy
   fi
   if stage batched; then for m in $MODELS; do batched "$m"; done; fi
-  if stage load; then for m in $MODELS; do [ "$m" = "$first" ] || load_model "$m"; done; fi
+  if stage load; then for m in $MODELS; do [ "$m" = "$first" ] || load_model "$m" $LOAD_NP_REST; done; fi
   # ---- two GPUs: one model split by llama.cpp (-sm layer, -sm row) and over its RPC backend ----
   if stage split; then
     split_model "$first" $SPLIT_MODES
@@ -170,10 +171,11 @@ EOF
 }
 
 # rigbench load at -np 16, 4 and 1, depth 0 and 4K: one JSON per (model, np, depth)
-load_model() {
+load_model() {  # model np...
   local m=$1 np d levels ctx key
+  shift
   done_ "gen_$m" || { ts "model $m missing: no load"; return 0; }
-  for np in $LOAD_NP; do
+  for np in "$@"; do
     for d in $LOAD_DEPTHS; do
       key="load_${m}_np${np}_d${d}"
       done_ "$key" && continue

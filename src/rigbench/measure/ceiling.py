@@ -4,6 +4,14 @@ A run stores its *basis* (the bandwidth used and where it came from, the weights
 token, and the KV bytes each context token adds per layer kind, with sliding windows); the
 ceiling at any depth is recomputed from it: bandwidth / (active bytes + KV bytes read at
 that depth). Decode then shows as a % of that ceiling.
+
+A model split over N devices (``basis["split"]``, from ``split_basis``) changes the
+bandwidth term. Layer split (llama.cpp's default, and what its RPC backend does) puts whole
+layers on each device and runs them one after another for every token: each device reads
+its share of the bytes while the others wait, so the ceiling is one device's (the split buys
+capacity, not speed). Row split (and llama.cpp's tensor split) cuts every weight matrix
+across the devices, which read their parts at once: N x one device's bandwidth, an upper
+bound that ignores the synchronisation between them.
 """
 
 from __future__ import annotations
@@ -11,7 +19,33 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-__all__ = ["annotate_points", "bytes_per_token_at", "ceiling_at", "ceiling_statement"]
+__all__ = ["annotate_points", "bytes_per_token_at", "ceiling_at", "ceiling_statement", "split_basis"]
+
+PARALLEL_SPLITS = ("row", "tensor")
+
+
+def split_basis(devices: Sequence[Mapping[str, str]], mode: str | None) -> dict[str, Any] | None:
+    """The split part of a basis: the devices the model is loaded on (the boot log's
+    ``model_devices``) and llama.cpp's split mode (``-sm``; layer when not given). None for
+    one device, or for ``-sm none`` (llama.cpp then uses the main GPU only)."""
+    names = [f"{str(d.get('name', '?'))[:40]} {str(d.get('description', ''))[:80]}".strip() for d in devices[:64]]
+    mode = (mode or "layer").lower()
+    if len(names) < 2 or mode == "none":
+        return None
+    rpc = any(str(d.get("name", "")).startswith("RPC") for d in devices)
+    parallel = mode in PARALLEL_SPLITS
+    return {"mode": mode, "devices": names, "rpc": rpc, "factor": len(names) if parallel else 1}
+
+
+def _split_words(split: Mapping[str, Any]) -> str:
+    names = ", ".join(split.get("devices") or [])
+    n = len(split.get("devices") or [])
+    how = "over llama.cpp's RPC backend, " if split.get("rpc") else ""
+    if int(split.get("factor") or 1) > 1:
+        return (f"split by {split['mode']} {how}over {n} devices ({names}): they read their parts of each weight "
+                f"at once, so the ceiling counts {n} x one device's bandwidth (an upper bound)")
+    return (f"split by {split.get('mode', 'layer')} {how}over {n} devices ({names}): they run one after another "
+            "for each token, so the ceiling is one device's (the split adds capacity, not bandwidth)")
 
 NOT_BANDWIDTH_BOUND_PCT = 50.0
 
@@ -23,8 +57,14 @@ def bytes_per_token_at(basis: Mapping[str, Any], depth: int) -> float:
     return total
 
 
+def split_factor(basis: Mapping[str, Any]) -> int:
+    split = basis.get("split") or {}
+    return max(1, int(split.get("factor") or 1))
+
+
 def ceiling_at(basis: Mapping[str, Any], depth: int) -> float | None:
     bw = (basis.get("bandwidth") or {}).get("gb_s")
+    bw = float(bw) * split_factor(basis) if bw else bw
     need = bytes_per_token_at(basis, depth)
     if not bw or need <= 0:
         return None
@@ -48,8 +88,13 @@ def ceiling_statement(basis: Mapping[str, Any] | None, points: Sequence[Mapping[
         return None
     b0 = bytes_per_token_at(basis, 0)
     c0 = ceiling_at(basis, 0)
-    text = (f"{c0:,.0f} tok/s at depth 0 = {bw['gb_s']:,.1f} GB/s / {b0 / 1e9:,.3f} GB read per token "
+    factor = split_factor(basis)
+    gb_s = f"{factor} x {bw['gb_s']:,.1f} GB/s" if factor > 1 else f"{bw['gb_s']:,.1f} GB/s"
+    text = (f"{c0:,.0f} tok/s at depth 0 = {gb_s} / {b0 / 1e9:,.3f} GB read per token "
             f"(bandwidth: {bw.get('source', '?')})")
+    split = basis.get("split")
+    if split:
+        text += f"; {_split_words(split)}"
     pcts = [p["pct_of_ceiling"] for p in points if p.get("pct_of_ceiling") is not None]
     bound = None
     if pcts:
@@ -63,7 +108,7 @@ def ceiling_statement(basis: Mapping[str, Any] | None, points: Sequence[Mapping[
     for extra in (bw.get("warning"), basis.get("note")):
         if extra:
             text += f". {extra[0].upper()}{extra[1:]}"
-    return {
+    out = {
         "bandwidth_gb_s": bw["gb_s"],
         "bandwidth_source": bw.get("source"),
         "bytes_per_token_depth0": b0,
@@ -71,3 +116,7 @@ def ceiling_statement(basis: Mapping[str, Any] | None, points: Sequence[Mapping[
         "bound": bound,
         "statement": text,
     }
+    if split:  # an addition: absent for one device, so one-device JSON is unchanged
+        out["split"] = {"mode": split.get("mode"), "devices": list(split.get("devices") or []),
+                        "rpc": bool(split.get("rpc")), "bandwidth_factor": factor}
+    return out

@@ -165,12 +165,15 @@ def test_two_rigbench_processes_write_one_database(tmp_path: Path, fakebin: Path
 def test_disk_full_while_writing_the_database(tmp_path: Path, fakebin: Path, model: str) -> None:
     mnt = tmp_path / "small"
     mnt.mkdir()
-    mounted = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=320k", "tmpfs", str(mnt)],
+    mounted = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=4m", "tmpfs", str(mnt)],
                              capture_output=True).returncode == 0
     if not mounted:
         pytest.skip("cannot mount a small tmpfs here (needs root); test_store covers an injected disk-full error")
     try:
         db = mnt / "r.db"
+        open_store(db).close()  # the schema first (its size grows with the migrations), then a ballast
+        free = os.statvfs(mnt).f_bavail * os.statvfs(mnt).f_frsize
+        (mnt / "ballast").write_bytes(b"\0" * max(0, free - 512 * 1024))  # ~512 KiB left: the run fills it
         env = script_env(tmp_path, tokens=16)
         r = rigbench(db, "run", model, "--server", str(fakebin), "--depths", "0,64,128,256,512,1024,2048",
                      "--repeats", "8", "--gen-tokens", "16", "--no-quality", "--bandwidth", "50", env=env)

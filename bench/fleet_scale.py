@@ -47,19 +47,19 @@ def fill(store: Store, runs: int, per_run: int, seed: int = 0) -> float:
             for i in range(10)]
         sid = int(conn.execute(specs.insert().values(spec_hash="s0", kind="url", spec={"kind": "url"},
                                                      created_at="x")).inserted_primary_key[0])  # type: ignore[index]
+    run_rows: list[dict[str, Any]] = []
     batch: list[dict[str, Any]] = []
-    for r in range(runs):
+    for r in range(runs):  # ids assigned here so that runs and requests go in as executemany batches
         m, mo = rnd.randrange(20), rnd.randrange(10)
         build = f"b{6400 + (r * 7) % 300}"
         day = 1 + r % 28
-        with store.tx() as conn:
-            rid = int(conn.execute(run_t.insert().values(
-                kind="run", status="complete", created_at=f"2026-10-{day:02d}T{r % 24:02d}:00:00+00:00",
-                finished_at="x", tool_version="0.1.0", command="rigbench run", engine_spec_id=sid,
-                model_id=moids[mo], machine_id=mids[m], uuid=str(uuid.UUID(int=rnd.getrandbits(128))),
-                label=f"rig-{m}", params={"planned_depths": list(DEPTHS), "repeats": 3, "gen_tokens": 128},
-                server_facts={"build": build, "kind": "url"}, notes=[], extra={},
-            )).inserted_primary_key[0])  # type: ignore[index]
+        rid = r + 1
+        run_rows.append(dict(
+            id=rid, kind="run", status="complete", created_at=f"2026-10-{day:02d}T{r % 24:02d}:00:00+00:00",
+            finished_at="x", tool_version="0.1.0", command="rigbench run", engine_spec_id=sid,
+            model_id=moids[mo], machine_id=mids[m], uuid=str(uuid.UUID(int=rnd.getrandbits(128))),
+            label=f"rig-{m}", params={"planned_depths": list(DEPTHS), "repeats": 3, "gen_tokens": 128},
+            server_facts={"build": build, "kind": "url"}, notes=[], extra={}))
         base = 50.0 + 10 * (m % 4) + mo
         for k in range(per_run):
             depth = DEPTHS[k % len(DEPTHS)]
@@ -72,10 +72,16 @@ def fill(store: Store, runs: int, per_run: int, seed: int = 0) -> float:
                           "t_first_content_ns": first, "t_last_token_ns": last, "t_end_ns": last + 10**6,
                           "prompt_tokens": depth + 40, "completion_tokens": 128, "usage": {"completion_tokens": 128},
                           "created_at": "x"})
-        if len(batch) >= 20_000 or r == runs - 1:
+        if len(batch) >= 50_000 or r == runs - 1:
             with store.tx() as conn:
+                if run_rows:
+                    conn.execute(run_t.insert(), run_rows)
                 conn.execute(req_t.insert(), batch)
-            batch = []
+            run_rows, batch = [], []
+    if store.engine.dialect.name == "postgresql":  # ids given explicitly: move the sequence past them
+        with store.tx() as conn:
+            conn.execute(sa.text("SELECT setval(pg_get_serial_sequence('runs', 'id'), :n)"), {"n": runs})
+            conn.execute(sa.text("ANALYZE"))
     return time.perf_counter() - t0
 
 
@@ -98,6 +104,9 @@ def bench(db: str, runs: int, per_run: int) -> None:
         with store.tx() as conn:
             n = conn.execute(sa.select(sa.func.count()).select_from(store.t["requests"])).scalar_one()
         print(f"  {n:,} requests stored")
+        # the first view recomputes every run's summary from its raw rows and fills the summary
+        # cache (jobs.summary_cache); the views after it read the cache
+        timed("board (cold cache)", lambda: build_board(stored_run_summaries(store)))
         timed("board", lambda: build_board(stored_run_summaries(store)))
         timed("board --by machine", lambda: by_machine(fleet_summaries(store)))
         timed("history model-3", lambda: history(store, "model-3"))

@@ -9,27 +9,33 @@ from collections import defaultdict
 from collections.abc import Mapping
 from typing import Any
 
-from rigbench.jobs.summary import run_summary
+from rigbench.jobs.summary_cache import Entry, entries
 from rigbench.measure.history import build_change, machine_rows
-from rigbench.measure.speed import figures
 from rigbench.store import Store
 from rigbench.store.filters import RunFilter
 
 __all__ = ["by_machine", "fleet_summaries", "history", "machine_name"]
 
 
-def fleet_summaries(store: Store, where: RunFilter | None = None) -> list[dict[str, Any]]:
-    """Every depth-sweep or session run that measured something, summarised, with
-    ``fleet`` = its UUID, label, machine id and machine label."""
+def _fleet_entries(store: Store, where: RunFilter | None = None) -> list[Entry]:
+    rows = [r for r in store.list_runs(kind="run", where=where) if r["status"] in ("complete", "incomplete")]
+    got = entries(store, [int(r["id"]) for r in rows])
     out = []
-    for r in store.list_runs(kind="run", where=where):
-        if r["status"] not in ("complete", "incomplete"):
+    for r in rows:
+        if int(r["id"]) not in got:
             continue
-        s = run_summary(store, int(r["id"]))
+        s, dec = got[int(r["id"])]
         s["fleet"] = {"uuid": r.get("uuid"), "label": r.get("label"), "machine_uid": r.get("machine_uid"),
                       "machine_label": r.get("machine_label")}
-        out.append(s)
+        out.append((s, dec))
     return out
+
+
+def fleet_summaries(store: Store, where: RunFilter | None = None) -> list[dict[str, Any]]:
+    """Every depth-sweep or session run that measured something, summarised, with
+    ``fleet`` = its UUID, label, machine id and machine label (read through the summary cache,
+    ``jobs.summary_cache``: the same figures as ``run_summary``)."""
+    return [s for s, _ in _fleet_entries(store, where)]
 
 
 def machine_name(s: Mapping[str, Any]) -> str:
@@ -94,14 +100,6 @@ def by_machine(summaries: list[dict[str, Any]]) -> list[dict[str, Any]]:
             for (name, quant), rows in sorted(groups.items())]
 
 
-def _decode_by_depth(store: Store, run_id: int) -> dict[int, list[float | None]]:
-    out: dict[int, list[float | None]] = defaultdict(list)
-    for r in store.requests(run_id, phase="speed"):
-        if r.get("status") == "ok" and r.get("depth") is not None:
-            out[int(r["depth"])].append(figures(r).decode_tok_s)
-    return dict(out)
-
-
 def engine_build(s: Mapping[str, Any]) -> str:
     e = s.get("engine") or {}
     sw = e.get("software") or {}
@@ -113,11 +111,12 @@ def history(store: Store, model: str | None = None, where: RunFilter | None = No
     """One entry per (machine, model+quant): its runs oldest first, each with the engine build,
     decode at the verdict's depth and per depth, and the change from the run before (ratio,
     95% CI where both sides have repeats, verdict)."""
-    summaries = [s for s in fleet_summaries(store, where)
+    summaries = [(s, dec) for s, dec in _fleet_entries(store, where)
                  if not model or model.lower() in str((s.get("model") or {}).get("name") or
                                                       (s.get("engine") or {}).get("served_model") or "").lower()]
     groups: dict[tuple[str, str, str], list[dict[str, Any]]] = defaultdict(list)
-    for s in summaries:
+    decode = {int(s["run_id"]): dec for s, dec in summaries}
+    for s, _ in summaries:
         m = s.get("model") or {}
         groups[(_machine_key(s), str(m.get("name") or (s.get("engine") or {}).get("served_model") or "?"),
                 str(m.get("quant") or "—"))].append(s)
@@ -127,7 +126,7 @@ def history(store: Store, model: str | None = None, where: RunFilter | None = No
         entries: list[dict[str, Any]] = []
         prev_vals: dict[int, list[float | None]] | None = None
         for s in runs:
-            vals = _decode_by_depth(store, int(s["run_id"]))
+            vals = decode[int(s["run_id"])]
             entry = {"run_id": s["run_id"], "uuid": (s.get("fleet") or {}).get("uuid"),
                      "created_at": s.get("created_at"), "build": engine_build(s), "status": s.get("status"),
                      "points": [{"depth": p.get("depth"), "decode_tok_s": p.get("decode_tok_s"), "n": p.get("n")}

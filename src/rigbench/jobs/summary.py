@@ -109,14 +109,17 @@ def _native(model: dict[str, Any], log: dict[str, Any], n_ctx_train: int | None)
     return trained_context(log, n_ctx_train)
 
 
-def run_summary(store: Store, run_id: int) -> dict[str, Any]:
+def run_summary(store: Store, run_id: int, *, run: dict[str, Any] | None = None,
+                rows: list[dict[str, Any]] | None = None) -> dict[str, Any]:
+    """``run`` (as ``Store.get_run`` gives it) and ``rows`` (its requests) when the caller has
+    read them already."""
     from rigbench.jobs.agent import session_summary
     from rigbench.quality.summary import quality_summary
 
-    run = store.get_run(run_id)
+    run = run if run is not None else store.get_run(run_id)
     if run is None:
         raise UsageError(f"there is no run {run_id} in {store.where}", "list runs with rigbench runs")
-    rows = store.requests(run_id)
+    rows = rows if rows is not None else store.requests(run_id)
     facts = run.get("server_facts") or {}
     model = dict(run.get("model_facts") or {})
     spec = run.get("engine_spec") or {}
@@ -237,6 +240,10 @@ def _scaling(model: dict[str, Any]) -> str | None:
 
 def stored_run_summaries(store: Store) -> list[dict[str, Any]]:
     """Every depth-sweep or session run that measured something (complete or incomplete),
-    summarised: what the board and advise --catalog rank."""
-    return [run_summary(store, int(r["id"])) for r in store.list_runs(kind="run")
-            if r["status"] in ("complete", "incomplete")]
+    summarised: what the board and advise --catalog rank. Through the summary cache
+    (``jobs.summary_cache``): the same figures as ``run_summary`` on each, read in a few queries."""
+    from rigbench.jobs.summary_cache import entries
+
+    ids = [int(r["id"]) for r in store.list_runs(kind="run") if r["status"] in ("complete", "incomplete")]
+    got = entries(store, ids)
+    return [got[i][0] for i in ids if i in got]

@@ -70,11 +70,12 @@ def bootstrap_ci(values: Sequence[float | None], *, level: float = 0.95, seed: i
     return float(lo), float(hi)
 
 
-def summarize(values: Sequence[float | None], *, seed: int = 0) -> Summary:
+def summarize(values: Sequence[float | None], *, seed: int = 0, ci: bool = True) -> Summary:
+    """Median, its bootstrap CI (``ci=False``: not computed, None) and the count."""
     arr = _clean(values)
     if arr.size == 0:
         return Summary(None, None, 0)
-    return Summary(float(np.median(arr)), bootstrap_ci(arr.tolist(), seed=seed), int(arr.size))
+    return Summary(float(np.median(arr)), bootstrap_ci(arr.tolist(), seed=seed) if ci else None, int(arr.size))
 
 
 def paired_ratio(a: Sequence[float], b: Sequence[float], *, level: float = 0.95, seed: int = 0,

@@ -18,10 +18,10 @@ from rigbench.store.sync import copy_run
 from rigbench.testing.fake_server import FakeServer, Script
 
 
-def _cached(db: Path) -> dict[int, int]:
+def _cached(db: Path, table: str = "run_summaries") -> dict[int, int]:
     store = open_store(str(db))
     try:
-        t = store.t["run_summaries"]
+        t = store.t[table]
         with store.tx() as conn:
             return {int(r[0]): int(r[1]) for r in conn.execute(sa.select(t.c.run_id, t.c.derivation_version))}
     finally:
@@ -58,6 +58,7 @@ def test_cached_and_recomputed_views_are_equal(cli: Any, db: Path) -> None:
         store.close()
     cold = _views(cli, db)  # recomputed, and the cache filled
     assert sorted(_cached(db)) == sorted(ids)
+    assert list(_cached(db, "run_changes")) == [max(ids)]  # history's change from the run before
     warm = _views(cli, db)  # read from the cache
     assert warm == cold
     assert len(cold[0]) == 2 and cold[2][0]["runs"][1]["change"]["ci"] is not None
@@ -68,7 +69,7 @@ def test_cached_and_recomputed_views_are_equal(cli: Any, db: Path) -> None:
         summary_cache.clear(store)
     finally:
         store.close()
-    assert _cached(db) == {}
+    assert _cached(db) == {} and _cached(db, "run_changes") == {}
     assert _views(cli, db) == cold  # deleted: every figure comes back identical
 
 
@@ -78,7 +79,7 @@ def test_stale_entries_are_recomputed(cli: Any, db: Path, monkeypatch: pytest.Mo
     store = open_store(str(db))
     try:
         rid = ids[0]
-        (before, _), = summary_cache.entries(store, [rid]).values()
+        (before, _, _), = summary_cache.entries(store, [rid]).values()
         req = store.t["requests"]
         with store.tx() as conn:  # one more raw request at depth 0, written behind the store's back
             row = dict(conn.execute(sa.select(req).where(req.c.run_id == rid, req.c.depth == 0,
@@ -86,7 +87,7 @@ def test_stale_entries_are_recomputed(cli: Any, db: Path, monkeypatch: pytest.Mo
             row.pop("id")
             row["seq"] = 999
             conn.execute(req.insert().values(**row))
-        (after, dec), = summary_cache.entries(store, [rid]).values()
+        (after, dec, _), = summary_cache.entries(store, [rid]).values()
         assert after == json.loads(json.dumps(run_summary(store, rid)))
         assert after["requests"]["total"] == before["requests"]["total"] + 1
         assert after["points"][0]["n"] == before["points"][0]["n"] + 1 == len(dec[0])
@@ -112,7 +113,7 @@ def test_push_does_not_copy_the_cache(cli: Any, db: Path, tmp_path: Path) -> Non
     finally:
         src.close()
         dst.close()
-    assert _cached(other) == {}
+    assert _cached(other) == {} and _cached(other, "run_changes") == {}
     def figures(rows: list[dict[str, Any]]) -> list[Any]:
         return sorted(json.dumps({k: v for k, v in r.items() if k != "run_id"}, sort_keys=True) for r in rows)
 

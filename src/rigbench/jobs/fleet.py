@@ -9,7 +9,7 @@ from collections import defaultdict
 from collections.abc import Mapping
 from typing import Any
 
-from rigbench.jobs.summary_cache import Entry, entries
+from rigbench.jobs.summary_cache import Entry, changes, entries
 from rigbench.measure.history import build_change, machine_rows
 from rigbench.store import Store
 from rigbench.store.filters import RunFilter
@@ -24,10 +24,10 @@ def _fleet_entries(store: Store, where: RunFilter | None = None) -> list[Entry]:
     for r in rows:
         if int(r["id"]) not in got:
             continue
-        s, dec = got[int(r["id"])]
-        s["fleet"] = {"uuid": r.get("uuid"), "label": r.get("label"), "machine_uid": r.get("machine_uid"),
-                      "machine_label": r.get("machine_label")}
-        out.append((s, dec))
+        e = got[int(r["id"])]
+        e.summary["fleet"] = {"uuid": r.get("uuid"), "label": r.get("label"), "machine_uid": r.get("machine_uid"),
+                              "machine_label": r.get("machine_label")}
+        out.append(e)
     return out
 
 
@@ -35,7 +35,7 @@ def fleet_summaries(store: Store, where: RunFilter | None = None) -> list[dict[s
     """Every depth-sweep or session run that measured something, summarised, with
     ``fleet`` = its UUID, label, machine id and machine label (read through the summary cache,
     ``jobs.summary_cache``: the same figures as ``run_summary``)."""
-    return [s for s, _ in _fleet_entries(store, where)]
+    return [e.summary for e in _fleet_entries(store, where)]
 
 
 def machine_name(s: Mapping[str, Any]) -> str:
@@ -111,30 +111,30 @@ def history(store: Store, model: str | None = None, where: RunFilter | None = No
     """One entry per (machine, model+quant): its runs oldest first, each with the engine build,
     decode at the verdict's depth and per depth, and the change from the run before (ratio,
     95% CI where both sides have repeats, verdict)."""
-    summaries = [(s, dec) for s, dec in _fleet_entries(store, where)
-                 if not model or model.lower() in str((s.get("model") or {}).get("name") or
-                                                      (s.get("engine") or {}).get("served_model") or "").lower()]
-    groups: dict[tuple[str, str, str], list[dict[str, Any]]] = defaultdict(list)
-    decode = {int(s["run_id"]): dec for s, dec in summaries}
-    for s, _ in summaries:
-        m = s.get("model") or {}
-        groups[(_machine_key(s), str(m.get("name") or (s.get("engine") or {}).get("served_model") or "?"),
-                str(m.get("quant") or "—"))].append(s)
+    found = [e for e in _fleet_entries(store, where)
+             if not model or model.lower() in str((e.summary.get("model") or {}).get("name") or
+                                                  (e.summary.get("engine") or {}).get("served_model") or "").lower()]
+    groups: dict[tuple[str, str, str], list[Entry]] = defaultdict(list)
+    for e in found:
+        m = e.summary.get("model") or {}
+        groups[(_machine_key(e.summary), str(m.get("name") or (e.summary.get("engine") or {}).get("served_model")
+                                             or "?"), str(m.get("quant") or "—"))].append(e)
+    for runs in groups.values():
+        runs.sort(key=lambda e: (str(e.summary.get("created_at")), int(e.summary["run_id"])))
+    pairs = [(a, b) for runs in groups.values() for a, b in zip(runs, runs[1:], strict=False)]
+    change = {int(b.summary["run_id"]): c
+              for (_, b), c in zip(pairs, changes(store, pairs, lambda a, b: build_change(a.decode, b.decode)),
+                                   strict=True)}
     out = []
     for (mkey, name, quant), runs in sorted(groups.items()):
-        runs.sort(key=lambda s: (str(s.get("created_at")), int(s["run_id"])))
-        entries: list[dict[str, Any]] = []
-        prev_vals: dict[int, list[float | None]] | None = None
-        for s in runs:
-            vals = decode[int(s["run_id"])]
-            entry = {"run_id": s["run_id"], "uuid": (s.get("fleet") or {}).get("uuid"),
-                     "created_at": s.get("created_at"), "build": engine_build(s), "status": s.get("status"),
-                     "points": [{"depth": p.get("depth"), "decode_tok_s": p.get("decode_tok_s"), "n": p.get("n")}
-                                for p in s.get("points") or []],
-                     **_at_verdict(s),
-                     "change": build_change(prev_vals, vals) if prev_vals is not None else None}
-            entries.append(entry)
-            prev_vals = vals
-        out.append({"machine": machine_name(runs[-1]), "machine_id": mkey, "model": name, "quant": quant,
-                    "runs": entries})
+        rows: list[dict[str, Any]] = []
+        for e in runs:
+            s = e.summary
+            rows.append({"run_id": s["run_id"], "uuid": (s.get("fleet") or {}).get("uuid"),
+                         "created_at": s.get("created_at"), "build": engine_build(s), "status": s.get("status"),
+                         "points": [{"depth": p.get("depth"), "decode_tok_s": p.get("decode_tok_s"), "n": p.get("n")}
+                                    for p in s.get("points") or []],
+                         **_at_verdict(s), "change": change.get(int(s["run_id"]))})
+        out.append({"machine": machine_name(runs[-1].summary), "machine_id": mkey, "model": name, "quant": quant,
+                    "runs": rows})
     return out

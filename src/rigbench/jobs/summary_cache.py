@@ -19,8 +19,8 @@ from __future__ import annotations
 import hashlib
 import json
 from collections import defaultdict
-from collections.abc import Iterable, Mapping, Sequence
-from typing import Any
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from typing import Any, NamedTuple
 
 import sqlalchemy as sa
 
@@ -28,13 +28,19 @@ from rigbench.measure.speed import figures
 from rigbench.store import Store
 from rigbench.store.db import now_iso
 
-__all__ = ["DERIVATION_VERSION", "TABLE", "Entry", "clear", "decode_by_depth", "entries"]
+__all__ = ["CHANGES", "DERIVATION_VERSION", "TABLE", "Entry", "changes", "clear", "decode_by_depth", "entries"]
 
 DERIVATION_VERSION = 1
 TABLE = "run_summaries"
+CHANGES = "run_changes"
 _WRITE_BATCH = 500
 
-Entry = tuple[dict[str, Any], dict[int, list[float | None]]]  # (run summary, decode rates by depth)
+
+
+class Entry(NamedTuple):
+    summary: dict[str, Any]  # run_summary's
+    decode: dict[int, list[float | None]]  # decode rates by depth (what history's change compares)
+    stamp: str  # the run as it is now (see the module's docstring)
 
 
 def decode_by_depth(rows: Iterable[Mapping[str, Any]]) -> dict[int, list[float | None]]:
@@ -84,11 +90,9 @@ def _stamp(run: Mapping[str, Any], counts: tuple[Any, ...]) -> str:
     return hashlib.sha256(text.encode()).hexdigest()
 
 
-def _encode(entry: Entry) -> dict[str, Any] | None:
-    """The JSON stored, or None when the summary does not survive strict JSON as it is (a NaN, a
-    non-string key): such a run is recomputed every time rather than cached differently."""
-    summary, dec = entry
-    payload = {"summary": summary, "decode_by_depth": [[d, v] for d, v in sorted(dec.items())]}
+def _strict(payload: dict[str, Any]) -> dict[str, Any] | None:
+    """``payload``, or None when it does not survive strict JSON as it is (a NaN, a tuple, a
+    non-string key): such a figure is recomputed every time rather than cached differently."""
     try:
         text = json.dumps(payload, allow_nan=False)
     except (TypeError, ValueError):
@@ -96,10 +100,14 @@ def _encode(entry: Entry) -> dict[str, Any] | None:
     return payload if json.loads(text) == payload else None
 
 
-def _decode(payload: Any) -> Entry | None:
+def _encode(entry: Entry) -> dict[str, Any] | None:
+    return _strict({"summary": entry.summary, "decode_by_depth": [[d, v] for d, v in sorted(entry.decode.items())]})
+
+
+def _decode(payload: Any, stamp: str) -> Entry | None:
     if not isinstance(payload, Mapping) or not isinstance(payload.get("summary"), dict):
         return None
-    return payload["summary"], {int(d): list(v) for d, v in payload.get("decode_by_depth") or []}
+    return Entry(payload["summary"], {int(d): list(v) for d, v in payload.get("decode_by_depth") or []}, stamp)
 
 
 def entries(store: Store, ids: Sequence[int], *, use_cache: bool = True) -> dict[int, Entry]:
@@ -123,7 +131,7 @@ def entries(store: Store, ids: Sequence[int], *, use_cache: bool = True) -> dict
             with store.engine.connect() as conn:
                 for rid, stamp, payload in conn.execute(q):
                     if int(rid) in stamps and stamp == stamps[int(rid)]:
-                        entry = _decode(payload)
+                        entry = _decode(payload, stamp)
                         if entry is not None:
                             out[int(rid)] = entry
         except sa.exc.SQLAlchemyError:  # a role that may not read it: recompute everything
@@ -133,37 +141,74 @@ def entries(store: Store, ids: Sequence[int], *, use_cache: bool = True) -> dict
         if rid in out:
             continue
         rows = store.requests(rid)
-        entry = (run_summary(store, rid, run=dict(run), rows=rows), decode_by_depth(rows))
+        entry = Entry(run_summary(store, rid, run=dict(run), rows=rows), decode_by_depth(rows), stamps[rid])
         out[rid] = entry
         payload = _encode(entry)
         if payload is not None:
             fresh[rid] = payload
     if use_cache and cache is not None and fresh:
-        _write(store, cache, fresh, stamps)
+        _write(store, cache, [{"run_id": rid, "derivation_version": DERIVATION_VERSION, "stamp": stamps[rid],
+                               "summary": payload, "created_at": now_iso()} for rid, payload in fresh.items()],
+               lambda chunk: cache.c.run_id.in_([r["run_id"] for r in chunk]))
     return out
 
 
-def _write(store: Store, cache: sa.Table, fresh: Mapping[int, dict[str, Any]], stamps: Mapping[int, str]) -> None:
-    """Write the recomputed entries; a database this role cannot write (or a race with another
-    process writing the same runs) leaves the cache as it was: it is only a cache."""
-    ids = list(fresh)
-    for start in range(0, len(ids), _WRITE_BATCH):
-        chunk = ids[start:start + _WRITE_BATCH]
+def changes(store: Store, pairs: Sequence[tuple[Entry, Entry]],
+            compute: Callable[[Entry, Entry], dict[str, Any]]) -> list[dict[str, Any]]:
+    """``compute(before, after)`` for each pair of runs (history's change between builds), from
+    the table ``run_changes`` where an entry has this code's version and the stamps of both runs
+    as they are now, else computed (and the cache refreshed)."""
+    cache = store.t.get(CHANGES)
+    key = [(int(a.summary["run_id"]), int(b.summary["run_id"]),
+            hashlib.sha256(f"{a.stamp}:{b.stamp}".encode()).hexdigest()) for a, b in pairs]
+    have: dict[tuple[int, int], tuple[str, Any]] = {}
+    if cache is not None and pairs:
+        q = sa.select(cache.c.prev_run_id, cache.c.run_id, cache.c.stamp, cache.c.change) \
+            .where(cache.c.derivation_version == DERIVATION_VERSION)
+        if len(pairs) < 500:
+            q = q.where(cache.c.run_id.in_([k[1] for k in key]))
+        try:
+            with store.engine.connect() as conn:
+                have = {(int(p), int(r)): (st, ch) for p, r, st, ch in conn.execute(q)}
+        except sa.exc.SQLAlchemyError:
+            have = {}
+    out: list[dict[str, Any]] = []
+    fresh: list[dict[str, Any]] = []
+    for (a, b), (pa, pb, stamp) in zip(pairs, key, strict=True):
+        got = have.get((pa, pb))
+        if got is not None and got[0] == stamp and isinstance(got[1], dict):
+            out.append(got[1])
+            continue
+        change = compute(a, b)
+        out.append(change)
+        if _strict(change) is not None:
+            fresh.append({"run_id": pb, "prev_run_id": pa, "derivation_version": DERIVATION_VERSION,
+                          "stamp": stamp, "change": change, "created_at": now_iso()})
+    if cache is not None and fresh:
+        # a run's other pairs (another filter's "run before") go too: it is only a cache
+        _write(store, cache, fresh, lambda chunk: cache.c.run_id.in_([r["run_id"] for r in chunk]))
+    return out
+
+
+def _write(store: Store, table: sa.Table, rows: Sequence[dict[str, Any]],
+           match: Callable[[Sequence[dict[str, Any]]], Any]) -> None:
+    """Replace the rows ``match`` picks by ``rows``; a database this role cannot write (or a race
+    with another process writing the same rows) leaves the cache as it was: it is only a cache."""
+    for start in range(0, len(rows), _WRITE_BATCH):
+        chunk = rows[start:start + _WRITE_BATCH]
         try:
             with store.engine.begin() as conn:
-                conn.execute(cache.delete().where(cache.c.run_id.in_(chunk)))
-                conn.execute(cache.insert(), [{"run_id": rid, "derivation_version": DERIVATION_VERSION,
-                                               "stamp": stamps[rid], "summary": fresh[rid], "created_at": now_iso()}
-                                              for rid in chunk])
+                conn.execute(table.delete().where(match(chunk)))
+                conn.execute(table.insert(), list(chunk))
         except sa.exc.SQLAlchemyError:
             return
 
 
 def clear(store: Store, run_ids: Iterable[int] | None = None) -> None:
     """Drop cached entries (all of them, or those of ``run_ids``)."""
-    cache = store.t.get(TABLE)
-    if cache is None:
-        return
+    ids = None if run_ids is None else list(run_ids)
     with store.tx() as conn:
-        q = cache.delete()
-        conn.execute(q if run_ids is None else q.where(cache.c.run_id.in_(list(run_ids))))
+        for name in (CHANGES, TABLE):
+            cache = store.t.get(name)
+            if cache is not None:
+                conn.execute(cache.delete() if ids is None else cache.delete().where(cache.c.run_id.in_(ids)))

@@ -224,7 +224,8 @@ def _m0021_machine_identity(conn: sa.Connection) -> None:
 
 
 def _m0022_run_summaries(conn: sa.Connection) -> None:
-    """A cache of each run's derived summary (``jobs.summary_cache``), never a source: every
+    """Caches of each run's derived summary and of history's change between two runs
+    (``jobs.summary_cache``), never a source: every
     figure in it is recomputed from the raw rows when it is missing, when its
     ``derivation_version`` is older than the code's, or when its ``stamp`` (a digest of the run's
     row and counts of its raw rows) no longer matches; deleting every row changes no figure.
@@ -241,7 +242,18 @@ def _m0022_run_summaries(conn: sa.Connection) -> None:
         sa.Column("summary", sa.JSON, nullable=False),
         sa.Column("created_at", sa.Text, nullable=False),
     )
-    md.create_all(conn, tables=[md.tables["run_summaries"]])
+    sa.Table(
+        "run_changes", md,  # history's change between two runs (see jobs.summary_cache.changes)
+        sa.Column("run_id", sa.Integer, sa.ForeignKey("runs.id", ondelete="CASCADE"), primary_key=True,
+                  autoincrement=False),
+        sa.Column("prev_run_id", sa.Integer, sa.ForeignKey("runs.id", ondelete="CASCADE"), primary_key=True,
+                  autoincrement=False),
+        sa.Column("derivation_version", sa.Integer, nullable=False),
+        sa.Column("stamp", sa.String(64), nullable=False),
+        sa.Column("change", sa.JSON, nullable=False),
+        sa.Column("created_at", sa.Text, nullable=False),
+    )
+    md.create_all(conn, tables=[md.tables["run_summaries"], md.tables["run_changes"]])
     conn.execute(sa.text("CREATE INDEX IF NOT EXISTS ix_requests_run_seq ON requests (run_id, seq)"))
 
 

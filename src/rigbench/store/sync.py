@@ -79,9 +79,9 @@ class CopyResult:
                 "outcome": self.outcome, "requests_added": self.requests_added, "why": self.why}
 
 
-# derived, not raw: the summary cache (jobs.summary_cache) is never copied; the destination
+# derived, not raw: the caches of jobs.summary_cache are never copied; the destination
 # recomputes its own from the rows that arrive
-_NOT_COPIED = ("requests", "runs", "run_summaries")
+_NOT_COPIED = ("requests", "runs", "run_summaries", "run_changes")
 
 
 def _child_tables(store: Store) -> list[str]:

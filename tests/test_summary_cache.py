@@ -79,7 +79,7 @@ def test_stale_entries_are_recomputed(cli: Any, db: Path, monkeypatch: pytest.Mo
     store = open_store(str(db))
     try:
         rid = ids[0]
-        (before, _, _), = summary_cache.entries(store, [rid]).values()
+        (before, _), = summary_cache.entries(store, [rid]).values()
         req = store.t["requests"]
         with store.tx() as conn:  # one more raw request at depth 0, written behind the store's back
             row = dict(conn.execute(sa.select(req).where(req.c.run_id == rid, req.c.depth == 0,
@@ -87,7 +87,8 @@ def test_stale_entries_are_recomputed(cli: Any, db: Path, monkeypatch: pytest.Mo
             row.pop("id")
             row["seq"] = 999
             conn.execute(req.insert().values(**row))
-        (after, dec, _), = summary_cache.entries(store, [rid]).values()
+        (after, stamp), = summary_cache.entries(store, [rid]).values()
+        dec = summary_cache.decodes(store, [summary_cache.Entry(after, stamp)])[rid]
         assert after == json.loads(json.dumps(run_summary(store, rid)))
         assert after["requests"]["total"] == before["requests"]["total"] + 1
         assert after["points"][0]["n"] == before["points"][0]["n"] + 1 == len(dec[0])

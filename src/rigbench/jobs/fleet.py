@@ -123,7 +123,7 @@ def history(store: Store, model: str | None = None, where: RunFilter | None = No
         runs.sort(key=lambda e: (str(e.summary.get("created_at")), int(e.summary["run_id"])))
     pairs = [(a, b) for runs in groups.values() for a, b in zip(runs, runs[1:], strict=False)]
     change = {int(b.summary["run_id"]): c
-              for (_, b), c in zip(pairs, changes(store, pairs, lambda a, b: build_change(a.decode, b.decode)),
+              for (_, b), c in zip(pairs, changes(store, pairs, build_change),
                                    strict=True)}
     out = []
     for (mkey, name, quant), runs in sorted(groups.items()):

@@ -28,7 +28,8 @@ from rigbench.measure.speed import figures
 from rigbench.store import Store
 from rigbench.store.db import now_iso
 
-__all__ = ["CHANGES", "DERIVATION_VERSION", "TABLE", "Entry", "changes", "clear", "decode_by_depth", "entries"]
+__all__ = ["CHANGES", "DERIVATION_VERSION", "TABLE", "Entry", "changes", "clear", "decode_by_depth", "decodes",
+           "entries"]
 
 DERIVATION_VERSION = 1
 TABLE = "run_summaries"
@@ -39,12 +40,12 @@ _WRITE_BATCH = 500
 
 class Entry(NamedTuple):
     summary: dict[str, Any]  # run_summary's
-    decode: dict[int, list[float | None]]  # decode rates by depth (what history's change compares)
     stamp: str  # the run as it is now (see the module's docstring)
 
 
 def decode_by_depth(rows: Iterable[Mapping[str, Any]]) -> dict[int, list[float | None]]:
-    """Each ok speed request's decode rate, by depth, in the rows' order."""
+    """Each ok speed request's decode rate, by depth, in the rows' order (what history's change
+    between two runs compares)."""
     out: dict[int, list[float | None]] = defaultdict(list)
     for r in rows:
         if r.get("phase") == "speed" and r.get("status") == "ok" and r.get("depth") is not None:
@@ -52,19 +53,45 @@ def decode_by_depth(rows: Iterable[Mapping[str, Any]]) -> dict[int, list[float |
     return dict(out)
 
 
+def _joined(store: Store, cols: Sequence[Any], ids: Sequence[int]) -> sa.Select[Any]:
+    runs, models, machines, specs = (store.t[n] for n in ("runs", "models", "machines", "engine_specs"))
+    q = (sa.select(*cols).select_from(runs.outerjoin(models, runs.c.model_id == models.c.id)
+                                      .outerjoin(machines, runs.c.machine_id == machines.c.id)
+                                      .outerjoin(specs, runs.c.engine_spec_id == specs.c.id)))
+    return q.where(runs.c.id.in_(list(ids))) if len(ids) < 500 else q
+
+
 def _run_rows(store: Store, ids: Sequence[int]) -> dict[int, dict[str, Any]]:
     """``Store.get_run`` for many runs in one query."""
     runs, models, machines, specs = (store.t[n] for n in ("runs", "models", "machines", "engine_specs"))
-    q = (sa.select(runs, models.c.facts.label("model_facts"), machines.c.facts.label("machine_facts"),
-                   specs.c.spec.label("engine_spec"), machines.c.label.label("machine_label"))
-         .select_from(runs.outerjoin(models, runs.c.model_id == models.c.id)
-                      .outerjoin(machines, runs.c.machine_id == machines.c.id)
-                      .outerjoin(specs, runs.c.engine_spec_id == specs.c.id)))
-    if len(ids) < 500:
-        q = q.where(runs.c.id.in_(list(ids)))
+    q = _joined(store, [runs, models.c.facts.label("model_facts"), machines.c.facts.label("machine_facts"),
+                        specs.c.spec.label("engine_spec"), machines.c.label.label("machine_label")], ids)
     wanted = set(ids)
     with store.tx() as conn:
         return {int(r["id"]): dict(r) for r in conn.execute(q).mappings() if int(r["id"]) in wanted}
+
+
+def _as_text(col: Any) -> Any:
+    return sa.cast(col, sa.Text) if isinstance(col.type, sa.JSON) else col
+
+
+def _stamps(store: Store, ids: Sequence[int]) -> dict[int, str]:
+    """Per run, a digest of everything ``run_summary`` reads: the run's row with its model's,
+    machine's and engine spec's (JSON read as the text stored, not decoded), and the count and
+    last id of its requests and answers, with the count of judged answers."""
+    runs, models, machines, specs = (store.t[n] for n in ("runs", "models", "machines", "engine_specs"))
+    cols = [_as_text(c) for c in runs.c] + [_as_text(models.c.facts), _as_text(machines.c.facts),
+                                            _as_text(specs.c.spec), machines.c.label]
+    wanted = set(ids)
+    counts = _counts(store, ids)
+    out: dict[int, str] = {}
+    with store.tx() as conn:
+        for row in conn.execute(_joined(store, cols, ids)):
+            rid = int(row[0])
+            if rid in wanted:
+                text = json.dumps([list(row), counts.get(rid, ())], default=str, separators=(",", ":"))
+                out[rid] = hashlib.sha256(text.encode()).hexdigest()
+    return out
 
 
 def _counts(store: Store, ids: Sequence[int]) -> dict[int, tuple[Any, ...]]:
@@ -85,12 +112,7 @@ def _counts(store: Store, ids: Sequence[int]) -> dict[int, tuple[Any, ...]]:
     return out
 
 
-def _stamp(run: Mapping[str, Any], counts: tuple[Any, ...]) -> str:
-    text = json.dumps([run, counts], sort_keys=True, default=str, separators=(",", ":"))
-    return hashlib.sha256(text.encode()).hexdigest()
-
-
-def _strict(payload: dict[str, Any]) -> dict[str, Any] | None:
+def _strict(payload: Any) -> Any:
     """``payload``, or None when it does not survive strict JSON as it is (a NaN, a tuple, a
     non-string key): such a figure is recomputed every time rather than cached differently."""
     try:
@@ -100,61 +122,65 @@ def _strict(payload: dict[str, Any]) -> dict[str, Any] | None:
     return payload if json.loads(text) == payload else None
 
 
-def _encode(entry: Entry) -> dict[str, Any] | None:
-    return _strict({"summary": entry.summary, "decode_by_depth": [[d, v] for d, v in sorted(entry.decode.items())]})
-
-
-def _decode(payload: Any, stamp: str) -> Entry | None:
-    if not isinstance(payload, Mapping) or not isinstance(payload.get("summary"), dict):
-        return None
-    return Entry(payload["summary"], {int(d): list(v) for d, v in payload.get("decode_by_depth") or []}, stamp)
+def _read(store: Store, cache: sa.Table, column: str, stamps: Mapping[int, str]) -> dict[int, Any]:
+    """``column`` of the current entries (this code's version, the run's stamp as it is now)."""
+    q = sa.select(cache.c.run_id, cache.c.stamp, cache.c[column]) \
+        .where(cache.c.derivation_version == DERIVATION_VERSION)
+    if len(stamps) < 500:
+        q = q.where(cache.c.run_id.in_(list(stamps)))
+    out: dict[int, Any] = {}
+    try:
+        with store.engine.connect() as conn:
+            for rid, stamp, value in conn.execute(q):
+                if stamps.get(int(rid)) == stamp and value is not None:
+                    out[int(rid)] = value
+    except sa.exc.SQLAlchemyError:  # a role that may not read it: recompute everything
+        return {}
+    return out
 
 
 def entries(store: Store, ids: Sequence[int], *, use_cache: bool = True) -> dict[int, Entry]:
-    """The summary and decode rates of each run in ``ids`` (those that exist), from the cache
-    where it is current, else recomputed from the raw rows (and the cache refreshed)."""
+    """The summary of each run in ``ids`` (those that exist), from the cache where it is
+    current, else recomputed from the raw rows (and the cache refreshed)."""
     from rigbench.jobs.summary import run_summary
 
     if not ids:
         return {}
-    runs = _run_rows(store, ids)
-    counts = _counts(store, list(runs))
-    stamps = {rid: _stamp(run, counts.get(rid, ())) for rid, run in runs.items()}
-    out: dict[int, Entry] = {}
-    cache = store.t.get(TABLE)
-    if use_cache and cache is not None:
-        q = sa.select(cache.c.run_id, cache.c.stamp, cache.c.summary) \
-            .where(cache.c.derivation_version == DERIVATION_VERSION)
-        if len(runs) < 500:
-            q = q.where(cache.c.run_id.in_(list(runs)))
-        try:
-            with store.engine.connect() as conn:
-                for rid, stamp, payload in conn.execute(q):
-                    if int(rid) in stamps and stamp == stamps[int(rid)]:
-                        entry = _decode(payload, stamp)
-                        if entry is not None:
-                            out[int(rid)] = entry
-        except sa.exc.SQLAlchemyError:  # a role that may not read it: recompute everything
-            out.clear()
-    fresh: dict[int, dict[str, Any]] = {}
-    for rid, run in runs.items():
-        if rid in out:
-            continue
+    stamps = _stamps(store, ids)
+    cache = store.t.get(TABLE) if use_cache else None
+    have = _read(store, cache, "summary", stamps) if cache is not None else {}
+    out = {rid: Entry(s, stamps[rid]) for rid, s in have.items() if isinstance(s, dict)}
+    missing = [rid for rid in stamps if rid not in out]
+    fresh: list[dict[str, Any]] = []
+    for rid, run in _run_rows(store, missing).items() if missing else ():
         rows = store.requests(rid)
-        entry = Entry(run_summary(store, rid, run=dict(run), rows=rows), decode_by_depth(rows), stamps[rid])
-        out[rid] = entry
-        payload = _encode(entry)
+        summary = run_summary(store, rid, run=run, rows=rows)
+        out[rid] = Entry(summary, stamps[rid])
+        payload, dec = _strict(summary), _strict([[d, v] for d, v in sorted(decode_by_depth(rows).items())])
         if payload is not None:
-            fresh[rid] = payload
-    if use_cache and cache is not None and fresh:
-        _write(store, cache, [{"run_id": rid, "derivation_version": DERIVATION_VERSION, "stamp": stamps[rid],
-                               "summary": payload, "created_at": now_iso()} for rid, payload in fresh.items()],
-               lambda chunk: cache.c.run_id.in_([r["run_id"] for r in chunk]))
+            fresh.append({"run_id": rid, "derivation_version": DERIVATION_VERSION, "stamp": stamps[rid],
+                          "summary": payload, "decode": dec, "created_at": now_iso()})
+    if cache is not None and fresh:
+        _write(store, cache, fresh, lambda chunk: cache.c.run_id.in_([r["run_id"] for r in chunk]))
+    return out
+
+
+def decodes(store: Store, found: Sequence[Entry]) -> dict[int, dict[int, list[float | None]]]:
+    """The decode rates by depth of each run (``decode_by_depth``), from the cache where it is
+    current, else from the raw rows."""
+    stamps = {int(e.summary["run_id"]): e.stamp for e in found}
+    cache = store.t.get(TABLE)
+    have = _read(store, cache, "decode", stamps) if cache is not None and stamps else {}
+    out = {rid: {int(d): list(v) for d, v in dec} for rid, dec in have.items() if isinstance(dec, list)}
+    for rid in stamps:
+        if rid not in out:
+            out[rid] = decode_by_depth(store.requests(rid, phase="speed"))
     return out
 
 
 def changes(store: Store, pairs: Sequence[tuple[Entry, Entry]],
-            compute: Callable[[Entry, Entry], dict[str, Any]]) -> list[dict[str, Any]]:
+            compute: Callable[[dict[int, list[float | None]], dict[int, list[float | None]]], dict[str, Any]]
+            ) -> list[dict[str, Any]]:
     """``compute(before, after)`` for each pair of runs (history's change between builds), from
     the table ``run_changes`` where an entry has this code's version and the stamps of both runs
     as they are now, else computed (and the cache refreshed)."""
@@ -172,14 +198,19 @@ def changes(store: Store, pairs: Sequence[tuple[Entry, Entry]],
                 have = {(int(p), int(r)): (st, ch) for p, r, st, ch in conn.execute(q)}
         except sa.exc.SQLAlchemyError:
             have = {}
+    def current(k: tuple[int, int, str]) -> bool:
+        got = have.get((k[0], k[1]))
+        return got is not None and got[0] == k[2] and isinstance(got[1], dict)
+
+    todo = [e for (a, b), k in zip(pairs, key, strict=True) if not current(k) for e in (a, b)]
+    dec = decodes(store, todo) if todo else {}
     out: list[dict[str, Any]] = []
     fresh: list[dict[str, Any]] = []
-    for (a, b), (pa, pb, stamp) in zip(pairs, key, strict=True):
-        got = have.get((pa, pb))
-        if got is not None and got[0] == stamp and isinstance(got[1], dict):
-            out.append(got[1])
+    for (pa, pb, stamp) in key:
+        if current((pa, pb, stamp)):
+            out.append(have[(pa, pb)][1])
             continue
-        change = compute(a, b)
+        change = compute(dec[pa], dec[pb])
         out.append(change)
         if _strict(change) is not None:
             fresh.append({"run_id": pb, "prev_run_id": pa, "derivation_version": DERIVATION_VERSION,

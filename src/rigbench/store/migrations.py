@@ -240,6 +240,7 @@ def _m0022_run_summaries(conn: sa.Connection) -> None:
         sa.Column("derivation_version", sa.Integer, nullable=False),
         sa.Column("stamp", sa.String(64), nullable=False),
         sa.Column("summary", sa.JSON, nullable=False),
+        sa.Column("decode", sa.JSON),  # decode rates by depth, what history's change compares
         sa.Column("created_at", sa.Text, nullable=False),
     )
     sa.Table(

@@ -5,11 +5,12 @@ same summaries as every card; this module only groups them."""
 
 from __future__ import annotations
 
+import itertools
 from collections import defaultdict
 from collections.abc import Mapping
 from typing import Any
 
-from rigbench.jobs.summary_cache import Entry, changes, entries
+from rigbench.jobs.summary_cache import Entry, changes, entries, finished_runs
 from rigbench.measure.history import build_change, machine_rows
 from rigbench.store import Store
 from rigbench.store.filters import RunFilter
@@ -18,7 +19,7 @@ __all__ = ["by_machine", "fleet_summaries", "history", "machine_name"]
 
 
 def _fleet_entries(store: Store, where: RunFilter | None = None) -> list[Entry]:
-    rows = [r for r in store.list_runs(kind="run", where=where) if r["status"] in ("complete", "incomplete")]
+    rows = finished_runs(store, where)
     got = entries(store, [int(r["id"]) for r in rows])
     out = []
     for r in rows:
@@ -121,7 +122,7 @@ def history(store: Store, model: str | None = None, where: RunFilter | None = No
                                              or "?"), str(m.get("quant") or "—"))].append(e)
     for runs in groups.values():
         runs.sort(key=lambda e: (str(e.summary.get("created_at")), int(e.summary["run_id"])))
-    pairs = [(a, b) for runs in groups.values() for a, b in zip(runs, runs[1:], strict=False)]
+    pairs = [(a, b) for runs in groups.values() for a, b in itertools.pairwise(runs)]
     change = {int(b.summary["run_id"]): c
               for (_, b), c in zip(pairs, changes(store, pairs, build_change),
                                    strict=True)}

@@ -242,8 +242,8 @@ def stored_run_summaries(store: Store) -> list[dict[str, Any]]:
     """Every depth-sweep or session run that measured something (complete or incomplete),
     summarised: what the board and advise --catalog rank. Through the summary cache
     (``jobs.summary_cache``): the same figures as ``run_summary`` on each, read in a few queries."""
-    from rigbench.jobs.summary_cache import entries
+    from rigbench.jobs.summary_cache import entries, finished_runs
 
-    ids = [int(r["id"]) for r in store.list_runs(kind="run") if r["status"] in ("complete", "incomplete")]
+    ids = [int(r["id"]) for r in finished_runs(store)]
     got = entries(store, ids)
-    return [got[i][0] for i in ids if i in got]
+    return [got[i].summary for i in ids if i in got]

@@ -27,9 +27,10 @@ import sqlalchemy as sa
 from rigbench.measure.speed import figures
 from rigbench.store import Store
 from rigbench.store.db import now_iso
+from rigbench.store.filters import RunFilter
 
 __all__ = ["CHANGES", "DERIVATION_VERSION", "TABLE", "Entry", "changes", "clear", "decode_by_depth", "decodes",
-           "entries"]
+           "entries", "finished_runs"]
 
 DERIVATION_VERSION = 1
 TABLE = "run_summaries"
@@ -51,6 +52,23 @@ def decode_by_depth(rows: Iterable[Mapping[str, Any]]) -> dict[int, list[float |
         if r.get("phase") == "speed" and r.get("status") == "ok" and r.get("depth") is not None:
             out[int(r["depth"])].append(figures(r).decode_tok_s)
     return dict(out)
+
+
+def finished_runs(store: Store, where: RunFilter | None = None) -> list[dict[str, Any]]:
+    """The depth-sweep or session runs that measured something (complete or incomplete), newest
+    first, as the views list them: ``id``, ``uuid``, ``label``, ``machine_uid``, ``machine_label``.
+    ``Store.list_runs`` without decoding what the views do not need (one query)."""
+    if where is not None and where.build:  # the build lives in the server facts: filtered there
+        return [r for r in store.list_runs(kind="run", where=where) if r["status"] in ("complete", "incomplete")]
+    runs, machines = store.t["runs"], store.t["machines"]
+    q = (sa.select(runs.c.id, runs.c.uuid, runs.c.label, machines.c.uid.label("machine_uid"),
+                   machines.c.label.label("machine_label"))
+         .select_from(runs.outerjoin(machines, runs.c.machine_id == machines.c.id))
+         .where(runs.c.kind == "run", runs.c.status.in_(("complete", "incomplete"))).order_by(runs.c.id.desc()))
+    if where is not None:
+        q = where.apply(q, runs, machines)
+    with store.tx() as conn:
+        return [dict(r) for r in conn.execute(q).mappings()]
 
 
 def _joined(store: Store, cols: Sequence[Any], ids: Sequence[int]) -> sa.Select[Any]:
@@ -108,7 +126,7 @@ def _counts(store: Store, ids: Sequence[int]) -> dict[int, tuple[Any, ...]]:
             qa = sa.select(a.c.run_id, sa.func.count(), sa.func.max(a.c.id), sa.func.count(a.c.judge_rating)) \
                 .group_by(a.c.run_id)
             for rid, n, last, judged in conn.execute(qa.where(a.c.run_id.in_(list(ids))) if few else qa):
-                out[int(rid)] = out.get(int(rid), (0, 0)) + (int(n), int(last), int(judged))
+                out[int(rid)] = (*out.get(int(rid), (0, 0)), int(n), int(last), int(judged))
     return out
 
 

@@ -23,7 +23,7 @@ def session_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[dict[str, Any
     db = tmp_path_factory.mktemp("agent") / "results.db"
     opts = RunOptions(spec=EngineSpec(kind="embedded", flags=(("t", "1"),)), gen_tokens=16, quality=False, db=str(db),
                       command="rigbench run --session agent", extra_params={"session": "agent", "session_turns": 6})
-    return run_job(opts), db
+    return run_job(opts).to_json(), db  # the run --json contract
 
 
 def test_session_summary(session_run: tuple[dict[str, Any], Path]) -> None:

@@ -14,6 +14,7 @@ import pytest
 from rich.console import Console
 
 from rigbench.report.board import board_csv, board_json, board_markdown, board_table, build_board, fmt_tokens
+from rigbench.results import RunResult
 from rigbench.store import open_store
 from rigbench.types import EngineSpec, RequestRecord
 
@@ -21,10 +22,15 @@ GOLDEN = Path(__file__).parent / "golden"
 
 
 def _summary(run_id: int, name: str, quant: str, quality: float | None, points: list[tuple[int, float, float, float]],
-             *, host: str = "studio", kind: str = "llama-server", flags: dict[str, str] | None = None,
-             native: int = 202752, disk: int = 14_000_000_000, status: str = "complete",
-             ceiling: dict[int, float] | None = None, cls: str = "background",
-             suite: tuple[str, str] | None = None) -> dict[str, Any]:
+             **kw: Any) -> RunResult:
+    return RunResult.from_json(_summary_json(run_id, name, quant, quality, points, **kw))
+
+
+def _summary_json(run_id: int, name: str, quant: str, quality: float | None,
+                  points: list[tuple[int, float, float, float]], *, host: str = "studio", kind: str = "llama-server",
+                  flags: dict[str, str] | None = None, native: int = 202752, disk: int = 14_000_000_000,
+                  status: str = "complete", ceiling: dict[int, float] | None = None, cls: str = "background",
+                  suite: tuple[str, str] | None = None) -> dict[str, Any]:
     pts: list[dict[str, Any]] = [{"depth": d, "decode_tok_s": dec, "prefill_tok_s": pre, "ttft_ms": ttft,
                                   "pct_of_ceiling": (ceiling or {}).get(d)} for d, dec, pre, ttft in points]
     at = max((p for p in pts if p["depth"] <= 32768), key=lambda p: int(p["depth"]))
@@ -41,7 +47,7 @@ def _summary(run_id: int, name: str, quant: str, quality: float | None, points: 
     }
 
 
-def _fleet() -> list[dict[str, Any]]:
+def _fleet() -> list[RunResult]:
     return [
         _summary(1, "GLM-4.7-Flash", "Q4_K_M", 2.14, [(0, 70.1, 900.0, 40.0), (32768, 62.3, 610.5, 2900.0)],
                  disk=18_000_000_000, native=131072, flags={"ub": "2048", "fa": "on"}, ceiling={32768: 71.0}),
@@ -108,10 +114,11 @@ def test_newest_complete_run_per_configuration() -> None:
 
 def test_an_agent_session_is_a_row_of_its_own_with_its_medians() -> None:
     sweep = _summary(20, "m", "Q4", None, [(0, 90.0, 800.0, 20.0)])
-    session = {**_summary(21, "m", "Q4", None, [(0, 1.0, 1.0, 1.0)]), "points": [],
-               "session": {"decode_median_tok_s": 84.8, "prefill_median_tok_s": 950.0, "ttft_median_ms": 310.0},
-               "verdict": {"class": "background", "decode_tok_s": 84.8, "basis": "session", "at_depth": None,
-                           "working_depth": 32768}}
+    session = RunResult.from_json({
+        **_summary_json(21, "m", "Q4", None, [(0, 1.0, 1.0, 1.0)]), "points": [],
+        "session": {"decode_median_tok_s": 84.8, "prefill_median_tok_s": 950.0, "ttft_median_ms": 310.0},
+        "verdict": {"class": "background", "decode_tok_s": 84.8, "basis": "session", "at_depth": None,
+                    "working_depth": 32768}})
     rows = build_board([sweep, session])
     assert sorted(r.run_id for r in rows) == [20, 21]
     row = next(r for r in rows if r.run_id == 21)
@@ -131,7 +138,7 @@ def test_csv_and_json_carry_raw_values() -> None:
 
 
 # -- quality suites: scores of different suite versions are ranked apart -------------------
-def _two_versions() -> list[dict[str, Any]]:
+def _two_versions() -> list[RunResult]:
     return [
         _summary(30, "old-high", "Q4", 4.6, [(0, 50.0, 100.0, 10.0)], suite=("default", "1.0")),
         _summary(31, "new-mid", "Q4", 4.3, [(0, 40.0, 100.0, 10.0)], suite=("default", "1.1")),
@@ -162,7 +169,7 @@ def test_suite_versions_are_marked_in_every_format() -> None:
 
 
 def test_one_suite_is_named_without_marks() -> None:
-    rows = build_board([s for s in _two_versions() if s["run_id"] in (31, 32, 34)])
+    rows = build_board([s for s in _two_versions() if s.run_id in (31, 32, 34)])
     md = board_markdown(rows)
     assert "¹" not in md and "| new-top | Q8 | 4.50 |" in md
     assert "Quality: machine-graded, 0-5 (suite default 1.1)." in md

@@ -21,6 +21,7 @@ from rigbench.measure.compare import (
 )
 from rigbench.measure.stats import SMALL_N, paired, pooled, t_quantile, verdict_of
 from rigbench.report.terminal import compare_card
+from rigbench.results import CompareResult
 
 
 def row(depth: int | None, rep: int, decode: float, *, role: str = "a", ttft_ms: float = 100.0, gen: int = 32,
@@ -235,7 +236,7 @@ def test_compare_card_states_the_bound_per_depth_and_overall() -> None:
     s = {**r, "compare_id": 5, "status": "complete", "mode": "depth", "a": {"text": "embedded:c=32768"},
          "b": {"text": "embedded:c=1000000"}, "notes": []}
     console = Console(width=200, color_system=None, record=True)
-    console.print(compare_card(s))
+    console.print(compare_card(CompareResult.from_json(s)))
     text = console.export_text()
     for p in r["depths"]:
         assert f"no difference ≤{p['bound_pct']:.1f}%" in text

@@ -62,7 +62,7 @@ def make_run(db: Path, depths: list[int], *, server: bool = True) -> tuple[dict,
     s.close()
     buf = io.StringIO()
     Console(file=buf, width=200, color_system=None).print(card(out))
-    return out, buf.getvalue()
+    return out.to_json(), buf.getvalue()  # the --json contract
 
 
 def test_sticker_run_counts_the_trained_window_and_projects_the_fill(tmp_path: Path) -> None:

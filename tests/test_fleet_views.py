@@ -14,6 +14,7 @@ import pytest
 from rigbench.jobs.fleet import by_machine
 from rigbench.measure.history import build_change
 from rigbench.report.fleet import machine_board_markdown, machine_board_view
+from rigbench.results import RunResult
 from rigbench.testing.fake_server import FakeServer, Script
 
 
@@ -98,10 +99,15 @@ def _summary(run_id: int, host: str, decode: float, ceiling: float, created: str
             "ceiling": {"bandwidth_gb_s": ceiling * 3.0, "bandwidth_source": "vendor figure"}}
 
 
+def _typed(summaries: list[dict[str, Any]]) -> list[RunResult]:
+    """Run summaries as ``run_summary`` returns them (the JSON above, read as typed results)."""
+    return [RunResult.from_json(s) for s in summaries]
+
+
 def test_machine_rows_and_the_chip_sentence() -> None:
-    groups = by_machine([_summary(1, "M3 Max", 45.0, 100.0, "2026-01-01"),
-                         _summary(2, "M4 Max", 82.0, 180.0, "2026-01-02"),
-                         _summary(3, "M3 Max", 44.0, 100.0, "2025-12-01")])  # older run of M3: not shown
+    groups = by_machine(_typed([_summary(1, "M3 Max", 45.0, 100.0, "2026-01-01"),
+                                _summary(2, "M4 Max", 82.0, 180.0, "2026-01-02"),
+                                _summary(3, "M3 Max", 44.0, 100.0, "2025-12-01")]))  # older run of M3: not shown
     (g,) = groups
     assert [m["machine"] for m in g["machines"]] == ["M4 Max", "M3 Max"]
     assert [m["run_id"] for m in g["machines"]] == [2, 1]
@@ -124,7 +130,7 @@ def test_hostile_names_are_shown_as_text() -> None:
     evil = "<script>alert(1)</script>[bold red]\x1b[2J|x"
     s1, s2 = _summary(1, evil, 45.0, 100.0, "2026-01-01"), _summary(2, "M4 Max", 82.0, 180.0, "2026-01-02")
     s1["model"]["name"] = s2["model"]["name"] = evil
-    groups = by_machine([s1, s2])
+    groups = by_machine(_typed([s1, s2]))
     con = Console(width=200, record=True, color_system=None)
     con.print(machine_board_view(groups))
     text = con.export_text()

@@ -15,7 +15,6 @@ import pytest
 from rich.console import Console
 
 from rigbench.errors import UsageError
-from rigbench.lab.card import lab_card
 from rigbench.lab.figures import acceptance, arm_figures
 from rigbench.lab.identity import first_divergence, tie_verdict, token_start
 from rigbench.lab.summary import short_quant, summary_from
@@ -37,6 +36,8 @@ from rigbench.lab.techniques import (
 )
 from rigbench.lab.verdict import arm_verdict, assign_verdicts, speed_words, technique_table
 from rigbench.lab.workload import TASKS, WORKS, lab_ask, task_for
+from rigbench.report.lab import lab_card
+from rigbench.results import LabResult
 
 # llama-server --help of llama.cpp's spec-* era (this excerpt is from the build the lab was made with)
 NEW_HELP = """\
@@ -338,7 +339,7 @@ def test_card_renders_a_lab() -> None:
     s = {**body, "lab_id": 7, "status": "complete", "target": "Gemma 3 270m Q4_K_M", "engine": {"kind": "embedded"},
          "machine": {"hostname": "box"}, "repeats": 8, "gen_tokens": 128, "mode": "completion", "notes": ["hello"]}
     console = Console(width=160, color_system=None, record=True)
-    console.print(lab_card(s))
+    console.print(lab_card(LabResult.from_json(s)))
     text = console.export_text()
     assert "Prompt lookup ngram-simple, n_max 16" in text and "grounded tasks only" in text and "86%" in text
     assert "Note: hello" in text

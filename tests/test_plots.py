@@ -11,9 +11,18 @@ from rich.console import Console
 
 from rigbench.report.plots import PLOTS, figure, plot_series, save_figure, series_of, svg_text
 from rigbench.report.terminal import compare_card, decode_bars, session_curve, sparkline
+from rigbench.results import CompareResult, RunResult
 
 
-def run_summary_fixture() -> dict[str, Any]:
+def run_summary_fixture() -> RunResult:
+    return RunResult.from_json(run_summary_json())
+
+
+def compare_summary_fixture() -> CompareResult:
+    return CompareResult.from_json(compare_summary_json())
+
+
+def run_summary_json() -> dict[str, Any]:
     pts = [{"depth": d, "decode_tok_s": 80.0 - d / 1024, "decode_ci": [78.0 - d / 1024, 82.0 - d / 1024],
             "prefill_tok_s": 400.0 - d / 100, "ttft_ms": 100 + d / 4, "ttft_warm_ms": 60.0, "prompt_tokens": d + 40}
            for d in (0, 1024, 4096, 16384)]
@@ -25,7 +34,7 @@ def run_summary_fixture() -> dict[str, Any]:
             "session": {"per_turn": per, "decode_median_tok_s": 83.9, "decode_worst_tok_s": 77.0, "worst_turn": 5}}
 
 
-def compare_summary_fixture() -> dict[str, Any]:
+def compare_summary_json() -> dict[str, Any]:
     depths = [{"depth": d, "a_decode_tok_s": 60.0 - d / 2048, "b_decode_tok_s": 80.0 - d / 1024,
                "a_decode_ci": [58.0 - d / 2048, 61.0 - d / 2048], "b_decode_ci": [79.0 - d / 1024, 81.5 - d / 1024],
                "a_prefill_tok_s": 300.0, "b_prefill_tok_s": 420.0, "a_ttft_ms": 120.0 + d / 5, "b_ttft_ms": 90 + d / 6,
@@ -40,6 +49,19 @@ def compare_summary_fixture() -> dict[str, Any]:
             "crossover": None, "notes": ["a note"]}
 
 
+def load_summary_fixture() -> dict[str, Any]:
+    levels = [{"concurrency": c, "aggregate_tok_s": a, "per_stream_decode_tok_s": d}
+              for c, a, d in ((1, 60.0, 61.0), (2, 110.0, 56.0), (4, 180.0, 45.0), (8, 210.0, 26.0))]
+    return {"kind": "load", "run_id": 9, "model": {"name": "m"}, "levels": levels, "slo": {"decode_tok_s": 20.0}}
+
+
+def test_load_series_are_aggregate_and_per_stream_against_concurrency() -> None:
+    s = series_of(load_summary_fixture())["load"]
+    assert [x.label for x in s] == ["load 9 · m · aggregate", "load 9 · m · per stream"]
+    assert s[0].x == [1.0, 2.0, 4.0, 8.0] and s[0].y == [60.0, 110.0, 180.0, 210.0]
+    assert s[1].dashed and s[1].slo == 20.0 and s[1].y[-1] == 26.0
+
+
 def test_series_from_a_run_and_a_compare() -> None:
     run = series_of(run_summary_fixture())
     assert len(run["decode"]) == 1 and run["decode"][0].x == [0, 1024, 4096, 16384]
@@ -49,7 +71,8 @@ def test_series_from_a_run_and_a_compare() -> None:
     cmp = series_of(compare_summary_fixture())
     assert [s.label for s in cmp["decode"]] == ["A · server:/old/llama-server (b6000)",
                                                 "B · server:/new/llama-server (b6500)"]
-    long = {**compare_summary_fixture(), "a": {"text": "server:/home/me/src/llama.cpp/build/bin/llama-server"}}
+    long = CompareResult.from_json({**compare_summary_json(),
+                                    "a": {"text": "server:/home/me/src/llama.cpp/build/bin/llama-server"}})
     assert series_of(long)["decode"][0].label == "A · server:…/build/bin/llama-server"
     assert cmp["session"] == []
     both = plot_series([compare_summary_fixture(), run_summary_fixture()])
@@ -61,7 +84,7 @@ def test_series_from_a_run_and_a_compare() -> None:
 def test_figures_render_png_and_svg(name: str, tmp_path: Path) -> None:
     import matplotlib.image
 
-    series = plot_series([compare_summary_fixture(), run_summary_fixture()])[name]
+    series = plot_series([compare_summary_fixture(), run_summary_fixture(), load_summary_fixture()])[name]
     assert series
     fig = figure(name, series)
     ax = fig.axes[0]
@@ -118,7 +141,8 @@ def test_decode_bars_golden() -> None:
 
 
 def test_session_curve_text() -> None:
-    s = run_summary_fixture()["session"]
+    s = run_summary_fixture().session
+    assert s is not None
     text = _text(session_curve(s))
     assert "decode tok/s per turn" in text and "worst dip 77.0 at turn 6" in text
     assert "up to 3,500 tokens" in text

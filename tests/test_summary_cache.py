@@ -13,6 +13,7 @@ import sqlalchemy as sa
 
 from rigbench.jobs import summary_cache
 from rigbench.jobs.summary import run_summary
+from rigbench.results import RunResult
 from rigbench.store import open_store
 from rigbench.store.sync import copy_run
 from rigbench.testing.fake_server import FakeServer, Script
@@ -53,7 +54,7 @@ def test_cached_and_recomputed_views_are_equal(cli: Any, db: Path) -> None:
     try:
         summary_cache.clear(store)
         ids = [int(r["id"]) for r in store.list_runs(kind="run")]
-        direct = {i: run_summary(store, i) for i in ids}  # no cache involved at all
+        direct = {i: run_summary(store, i).to_json() for i in ids}  # no cache involved at all
     finally:
         store.close()
     cold = _views(cli, db)  # recomputed, and the cache filled
@@ -65,7 +66,7 @@ def test_cached_and_recomputed_views_are_equal(cli: Any, db: Path) -> None:
     store = open_store(str(db))
     try:
         got = summary_cache.entries(store, ids)
-        assert [got[i][0] for i in ids] == json.loads(json.dumps([direct[i] for i in ids]))
+        assert [RunResult.from_json(got[i].summary).to_json() for i in ids] == [direct[i] for i in ids]
         summary_cache.clear(store)
     finally:
         store.close()
@@ -89,7 +90,7 @@ def test_stale_entries_are_recomputed(cli: Any, db: Path, monkeypatch: pytest.Mo
             conn.execute(req.insert().values(**row))
         (after, stamp), = summary_cache.entries(store, [rid]).values()
         dec = summary_cache.decodes(store, [summary_cache.Entry(after, stamp)])[rid]
-        assert after == json.loads(json.dumps(run_summary(store, rid)))
+        assert RunResult.from_json(after).to_json() == run_summary(store, rid).to_json()
         assert after["requests"]["total"] == before["requests"]["total"] + 1
         assert after["points"][0]["n"] == before["points"][0]["n"] + 1 == len(dec[0])
     finally:

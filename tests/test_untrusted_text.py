@@ -33,7 +33,6 @@ from rich.text import Text
 from rigbench.cli.advise import render as advise_render
 from rigbench.cli.inspect import render as inspect_render
 from rigbench.cli.tune import _render as tune_render
-from rigbench.lab.card import lab_card
 from rigbench.report.board import (
     board_csv,
     board_markdown,
@@ -41,8 +40,11 @@ from rigbench.report.board import (
     build_board,
 )
 from rigbench.report.card import card
+from rigbench.report.lab import lab_card
+from rigbench.report.load import load_card
 from rigbench.report.safe import md_cell, one_line, plot_label, safe_console, safe_text, visible
 from rigbench.report.terminal import compare_card
+from rigbench.results import AnswerSample, CompareResult, LabResult, ReportEntry, RunResult, TuneResult
 from rigbench.testing.fake_server import FakeServer, Script
 from rigbench.tune.journal import render_journal
 
@@ -144,12 +146,17 @@ def summaries(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
                    "--no-quality", "--json", "--db", db)
         cmp = _cli("compare", fake.base_url, fake.base_url.replace("127.0.0.1", "localhost"), "--depths", "0,256,512",
                    "--repeats", "2", "--gen-tokens", "16", "--json", "--db", db)
-    assert run.returncode == 0 and cmp.returncode == 0, run.stderr + cmp.stderr
+        load = _cli("load", "--url", fake.base_url, "--concurrency", "1,2", "--gen-tokens", "16", "--depth", "32",
+                    "--requests", "2", "--json", "--db", db)
+    assert run.returncode == 0 and cmp.returncode == 0 and load.returncode == 0, run.stderr + cmp.stderr + load.stderr
     run_s = json.loads(run.stdout)
     run_s["reason"] = "the server said no"
     run_s["quality"] = {"score": 3.2, "ci": [3.0, 3.4], "prompts": 28, "repeats": 3,
                         "categories": {"code": 3.0, "reasoning": 3.5}}
-    return {"run": run_s, "compare": json.loads(cmp.stdout), "lab": _lab_summary(), "tune": _tune_summary()}
+    load_s = json.loads(load.stdout)
+    load_s["levels"][1]["errors"] = ["HTTP 503: busy"]
+    return {"run": run_s, "compare": json.loads(cmp.stdout), "lab": _lab_summary(), "tune": _tune_summary(),
+            "load": load_s}
 
 
 def _lab_summary() -> dict[str, Any]:
@@ -193,10 +200,11 @@ def gguf_facts(tmp_path_factory: pytest.TempPathFactory) -> Any:
 
 def _renderings(s: dict[str, Any], facts: Any) -> Iterator[tuple[str, Any]]:
     """(name, renderable or text) for every renderer, fed the tainted summaries ``s``."""
-    yield "card", card(s["run"])
-    yield "compare card", compare_card(s["compare"])
-    yield "lab card", lab_card(s["lab"])
-    rows = build_board([{**s["run"], "status": "complete"}])
+    yield "card", card(RunResult.from_json(s["run"]))
+    yield "compare card", compare_card(CompareResult.from_json(s["compare"]))
+    yield "lab card", lab_card(LabResult.from_json(s["lab"]))
+    yield "load card", load_card(s["load"])
+    rows = build_board([RunResult.from_json({**s["run"], "status": "complete"}), {**s["load"], "status": "complete"}])
     yield "board", board_table(rows)
     yield "board md", board_markdown(rows)
     yield "board csv", board_csv(rows)
@@ -214,7 +222,7 @@ def _renderings(s: dict[str, Any], facts: Any) -> Iterator[tuple[str, Any]]:
     yield "advise", Group(*advise_render(advice))
     tune = {**s["tune"], "journal": render_journal(s["tune"])}
     buf = io.StringIO()
-    tune_render(tune, console=Console(file=buf, width=160, color_system=None))
+    tune_render(TuneResult.from_json(tune), console=Console(file=buf, width=160, color_system=None))
     yield "tune", buf.getvalue()
 
 
@@ -261,7 +269,12 @@ def test_html_report_and_plots_show_hostile_strings_as_text(summaries: dict[str,
     from rigbench.report.html import render_html
 
     values = itertools.cycle(drawn)
-    html = render_html([_taint(summaries["run"], values), _taint(summaries["compare"], values)],
+    html = render_html([ReportEntry(RunResult.from_json(_taint(summaries["run"], values)),
+                                    (AnswerSample(next(values), next(values)),)),
+                        ReportEntry(CompareResult.from_json(_taint(summaries["compare"], values))),
+                        ReportEntry(LabResult.from_json(_taint(summaries["lab"], values))),
+                        ReportEntry(_taint(summaries["load"], values), (), "load"),
+                        ReportEntry(TuneResult.from_json({**summaries["tune"], "journal": next(values)}))],
                        generated_at="2026-01-01T00:00:00+00:00")
     assert not FORBIDDEN.search(html) and "<script" not in html.lower()
 

@@ -36,6 +36,7 @@ def _register() -> None:
     from rigbench.cli import history as _history  # noqa: F401
     from rigbench.cli import inspect as _inspect  # noqa: F401
     from rigbench.cli import lab as _lab  # noqa: F401
+    from rigbench.cli import load as _load  # noqa: F401
     from rigbench.cli import report as _report  # noqa: F401
     from rigbench.cli import run as _run  # noqa: F401
     from rigbench.cli import runs as _runs  # noqa: F401

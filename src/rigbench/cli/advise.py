@@ -5,28 +5,19 @@ Memory decides what loads; bandwidth decides how fast.
 
 from __future__ import annotations
 
-import re
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
 from rigbench.cli import app
 from rigbench.cli.common import DB_HELP, JSON_HELP, emit_json, out
-from rigbench.cli.inspect import (
-    BANDWIDTH_HELP,
-    PREFILL_HELP,
-    fill_for,
-    fmt_bytes,
-    fmt_rate,
-    parse_count,
-    prefill_samples,
-)
+from rigbench.cli.inspect import BANDWIDTH_HELP, PREFILL_HELP, fill_for, prefill_samples
 from rigbench.errors import UsageError
+from rigbench.units import fmt_bytes, fmt_rate, parse_count, parse_memory
 
 if TYPE_CHECKING:
     from rich.console import RenderableType
 
-_SIZE = re.compile(r"^\s*([0-9]*\.?[0-9]+)\s*([kmgt]?)(?:i?b)?\s*$", re.IGNORECASE)
 SUMMARY = "memory decides what loads; bandwidth decides how fast"
 
 
@@ -36,11 +27,7 @@ def parse_ram(text: str | None) -> tuple[int, str]:
         import psutil
 
         return int(psutil.virtual_memory().total), "this host's RAM"
-    m = _SIZE.match(text)
-    if not m or float(m.group(1)) <= 0:
-        raise UsageError(f"--ram {text!r} is not a memory size", "e.g. --ram 512GB, --ram 24GB or --ram auto")
-    scale = {"": 2**30, "k": 2**10, "m": 2**20, "g": 2**30, "t": 2**40}[m.group(2).lower()]
-    return int(float(m.group(1)) * scale), "given"
+    return parse_memory(text, "--ram"), "given"
 
 
 @app.command(help="Does each model load here, with which KV cache type, and what decode can it reach? "
@@ -87,7 +74,7 @@ def advise(
     from rigbench.model.roofline import advise as plan
 
     ram_bytes, ram_source = parse_ram(ram)
-    n_ctx = parse_count(ctx) if ctx is not None else None
+    n_ctx = parse_count(ctx, "--ctx", minimum=1) if ctx is not None else None
     samples = prefill_samples(prefill_tok_s)
     paths = list(models or []) or [model_arg(None)]
     facts = [model_facts(p, ctx=n_ctx) for p in paths]  # read every header first: bad input fails fast

@@ -10,8 +10,8 @@ from typing import TYPE_CHECKING, Any
 
 from rigbench.cli.advise import SUMMARY, parse_ram
 from rigbench.cli.common import emit_json, out
-from rigbench.cli.inspect import fmt_bytes, parse_count
 from rigbench.errors import UsageError
+from rigbench.units import fmt_bytes, parse_count
 
 if TYPE_CHECKING:
     from rich.console import RenderableType
@@ -65,7 +65,7 @@ def advise_catalog(*, ram: str | None, bandwidth: str, ctx: str | None, json_out
     from rigbench.model.catalog_advice import answer_in_words, attach_measured, catalog_advice, verdict_line
 
     ram_bytes, ram_source = parse_ram(ram)
-    n_ctx = parse_count(ctx) if ctx is not None else DEFAULT_CTX
+    n_ctx = parse_count(ctx, "--ctx", minimum=1) if ctx is not None else DEFAULT_CTX
     quants = _quants(quant)
     cat = load_catalog_file(catalog_file) if catalog_file else bundled_catalog()
     families = sorted({e.family for e in cat.models})

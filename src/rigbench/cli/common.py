@@ -20,7 +20,7 @@ __all__ = ["DB_HELP", "JSON_HELP", "RichProgress", "emit_json", "err", "out", "s
 
 DB_HELP = "results database file (or SQLAlchemy URL); default: the user data directory"
 JSON_HELP = "print JSON for machines instead of the table"
-_SECRET_FLAGS = ("--api-key",)
+_SECRET_FLAGS = ("--api-key", "--power-cmd")  # a smart plug's CLI may carry its password
 
 
 def out() -> Console:
@@ -36,6 +36,13 @@ def err() -> Console:
 
 
 def emit_json(obj: Any) -> None:
+    """``obj`` as JSON on stdout: a typed result (or a list of them) by its ``to_json()``."""
+    from rigbench.results import Result
+
+    if isinstance(obj, Result):
+        obj = obj.to_json()
+    elif isinstance(obj, list):
+        obj = [x.to_json() if isinstance(x, Result) else x for x in obj]
     sys.stdout.write(json.dumps(obj, indent=2, default=str) + "\n")
     sys.stdout.flush()
 

@@ -32,6 +32,8 @@ def compare(
     api_key: str | None = eo.API_KEY,
     timeout: float | None = typer.Option(
         None, "--timeout", min=1, help="seconds: server start deadline and longest silence in a stream"),
+    power_cmd: str | None = typer.Option(
+        None, "--power-cmd", metavar="CMD", help="a command that prints the machine's watts (a smart plug's CLI)"),
     json_out: bool = typer.Option(False, "--json", help=JSON_HELP),
     db: str | None = typer.Option(None, "--db", help=DB_HELP),
     c: int | None = eo.CTX, ngl: str | None = eo.NGL, fa: str | None = eo.FA,
@@ -64,7 +66,7 @@ def compare(
     opts = CompareOptions(
         a=side_a, b=side_b, depths=parse_depths(depths) if depths is not None else None, repeats=repeats,
         gen_tokens=gen_tokens, session=session_kind, session_turns=turns, timeout_s=timeout,
-        api_key=api_key_from_env(api_key), db=db, command=sanitized_command(), notes=notes,
+        api_key=api_key_from_env(api_key), db=db, command=sanitized_command(), notes=notes, power_cmd=power_cmd,
     )
     with RichProgress() as progress:
         summary = compare_job(opts, progress)

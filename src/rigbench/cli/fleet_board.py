@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import sys
-from typing import Any
+from typing import TYPE_CHECKING
 
 from rigbench.cli.common import emit_json, out
 
+if TYPE_CHECKING:
+    from rigbench.results import RunResult
 
-def render_by_machine(summaries: list[dict[str, Any]], fmt: str, model: str | None) -> int:
+
+def render_by_machine(summaries: list[RunResult], fmt: str, model: str | None) -> int:
     from rigbench.jobs.fleet import by_machine
     from rigbench.report.fleet import machine_board_markdown, machine_board_view
     from rigbench.report.safe import safe_text, visible

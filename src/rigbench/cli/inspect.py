@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import re
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
 from rigbench.cli import app
 from rigbench.cli.common import JSON_HELP, emit_json, out
-from rigbench.errors import UsageError
+from rigbench.units import fmt_bytes, fmt_count, fmt_file, fmt_rate, parse_count
 
 if TYPE_CHECKING:
     from rich.table import Table
@@ -17,55 +16,12 @@ if TYPE_CHECKING:
     from rigbench.model.bandwidth import Bandwidth
     from rigbench.model.facts import ModelFacts
 
-_COUNT = re.compile(r"^\s*([0-9]*\.?[0-9]+)\s*([kKmM]?)\s*$")
-
 CTX_HELP = ("context to size the KV cache for and to check, e.g. 200000, 32k, 1M (k = 1024; "
             "default: the native context)")
 PREFILL_HELP = ("prefill tok/s measured on this model, optionally at a prompt length: 185, or 185@2k,86@5460 "
                 "(two or more: the attention term is fitted): projects the time to fill the native window, the "
                 "granted one and 1,000,000 tokens")
 BANDWIDTH_HELP = "memory bandwidth for the decode ceiling: GB/s (800, 3.35TB/s), a chip (\"M3 Ultra\", h100) or auto"
-
-
-def parse_count(text: str, what: str = "--ctx") -> int:
-    """``"32k"`` -> 32768, ``"1M"`` -> 1048576 (k = 1024, as ``--depths`` reads them); plain numbers as given."""
-    m = _COUNT.match(text)
-    if not m:
-        raise UsageError(f"{what} {text!r} is not a token count", f"e.g. {what} 32768, {what} 200k or {what} 1M")
-    value = round(float(m.group(1)) * {"": 1, "k": 1024, "m": 1024 * 1024}[m.group(2).lower()])
-    if value < 1:
-        raise UsageError(f"{what} must be at least 1, not {text!r}")
-    return value
-
-
-def fmt_bytes(n: float | None) -> str:
-    if n is None:
-        return "—"
-    for unit, size in (("TiB", 2**40), ("GiB", 2**30), ("MiB", 2**20), ("KiB", 2**10)):
-        if abs(n) >= size:
-            return f"{n / size:,.2f} {unit}"
-    return f"{n:,.0f} B"
-
-
-def fmt_file(n: int) -> str:
-    """A file size as disks and downloads count it (decimal), and as llama.cpp logs it (binary)."""
-    for unit, size in (("TB", 1e12), ("GB", 1e9), ("MB", 1e6)):
-        if n >= size:
-            return f"{n / size:,.2f} {unit} ({fmt_bytes(n)})"
-    return fmt_bytes(n)
-
-
-def fmt_count(n: float | None) -> str:
-    if n is None:
-        return "—"
-    for unit, size in (("T", 1e12), ("B", 1e9), ("M", 1e6), ("K", 1e3)):
-        if abs(n) >= size:
-            return f"{n / size:,.2f} {unit}"
-    return f"{n:,.0f}"
-
-
-def fmt_rate(x: float | None) -> str:
-    return "—" if x is None else f"{x:,.1f} tok/s"
 
 
 def model_arg(model: str | None) -> str:
@@ -88,7 +44,7 @@ def inspect(
 ) -> int:
     from rigbench.model.facts import model_facts
 
-    n_ctx = parse_count(ctx) if ctx is not None else None
+    n_ctx = parse_count(ctx, "--ctx", minimum=1) if ctx is not None else None
     samples = prefill_samples(prefill_tok_s)
     facts = model_facts(model_arg(model), ctx=n_ctx, cache_type=cache_type)
     bw = None

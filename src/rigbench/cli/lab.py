@@ -44,10 +44,10 @@ def lab(
 ) -> int:
     from rigbench.engines.flags import normalize_flags
     from rigbench.errors import UsageError
-    from rigbench.lab.card import lab_card
     from rigbench.lab.job import LabOptions, lab_job
     from rigbench.lab.techniques import parse_acceptances, parse_draft_max, parse_kv, parse_lookup
     from rigbench.measure.plan import parse_depths
+    from rigbench.report.lab import lab_card
 
     model, extra = eo.split_model_and_extra(model, list(ctx.args))
     if extra and not server:

@@ -23,7 +23,9 @@ def report(
     since: str | None = fo.SINCE, until: str | None = fo.UNTIL,
 ) -> int:
     from rigbench.errors import InputError, UsageError
-    from rigbench.report.html import collect, render_html
+    from rigbench.jobs.report_inputs import report_entries
+    from rigbench.report.html import render_html
+    from rigbench.results import CompareResult, LabResult, RunResult
     from rigbench.store import open_store
 
     where = fo.run_filter(label, machine, build, since, until)
@@ -42,10 +44,10 @@ def report(
             run_ids = [i for i in run_ids if i in keep]
             if not run_ids:
                 raise UsageError("none of the runs named match the filters", "see rigbench runs")
-        summaries = collect(store, run_ids)
+        entries = report_entries(store, run_ids)
     finally:
         store.close()
-    html = render_html(summaries)
+    html = render_html(entries)
     written: list[Path] = []
     try:
         output.parent.mkdir(parents=True, exist_ok=True)
@@ -53,7 +55,8 @@ def report(
         if plots is not None:
             from rigbench.report.plots import PLOTS, figure, plot_series, save_figure
 
-            series = plot_series(summaries)
+            series = plot_series([e.result for e in entries
+                                  if isinstance(e.result, (RunResult, CompareResult, LabResult))])
             for name in PLOTS:
                 if series[name]:
                     written += save_figure(figure(name, series[name]), plots / name)
@@ -62,6 +65,6 @@ def report(
                          "choose a writable place with -o FILE (and --plots DIR)") from None
     from rigbench.report.safe import safe_text
 
-    err().print(safe_text(f"wrote {output} ({len(html) // 1024} kB, {len(summaries)} run(s))"
+    err().print(safe_text(f"wrote {output} ({len(html) // 1024} kB, {len(entries)} run(s))"
                           + (f" and {len(written)} plot files in {plots}" if written else "")))
     return 0

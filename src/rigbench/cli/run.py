@@ -59,6 +59,12 @@ def run(
     session_kind: str | None = typer.Option(None, "--session", help="workload instead of the depth sweep: agent"),
     bandwidth: str | None = typer.Option(
         None, "--bandwidth", help="for the ceiling: GB/s, a chip name (\"M3 Ultra\", h100) or auto (measure)"),
+    power_cmd: str | None = typer.Option(
+        None, "--power-cmd", metavar="CMD", help="a command that prints the machine's watts (a smart plug's CLI)"),
+    electricity_price: str | None = typer.Option(
+        None, "--electricity-price", help="for the cost statement, e.g. 0.30/kWh"),
+    api_price: str | None = typer.Option(None, "--api-price", help="an API's price beside it, e.g. 3.00/Mtok"),
+    rig_price: str | None = typer.Option(None, "--rig-price", help="what the rig cost, for the payback, e.g. 2500"),
     resume: int | None = typer.Option(None, "--resume", metavar="RUN", help="finish an incomplete run"),
     label: str | None = typer.Option(None, "--label", envvar="RIGBENCH_LABEL",
                                      help="a name for this rig (rig-a), kept on the run and the machine"),
@@ -69,6 +75,7 @@ def run(
     t: int | None = eo.THREADS, ctk: str | None = eo.CTK, ctv: str | None = eo.CTV,
     mlock: bool = eo.MLOCK, no_mmap: bool = eo.NO_MMAP,
 ) -> int:
+    from rigbench.energy.prices import price_params
     from rigbench.jobs.run import RunOptions, resume_options, run_job
     from rigbench.jobs.session import api_key_from_env
     from rigbench.measure.plan import parse_depths, parse_duration
@@ -76,6 +83,7 @@ def run(
     from rigbench.store import open_store
 
     key = api_key_from_env(api_key)
+    prices = price_params(electricity_price, api_price, rig_price)
     if resume is not None:
         store = open_store(db)
         try:
@@ -90,12 +98,14 @@ def run(
             spec=spec, api_key=key, depths=parse_depths(depths) if depths is not None else None,
             gen_tokens=gen_tokens, repeats=repeats, budget_s=parse_duration(budget) if budget else None,
             quality=not no_quality, timeout_s=timeout, db=db, command=sanitized_command(),
-            extra_params=_extra_params(quality_repeats, suite, judge, session_kind, bandwidth),
+            extra_params={**_extra_params(quality_repeats, suite, judge, session_kind, bandwidth),
+                          **({"prices": prices} if prices else {})},
         )
         if label:
             from rigbench.model.machine import check_label
 
             opts.extra_params["label"] = check_label(label)
+    opts.power_cmd = power_cmd
     with RichProgress() as progress:
         summary = run_job(opts, progress, resume=resume)
     if json_out:

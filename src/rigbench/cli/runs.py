@@ -12,7 +12,8 @@ from rigbench.cli.common import DB_HELP, JSON_HELP, emit_json, out
 @app.command(help="List runs with their status (complete, incomplete, failed) and reason.")
 def runs(
     limit: int = typer.Option(50, "--limit", min=1, help="most recent N runs"),
-    kind: str | None = typer.Option(None, "--kind", help="only runs of this kind (run, compare, tune, lab)"),
+    kind: str | None = typer.Option(None, "--kind",
+                                    help="only runs of this kind (run, session, compare, tune, lab, load)"),
     json_out: bool = typer.Option(False, "--json", help=JSON_HELP),
     db: str | None = typer.Option(None, "--db", help=DB_HELP),
     label: str | None = fo.LABEL, machine: str | None = fo.MACHINE, build: str | None = fo.BUILD,
@@ -20,12 +21,17 @@ def runs(
 ) -> int:
     from rich.table import Table
 
+    from rigbench.kinds import get_kind, runs_of
     from rigbench.report.safe import safe_text
     from rigbench.store import open_store
 
+    if kind is not None:
+        get_kind(kind)  # an unknown kind: the kinds there are, not an empty list
     store = open_store(db)
     try:
-        rows = store.list_runs(limit=limit, kind=kind, where=fo.run_filter(label, machine, build, since, until))
+        where = fo.run_filter(label, machine, build, since, until)
+        rows = (runs_of(store, kind, limit=limit, where=where) if kind is not None
+                else store.list_runs(limit=limit, where=where))
     finally:
         store.close()
     items = [
@@ -54,41 +60,22 @@ def show(
     json_out: bool = typer.Option(False, "--json", help=JSON_HELP),
     db: str | None = typer.Option(None, "--db", help=DB_HELP),
 ) -> int:
-    from rigbench.jobs.summary import run_summary
-    from rigbench.report.card import card
+    from rigbench.kinds import kind_of
     from rigbench.store import open_store
 
     store = open_store(db)
     try:
         run = store.get_run(run_id)
-        if run is not None and run["kind"] == "compare":
-            from rigbench.jobs.compare import compare_summary
-            from rigbench.report.terminal import compare_card
+        if run is None:
+            from rigbench.errors import UsageError
 
-            summary = compare_summary(store, run_id)
-            render = compare_card
-        elif run is not None and run["kind"] == "lab":
-            from rigbench.lab.card import lab_card
-            from rigbench.lab.summary import lab_summary
-
-            summary = lab_summary(store, run_id)
-            render = lab_card
-        elif run is not None and run["kind"] == "tune":
-            from rigbench.tune.result import tune_summary
-
-            summary = tune_summary(store, run_id)
-            render = None
-        else:
-            summary = run_summary(store, run_id)
-            render = card
+            raise UsageError(f"there is no run {run_id} in {store.where}", "list runs with rigbench runs")
+        kind = kind_of(run)
+        result = kind.summarise(store, run_id)
     finally:
         store.close()
     if json_out:
-        emit_json(summary)
-    elif render is None:  # a tuning campaign renders its journal itself
-        from rigbench.cli.tune import _render
-
-        _render(summary)
+        emit_json(result)
     else:
-        out().print(render(summary))
+        kind.card(result, out())
     return 0

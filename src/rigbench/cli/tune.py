@@ -13,6 +13,8 @@ from rigbench.cli.common import DB_HELP, JSON_HELP, RichProgress, emit_json, err
 if TYPE_CHECKING:
     from rich.console import Console
 
+    from rigbench.results import TuneResult
+
 _HELP = """Search llama.cpp settings and hand back the winning command.
 
 The space follows --space as separate words in llama.cpp's flag names, e.g.
@@ -57,8 +59,11 @@ def tune(
     server: list[str] | None = typer.Option(
         None, "--server", help="llama-server binary; repeat it to make the build a dimension of the space"),
     space: str | None = typer.Option(None, "--space", help="the search space: name=v1,v2 words (see above)"),
+    power_cmd: str | None = typer.Option(
+        None, "--power-cmd", metavar="CMD", help="a command that prints the machine's watts (a smart plug's CLI)"),
     objective: str | None = typer.Option(
-        None, "--objective", help="decode@32k, prefill@8k or balanced (default; decode at 4k)"),
+        None, "--objective",
+        help="decode@32k, prefill@8k, balanced (default; decode at 4k) or energy (tokens per joule at 4k)"),
     budget: str | None = typer.Option(None, "--budget", help="trials (e.g. 20) or time (e.g. 30m) for the search"),
     repeats: int = typer.Option(3, "--repeats", min=2, max=50, help="requests per figure and trial"),
     gen_tokens: int = typer.Option(64, "--gen-tokens", min=8, max=4096, help="tokens generated per decode request"),
@@ -107,14 +112,18 @@ def tune(
                            server=servers[0] if len(servers) == 1 else None, budget_trials=trials, budget_s=seconds,
                            repeats=repeats, seed=seed, timeout_s=timeout, db=db, command=sanitized_command(),
                            gen_tokens=gen_tokens)
+    opts.power_cmd = power_cmd
+    if opts.objective.kind == "energy" and power_cmd is None:
+        _need_power_source()
     with RichProgress() as progress:
         summary = tune_job(opts, progress, resume=resume)
     launcher = _launcher(summary, export, port) if export else None
     if json_out:
+        data = summary.to_json()
         if launcher is not None:
-            summary["export"] = {"kind": export, "text": launcher, "file": output}
+            data["export"] = {"kind": export, "text": launcher, "file": output}
         _write(output, launcher, export)
-        emit_json(summary)
+        emit_json(data)
         return 0
     if launcher is not None and output is None:
         _render(summary, to_stderr=True)
@@ -129,18 +138,18 @@ def tune(
     return 0
 
 
-def _launcher(summary: dict[str, Any], kind: str, port: int) -> str:
+def _launcher(summary: TuneResult, kind: str, port: int) -> str:
     from rigbench.errors import UsageError
     from rigbench.tune.export import export_launcher
 
-    win = summary.get("winner")
+    win = summary.winner
     if not win:
-        raise UsageError(f"campaign {summary['campaign_id']} has no winner yet",
-                         f"finish it with rigbench tune --resume {summary['campaign_id']}")
-    imp = summary.get("improvement") or {}
+        raise UsageError(f"campaign {summary.campaign_id} has no winner yet",
+                         f"finish it with rigbench tune --resume {summary.campaign_id}")
+    imp = summary.improvement or {}
     line = (f"trial {win['trial']} ({win['label']}): prefill {_x(imp.get('prefill'))}, decode "
             f"{_x(imp.get('decode'))} over the defaults")
-    return export_launcher(kind, win["argv"], campaign_id=int(summary["campaign_id"]), summary=line, port=port)
+    return export_launcher(kind, win["argv"], campaign_id=summary.campaign_id, summary=line, port=port)
 
 
 def _write(path: str | None, text: str | None, kind: str | None) -> None:
@@ -161,31 +170,21 @@ def _x(v: Any) -> str:
     return f"{v:.2f}x" if isinstance(v, (int, float)) else "n/a"
 
 
-def _ci(ci: Any, nd: int = 1) -> str:
-    return f" [{ci[0]:.{nd}f}, {ci[1]:.{nd}f}]" if ci else ""
+def _render(summary: TuneResult, *, to_stderr: bool = False, console: Console | None = None) -> None:
+    from rigbench.report.tune import tune_card
+
+    (console or (err() if to_stderr else out())).print(tune_card(summary))
 
 
-def _render(summary: dict[str, Any], *, to_stderr: bool = False, console: Console | None = None) -> None:
-    from rich.table import Table
+def _need_power_source() -> None:
+    """--objective energy measures tokens per joule: without a power source it cannot score a trial."""
+    from rigbench.energy.detect import detect_sources
+    from rigbench.errors import UsageError
 
-    from rigbench.report.safe import safe_text
-
-    console = console or (err() if to_stderr else out())
-    table = Table(title=safe_text(f"rigbench tune · campaign {summary['campaign_id']} · "
-                                  f"{summary['objective']['text']} · {summary['status']}"), title_justify="left")
-    for col, just in (("#", "right"), ("configuration", "left"), ("status", "left"), ("prefill tok/s", "right"),
-                      ("decode tok/s", "right"), ("score", "right"), ("decision", "left")):
-        table.add_column(col, justify=just)  # type: ignore[arg-type]
-    for t in summary["trials"]:
-        table.add_row(*map(safe_text, (
-            t["n"], t.get("label") or "defaults", t["status"],
-            f"{t['prefill_tok_s']:.1f}{_ci(t.get('prefill_ci'))}" if t.get("prefill_tok_s") else "—",
-            f"{t['decode_tok_s']:.1f}{_ci(t.get('decode_ci'))}" if t.get("decode_tok_s") else "—",
-            f"{t['score']:.2f}x" if t.get("score") is not None else "—", t.get("decision") or "")))
-    console.print(table)
-    console.print(safe_text(summary["journal"]))
-    for n in summary.get("notes") or []:
-        console.print(safe_text(f"note: {n}"))
-    if summary["status"] != "complete":
-        console.print(safe_text(f"campaign {summary['status']}: {summary.get('reason') or ''} "
-                                f"(continue it with rigbench tune --resume {summary['campaign_id']})"))
+    found = detect_sources()
+    try:
+        if not found.sources:
+            raise UsageError(f"--objective energy needs a power source; {found.statement()}",
+                             "see docs/energy.md for NVML, RAPL (root) and IOReport, or tune for decode@4k")
+    finally:
+        found.close()

@@ -280,6 +280,14 @@ class ServerClient:
         self._tokenize_dialect = None
         return False
 
+    def reachable(self) -> bool:
+        """The server still answers its model list (a quick, bounded check after failures)."""
+        try:
+            r = self._bounded("GET", self.api_base + "/models", max_s=10.0, timeout=httpx.Timeout(5.0))
+        except httpx.HTTPError:
+            return False
+        return r.status_code == 200
+
     def counters(self) -> dialects.Counters | None:
         """One scrape of the server's counters (None when it has no /metrics we can read)."""
         if self.metrics_dialect is None:
@@ -337,22 +345,9 @@ class ServerClient:
              timeouts: Timeouts | None = None, **params: Any) -> RequestRecord:
         """One streamed chat completion. ``exact`` asks the server to generate exactly
         ``max_tokens`` (ignore end-of-sequence) where it supports that."""
-        body: dict[str, Any] = {
-            "model": self.model,
-            "messages": messages,
-            "max_tokens": max_tokens,
-            "stream": True,
-            "stream_options": {"include_usage": True},
-        }
+        body = self.chat_body(messages, max_tokens=max_tokens, exact=exact, **params)
         forced = exact and bool(self.extra_body)
-        if forced:
-            body.update(self.extra_body)
-            if "min_tokens" in body:
-                body["min_tokens"] = max_tokens
-        elif self.facts.is_llamacpp:
-            body["cache_prompt"] = True
-        body.update(params)
-        url = self.api_base + "/chat/completions"
+        url = self.chat_url
         rec = self._stream(url, body, timeouts)
         if forced and not self._exact_known:
             if rec.http_status in (400, 422):
@@ -364,6 +359,34 @@ class ServerClient:
                 rec = self._stream(url, body, timeouts)
             self._exact_known = rec.ok or self._exact_known
         return rec
+
+    @property
+    def chat_url(self) -> str:
+        return self.api_base + "/chat/completions"
+
+    @property
+    def headers(self) -> dict[str, str]:
+        """The headers every request carries (the bearer token: never stored or shown)."""
+        return dict(self._headers)
+
+    def chat_body(self, messages: list[dict[str, Any]], *, max_tokens: int, exact: bool = False,
+                  **params: Any) -> dict[str, Any]:
+        """The streamed chat request body, with this server's fields that force the length."""
+        body: dict[str, Any] = {
+            "model": self.model,
+            "messages": messages,
+            "max_tokens": max_tokens,
+            "stream": True,
+            "stream_options": {"include_usage": True},
+        }
+        if exact and self.extra_body:
+            body.update(self.extra_body)
+            if "min_tokens" in body:
+                body["min_tokens"] = max_tokens
+        elif self.facts.is_llamacpp:
+            body["cache_prompt"] = True
+        body.update(params)
+        return body
 
     def _stream(self, url: str, body: dict[str, Any], timeouts: Timeouts | None) -> RequestRecord:
         t = timeouts or self.timeouts

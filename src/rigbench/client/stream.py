@@ -39,7 +39,7 @@ from rigbench.client.think import split_think
 from rigbench.errors import EventTooLarge
 from rigbench.types import RequestRecord, TokenChunk
 
-__all__ = ["Timeouts", "error_text", "finish_record", "stream_request"]
+__all__ = ["StreamReader", "Timeouts", "astream_request", "error_text", "finish_record", "stream_request"]
 
 _MAX_ERROR = 300
 _MAX_ERROR_BODY = 4000
@@ -93,6 +93,171 @@ def stream_request(
     return rec
 
 
+class StreamReader:
+    """The sans-IO half of one streamed request: fed the response status, then each network
+    read with its timestamp, it builds the RequestRecord. The sync and the async drivers
+    (``stream_request``, ``astream_request``) only move bytes and map transport errors;
+    everything a stream can say or do wrong is decided here, once."""
+
+    __slots__ = (
+        "_bound",
+        "_char_bound",
+        "_done",
+        "_end_by",
+        "_n_chars",
+        "_parser",
+        "_timeouts",
+        "_tool_acc",
+        "rec",
+    )
+
+    def __init__(self, body: dict[str, Any], timeouts: Timeouts, t_sent_ns: int) -> None:
+        self.rec = RequestRecord(status="incomplete", t_sent_ns=t_sent_ns)
+        self._parser = SSEParser()
+        self._done = False
+        self._timeouts = timeouts
+        self._end_by = t_sent_ns + int(timeouts.total_s * 1e9) if timeouts.total_s else None
+        asked = asked_tokens(body)
+        self.rec.max_tokens = asked
+        self._bound = overrun_bound(asked) if asked else None
+        self._char_bound = self._bound * OVERRUN_CHARS_PER_TOKEN if self._bound else 0
+        self._n_chars = 0
+        self._tool_acc: dict[int, dict[str, Any]] = {}
+
+    def headers(self, status_code: int, t: int) -> bool:
+        """The response's status arrived; True when it is an error (read the body with ``error_body``)."""
+        self.rec.t_headers_ns = t
+        self.rec.http_status = status_code
+        return status_code != 200
+
+    def error_body(self, raw: bytes, reason: str, t: int) -> RequestRecord:
+        rec = self.rec
+        rec.t_end_ns = t
+        rec.status = "error"
+        try:
+            payload: Any = json.loads(raw)
+        except ValueError:
+            payload = raw.decode("utf-8", "replace").strip() or reason
+        rec.error = f"HTTP {rec.http_status}: {error_text(payload)}"
+        return rec
+
+    def feed(self, raw_chunk: bytes, t: int) -> bool:
+        """One network read at ``t``; True when the stream must not be read further."""
+        rec = self.rec
+        chunks = rec.chunks
+        append = chunks.append
+        bound = self._bound
+        try:
+            events = self._parser.feed(raw_chunk)
+        except EventTooLarge as exc:
+            rec.status = "error"
+            rec.error = exc.message
+            rec.t_end_ns = t
+            return True
+        for ev in events:
+            rec.n_events += 1
+            data = ev.data
+            if data == "[DONE]":
+                self._done = True
+                continue
+            try:
+                obj = json.loads(data)
+            except ValueError:
+                rec.status = "error"
+                rec.error = f"malformed JSON in the stream: {data[:80]!r}"
+                rec.t_end_ns = t
+                return True
+            if ev.event == "error" or (isinstance(obj, dict) and "error" in obj):
+                rec.status = "error"
+                rec.error = f"error in the stream: {error_text(obj)}"
+                rec.t_end_ns = t
+                return True
+            if not isinstance(obj, dict):
+                continue
+            choices = obj.get("choices")
+            if choices:
+                ch = choices[0]
+                delta = ch.get("delta")
+                if delta is None:  # /v1/completions
+                    text = ch.get("text")
+                    if text:
+                        append(TokenChunk(t, "content", text))
+                        self._n_chars += len(text)
+                else:
+                    reasoning = delta.get("reasoning_content") or delta.get("reasoning")
+                    if reasoning:
+                        append(TokenChunk(t, "reasoning", reasoning))
+                        self._n_chars += len(reasoning)
+                    content = delta.get("content")
+                    if content:
+                        append(TokenChunk(t, "content", content))
+                        self._n_chars += len(content)
+                    calls = delta.get("tool_calls")
+                    if calls:
+                        _acc_tools(self._tool_acc, calls)
+                        append(TokenChunk(t, "tool", json.dumps(calls)))
+                        self._n_chars += len(chunks[-1].text)
+                fr = ch.get("finish_reason")
+                if fr:
+                    rec.finish_reason = fr
+            usage = obj.get("usage")
+            if usage:
+                rec.usage = usage
+            timings = obj.get("timings")
+            if timings:
+                rec.timings = timings
+            if rec.model is None and obj.get("model"):
+                rec.model = obj.get("model")
+            if bound is not None and (len(chunks) > bound or self._n_chars > self._char_bound):
+                rec.t_end_ns = t  # the server ignored max_tokens: keep what came, close the stream
+                rec.status = "ok"
+                rec.cut = bound
+                return True
+        if self._end_by is not None and t > self._end_by:
+            to = self._timeouts
+            rec.error = (f"the request ran past its {to.total_s:,.0f} s limit"
+                         + (f" ({to.total_basis})" if to.total_basis else "")
+                         + ": raise --timeout if the server is really this slow")
+            rec.t_end_ns = t
+            return True
+        return False
+
+    def ended(self, t: int) -> None:
+        """The server closed the stream normally."""
+        rec = self.rec
+        self._parser.close()
+        rec.t_end_ns = t
+        if self._done or rec.finish_reason:
+            rec.status = "ok"
+        else:
+            rec.error = "the stream ended without [DONE] or a finish reason"
+
+    def failed(self, exc: httpx.HTTPError) -> None:
+        """The transport failed (the one mapping of httpx errors to a request's outcome)."""
+        rec = self.rec
+        if isinstance(exc, httpx.ConnectError):
+            rec.status = "error"
+            rec.error = f"could not connect: {_short(exc)}"
+        elif isinstance(exc, httpx.ReadTimeout):
+            rec.error = f"the server sent nothing for {self._timeouts.read_s:.0f} s (stalled)"
+        elif isinstance(exc, httpx.TimeoutException):
+            rec.error = f"timed out: {type(exc).__name__}"
+        elif isinstance(exc, (httpx.RemoteProtocolError, httpx.ReadError)):
+            rec.error = f"the server closed the connection mid-stream: {_short(exc)}"
+        else:
+            rec.status = "error"
+            rec.error = f"HTTP failure: {_short(exc)}"
+
+    def finish(self, t: int) -> RequestRecord:
+        rec = self.rec
+        if rec.t_end_ns is None:
+            rec.t_end_ns = t
+        _finish(rec, self._tool_acc)
+        if rec.cut is not None and rec.completion_tokens is None:
+            rec.completion_tokens = len(rec.chunks)  # a lower bound: chunks carry >= 1 token
+        return rec
+
+
 def _stream_once(
     client: httpx.Client,
     url: str,
@@ -101,133 +266,71 @@ def _stream_once(
     timeouts: Timeouts,
 ) -> RequestRecord:
     perf = time.perf_counter_ns
-    rec = RequestRecord(status="incomplete", t_sent_ns=perf())
-    parser = SSEParser()
-    chunks = rec.chunks
-    append = chunks.append
-    loads = json.loads
-    done = False
-    end_by = rec.t_sent_ns + int(timeouts.total_s * 1e9) if timeouts.total_s else None
-    asked = asked_tokens(body)
-    rec.max_tokens = asked
-    bound = overrun_bound(asked) if asked else None
-    char_bound = bound * OVERRUN_CHARS_PER_TOKEN if bound else 0
-    n_chars = 0
-    tool_acc: dict[int, dict[str, Any]] = {}
+    rd = StreamReader(body, timeouts, perf())
     try:
         with client.stream(
             "POST", url, json=body, headers=headers or {}, timeout=timeouts.httpx()
         ) as resp:
-            rec.t_headers_ns = perf()
-            rec.http_status = resp.status_code
-            if resp.status_code != 200:
+            if rd.headers(resp.status_code, perf()):
                 raw = _read_some(resp, _MAX_ERROR_BODY)
-                rec.t_end_ns = perf()
-                rec.status = "error"
-                try:
-                    payload: Any = json.loads(raw)
-                except ValueError:
-                    payload = raw.decode("utf-8", "replace").strip() or resp.reason_phrase
-                rec.error = f"HTTP {resp.status_code}: {error_text(payload)}"
-                return rec
+                return rd.error_body(raw, resp.reason_phrase, perf())
+            feed = rd.feed
             for raw_chunk in resp.iter_bytes():
-                t = perf()
-                try:
-                    events = parser.feed(raw_chunk)
-                except EventTooLarge as exc:
-                    rec.status = "error"
-                    rec.error = exc.message
-                    rec.t_end_ns = t
-                    return _finish(rec, tool_acc)
-                for ev in events:
-                    rec.n_events += 1
-                    data = ev.data
-                    if data == "[DONE]":
-                        done = True
-                        continue
-                    try:
-                        obj = loads(data)
-                    except ValueError:
-                        rec.status = "error"
-                        rec.error = f"malformed JSON in the stream: {data[:80]!r}"
-                        rec.t_end_ns = t
-                        return _finish(rec, tool_acc)
-                    if ev.event == "error" or (isinstance(obj, dict) and "error" in obj):
-                        rec.status = "error"
-                        rec.error = f"error in the stream: {error_text(obj)}"
-                        rec.t_end_ns = t
-                        return _finish(rec, tool_acc)
-                    if not isinstance(obj, dict):
-                        continue
-                    choices = obj.get("choices")
-                    if choices:
-                        ch = choices[0]
-                        delta = ch.get("delta")
-                        if delta is None:  # /v1/completions
-                            text = ch.get("text")
-                            if text:
-                                append(TokenChunk(t, "content", text))
-                                n_chars += len(text)
-                        else:
-                            reasoning = delta.get("reasoning_content") or delta.get("reasoning")
-                            if reasoning:
-                                append(TokenChunk(t, "reasoning", reasoning))
-                                n_chars += len(reasoning)
-                            content = delta.get("content")
-                            if content:
-                                append(TokenChunk(t, "content", content))
-                                n_chars += len(content)
-                            calls = delta.get("tool_calls")
-                            if calls:
-                                _acc_tools(tool_acc, calls)
-                                append(TokenChunk(t, "tool", json.dumps(calls)))
-                                n_chars += len(chunks[-1].text)
-                        fr = ch.get("finish_reason")
-                        if fr:
-                            rec.finish_reason = fr
-                    usage = obj.get("usage")
-                    if usage:
-                        rec.usage = usage
-                    timings = obj.get("timings")
-                    if timings:
-                        rec.timings = timings
-                    if rec.model is None and obj.get("model"):
-                        rec.model = obj.get("model")
-                    if bound is not None and (len(chunks) > bound or n_chars > char_bound):
-                        rec.t_end_ns = t  # the server ignored max_tokens: keep what came, close the stream
-                        rec.status = "ok"
-                        rec.cut = bound
-                        _finish(rec, tool_acc)
-                        if rec.completion_tokens is None:
-                            rec.completion_tokens = len(chunks)  # a lower bound: chunks carry >= 1 token
-                        return rec
-                if end_by is not None and t > end_by:
-                    rec.error = (f"the request ran past its {timeouts.total_s:,.0f} s limit"
-                                 + (f" ({timeouts.total_basis})" if timeouts.total_basis else "")
-                                 + ": raise --timeout if the server is really this slow")
-                    rec.t_end_ns = t
-                    return _finish(rec, tool_acc)
-            parser.close()
-            rec.t_end_ns = perf()
-            if done or rec.finish_reason:
-                rec.status = "ok"
-            else:
-                rec.error = "the stream ended without [DONE] or a finish reason"
-    except httpx.ConnectError as exc:
-        rec.status = "error"
-        rec.error = f"could not connect: {_short(exc)}"
-    except httpx.ReadTimeout:
-        rec.error = f"the server sent nothing for {timeouts.read_s:.0f} s (stalled)"
-    except httpx.TimeoutException as exc:
-        rec.error = f"timed out: {type(exc).__name__}"
-    except (httpx.RemoteProtocolError, httpx.ReadError) as exc:
-        rec.error = f"the server closed the connection mid-stream: {_short(exc)}"
+                if feed(raw_chunk, perf()):
+                    return rd.finish(perf())
+            rd.ended(perf())
     except httpx.HTTPError as exc:
-        rec.status = "error"
-        rec.error = f"HTTP failure: {_short(exc)}"
-    if rec.t_end_ns is None:
-        rec.t_end_ns = perf()
-    return _finish(rec, tool_acc)
+        rd.failed(exc)
+    return rd.finish(perf())
+
+
+async def astream_request(
+    client: httpx.AsyncClient,
+    url: str,
+    body: dict[str, Any],
+    *,
+    headers: dict[str, str] | None = None,
+    timeouts: Timeouts = Timeouts(),
+) -> RequestRecord:
+    """``stream_request`` on an event loop: the same reader, the same bounds and deadline,
+    the same one retry of a kept-alive connection the server had closed."""
+    if timeouts.total_s is None:
+        d = deadline(prompt_tokens_upper(body), asked_tokens(body) or 0, None, None, timeouts.read_s)
+        timeouts = Timeouts(timeouts.connect_s, timeouts.read_s, d.total_s, d.basis)
+    rec = await _astream_once(client, url, body, headers, timeouts)
+    if rec.t_headers_ns is None and rec.error and "without sending a response" in rec.error:
+        rec = await _astream_once(client, url, body, headers, timeouts)
+    return rec
+
+
+async def _astream_once(
+    client: httpx.AsyncClient,
+    url: str,
+    body: dict[str, Any],
+    headers: dict[str, str] | None,
+    timeouts: Timeouts,
+) -> RequestRecord:
+    perf = time.perf_counter_ns
+    rd = StreamReader(body, timeouts, perf())
+    try:
+        async with client.stream(
+            "POST", url, json=body, headers=headers or {}, timeout=timeouts.httpx()
+        ) as resp:
+            if rd.headers(resp.status_code, perf()):
+                out = bytearray()
+                async for part in resp.aiter_bytes():
+                    out += part
+                    if len(out) >= _MAX_ERROR_BODY:
+                        break
+                return rd.error_body(bytes(out[:_MAX_ERROR_BODY]), resp.reason_phrase, perf())
+            feed = rd.feed
+            async for raw_chunk in resp.aiter_bytes():
+                if feed(raw_chunk, perf()):
+                    return rd.finish(perf())
+            rd.ended(perf())
+    except httpx.HTTPError as exc:
+        rd.failed(exc)
+    return rd.finish(perf())
 
 
 def _read_some(resp: httpx.Response, limit: int) -> bytes:

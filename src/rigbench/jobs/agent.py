@@ -18,6 +18,7 @@ from rigbench.client.probe import ServerClient
 from rigbench.jobs.bench import Bench, Sent
 from rigbench.jobs.progress import Progress
 from rigbench.measure.compare import session_figures
+from rigbench.results import SessionResult
 from rigbench.store import Store
 from rigbench.workload.agent import DEFAULT_TURNS, SessionPlan, Turn, build_turns, plan_session
 
@@ -112,7 +113,7 @@ class AgentLoop:
         return sent, turn
 
 
-def run_agent_session(bench: Bench, *, progress: Progress, opts: Any) -> dict[str, Any]:
+def run_agent_session(bench: Bench, *, progress: Progress, opts: Any) -> SessionResult:
     """Run the scripted session on ``bench``'s server and store every turn; returns the
     session's figures, derived from the stored turns."""
     rec, session = bench.rec, bench.session
@@ -144,11 +145,11 @@ def run_agent_session(bench: Bench, *, progress: Progress, opts: Any) -> dict[st
                  "reused)")
     progress.end()
     summary = session_summary(store, run_id, plan=plan)
-    return summary or {"workload": "agent", "plan": plan_json(plan)}
+    return summary or SessionResult.from_json({"workload": "agent", "plan": plan_json(plan)})
 
 
 def session_summary(store: Store, run_id: int, *, plan: SessionPlan | None = None,
-                    run: Mapping[str, Any] | None = None) -> dict[str, Any] | None:
+                    run: Mapping[str, Any] | None = None) -> SessionResult | None:
     """The session's figures, recomputed from its stored turns (None when no turn is
     stored); the plan is the one stored with the run (``params["session_plan"]``)."""
     rows = store.requests(run_id, phase="session")
@@ -162,4 +163,4 @@ def session_summary(store: Store, run_id: int, *, plan: SessionPlan | None = Non
             summary["plan"] = stored
     else:
         summary["plan"] = plan_json(plan)
-    return summary
+    return SessionResult.from_json(summary)

@@ -14,10 +14,17 @@ owns what every schedule needs and what used to be copied into each of them:
   requests failed in a row: stop with an error that says so);
 - the rates measured so far, for the next deadline.
 
+Many requests at once (``send_concurrent``, for ``rigbench load``): N streams over one or
+several benches on one event loop (``jobs.pool``), each read by the same stream reader as
+``send`` (``client.stream.StreamReader``), each with a deadline from this bench's rates
+shared N ways, stored together when the level ends (a write in the loop would hold every
+other stream's clock), then checked by the guard (a dead server stops the run; a refused
+request, such as a 503 from a server out of slots, is data).
+
 The depth sweep (``jobs.sweep``), the agent session (``jobs.agent``), the interleaved
-compare (``jobs.compare``), the tuning trial (``tune.trial``) and the lab pairs
-(``lab.job``) are schedules over it: they decide which requests, in which order, on which
-bench. Figures are never computed here for a card: they are derived from the stored rows.
+compare (``jobs.compare``), the tuning trial (``tune.trial``), the lab pairs (``lab.job``)
+and the load levels (``jobs.load``) are schedules over it: they decide which requests, in
+which order, on which bench. Figures are never computed here for a card: they are derived from the stored rows.
 """
 
 from __future__ import annotations
@@ -31,12 +38,14 @@ from rigbench.client.probe import ServerClient
 from rigbench.client.stream import Timeouts
 from rigbench.errors import EngineError, RequestError
 from rigbench.jobs.lifecycle import Recording
+from rigbench.jobs.pool import LevelRun, Shot, Strategy, Target, run_streams
 from rigbench.jobs.session import Session
 from rigbench.measure.speed import RequestFigures, figures, row_from_record
 from rigbench.types import RequestRecord
 from rigbench.workload.text import ContextText
 
-__all__ = ["PROBE_TOKENS", "Bench", "FailureGuard", "Sent", "cache_check", "request_timeouts", "warm_note"]
+__all__ = ["PROBE_TOKENS", "Bench", "FailureGuard", "Sent", "cache_check", "request_timeouts", "send_concurrent",
+           "warm_note"]
 
 _CACHE_SLACK = 16  # tokens a server may legitimately re-evaluate at the boundary
 PROBE_TOKENS = 48  # the note after the context and the chat template around it
@@ -223,6 +232,51 @@ class Bench:
             self.guard.check(rec, where)
         return Sent(rec, stored, rid)
 
+    # -- many requests at once (rigbench load) -------------------------------------------------
+    def target(self) -> Target:
+        """This server as the pool reaches it (the chat URL, the headers, /metrics for the gauges)."""
+        client = self.client
+        metrics = client.root + "/metrics" if client.metrics_dialect is not None else None
+        return Target(client.chat_url, client.headers, metrics, client.metrics_dialect)
+
+    def chat_body(self, messages: Sequence[Mapping[str, Any]], *, max_tokens: int, seed: int) -> dict[str, Any]:
+        """A measured chat request's body, as ``send`` makes it (exact length, greedy, seeded)."""
+        return self.client.chat_body([dict(m) for m in messages], max_tokens=max_tokens, exact=True,
+                                     temperature=0.0, seed=seed)
+
+    def shared_limits(self, streams: int) -> Callable[[dict[str, Any]], Timeouts]:
+        """Timeouts of a request sent with ``streams`` others at once: the work it asks for at
+        this bench's rates divided among the streams (past the server's slots they queue,
+        and a stream then waits for the others: the same factor covers it)."""
+        from rigbench.client.limits import asked_tokens, prompt_tokens_upper
+
+        seen = self.client.rates
+        pre, dec = self.rates[0] or seen.prefill_tok_s, self.rates[1] or seen.decode_tok_s
+        pre = pre / streams if pre else None
+        dec = dec / streams if dec else None
+
+        def make(body: dict[str, Any]) -> Timeouts:  # every prompt token counted as new: generous
+            return request_timeouts(self.timeouts, prompt_tokens_upper(body), asked_tokens(body) or 0, pre, dec,
+                                    explicit=self.explicit)
+
+        return make
+
+    def store_shot(self, shot: Shot, *, phase: str, depth: int | None, role: str,
+                   extra: Mapping[str, Any] | None = None) -> int:
+        return self.rec.store.add_request(self.rec.run_id, shot.record, phase=phase, depth=depth, rep=shot.index,
+                                          role=role, keep_text=False, extra=dict(extra or {}))
+
+    def check_alive(self, records: Sequence[RequestRecord], where: str) -> None:
+        """The guard after requests sent at once: when any failed, a server that died (its
+        process, or it no longer answers its model list) stops the run with an error."""
+        failed = [r for r in records if not r.ok]
+        if not failed:
+            return
+        if not self.session.server_alive() or not self.client.reachable():
+            raise EngineError(f"the {self.label}server died at {where}: {failed[0].error}",
+                              f"read its log ({self.session.facts.log_path})" if self.session.facts.log_path
+                              else "check the server")
+
     def cache_notes(self, sent: Sent, depth: int, *, first: bool) -> None:
         """The notes a grow/probe request earns: the server re-prefilled what it should have
         reused, or found more cached than this run put there."""
@@ -234,3 +288,20 @@ class Bench:
         if x.get("warm_cache_tokens"):
             self.rec.note(warm_note(f"{self.label.strip()}: " if self.label else "", depth,
                                     int(x["warm_cache_tokens"]), sent.record, first=first))
+
+
+def send_concurrent(benches: Sequence[Bench], strategy: Strategy,
+                    body_for: Callable[[Bench, int, int], dict[str, Any]], on_done: Callable[[Shot], None], *,
+                    sample_gauges: bool = True) -> LevelRun:
+    """Run ``strategy`` over the benches at once (stream s on bench s mod len(benches)):
+    ``body_for(bench, stream, index)`` builds each request when it is sent; ``on_done`` hears
+    each as it ends (in the loop: quick, no I/O). Nothing is stored here: the caller stores
+    the level's shots with ``Bench.store_shot`` once it has ended, then ``check_alive``."""
+    limits = [b.shared_limits(strategy.concurrency) for b in benches]
+
+    def timeouts_for(server: int, body: dict[str, Any]) -> Timeouts:
+        return limits[server](body)
+
+    return run_streams([b.target() for b in benches], strategy,
+                       lambda s, k: body_for(benches[s % len(benches)], s, k), on_done,
+                       timeouts_for=timeouts_for, sample_gauges=sample_gauges)

@@ -12,6 +12,7 @@ rule ``measure.stats``'s); this module does the I/O.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -28,6 +29,7 @@ from rigbench.jobs.sides import SPEC_FORMS, Side, parse_side, with_model
 from rigbench.jobs.summary import software_json
 from rigbench.measure.plan import DEFAULT_DEPTHS, fit_context
 from rigbench.paths import run_dir
+from rigbench.results import CompareResult, CompareSide, Verdict
 from rigbench.store import Store, open_store
 from rigbench.workload.agent import DEFAULT_TURNS, build_turns
 from rigbench.workload.text import probe_text
@@ -53,9 +55,10 @@ class CompareOptions:
     db: str | None = None
     command: str = ""
     notes: list[str] = field(default_factory=list)
+    power_cmd: str | None = None  # never stored: it may hold a smart plug's password
 
 
-def compare_job(opts: CompareOptions, progress: Progress | None = None) -> dict[str, Any]:
+def compare_job(opts: CompareOptions, progress: Progress | None = None) -> CompareResult:
     store = open_store(opts.db)
     try:
         return _Compare(store, opts, progress or NullProgress()).run()
@@ -113,14 +116,17 @@ class _Compare:
                 "repeats": self.opts.repeats, "gen_tokens": gen_tokens, "session": self.opts.session,
                 "session_turns": self.opts.session_turns, "timeout_s": self.opts.timeout_s, "order": "ABAB"}
 
-    def run(self) -> dict[str, Any]:
+    def run(self) -> CompareResult:
         from rigbench.jobs.monitors import MachineLoad
         from rigbench.model.machine import machine_facts
 
         gen_tokens = self._check()
         self.progress.stage("reading this machine")
+        from rigbench.energy.sampler import energy_monitors
+
+        energy = energy_monitors(self.opts.power_cmd) if self.opts.a.live or self.opts.b.live else []
         with recorded_run(self.store, kind="compare", params=self._params(gen_tokens), command=self.opts.command,
-                          machine=machine_facts(), measured=_measured, monitors=[MachineLoad()]) as rec:
+                          machine=machine_facts(), measured=_measured, monitors=[MachineLoad(), *energy]) as rec:
             self._rec, self.run_id = rec, rec.run_id
             for n in self.opts.notes:
                 self.note(n)
@@ -279,8 +285,27 @@ def _measured(store: Store, run_id: int) -> bool:
     return any(r["phase"] == "compare" for r in store.requests(run_id))
 
 
-def compare_summary(store: Store, run_id: int) -> dict[str, Any]:
-    """A compare run's evidence, recomputed from the database (the ``--json`` contract)."""
+def compare_summary(store: Store, run_id: int) -> CompareResult:
+    """A compare run's evidence, recomputed from the database (``to_json()``: the ``--json``
+    contract), each side with its own verdict against the two bars (the board's rows)."""
+    out = CompareResult.from_json(_compare_json(store, run_id))
+    return dataclasses.replace(out, a=_with_verdict(out, "a"), b=_with_verdict(out, "b"))
+
+
+def _with_verdict(s: CompareResult, name: str) -> CompareSide:
+    """A side judged alone: its decode at the working depth (a session: its sustained decode)."""
+    from rigbench.measure.points import verdict
+
+    side = s.side(name)
+    pts: list[dict[str, Any]] = [{"depth": p.depth, "decode_tok_s": p.side(name, "decode_tok_s")} for p in s.depths]
+    sess = (s.sessions or {}).get(name)
+    if s.mode == "session":
+        pts = [{"depth": sess.context_end or 0, "decode_tok_s": sess.decode_median_tok_s}] if sess else []
+    v = verdict(pts, side.native_context, granted_context=side.granted_context)
+    return dataclasses.replace(side, verdict=Verdict.from_json(v))
+
+
+def _compare_json(store: Store, run_id: int) -> dict[str, Any]:
     from rigbench.measure.compare import compare_result
     from rigbench.measure.overrun import overrun_notes
 
@@ -301,6 +326,14 @@ def compare_summary(store: Store, run_id: int) -> dict[str, Any]:
         return [r for r in rows if r["phase"] == "compare" and r["role"] == side.name]
 
     result = compare_result(rows_of(sides["a"]), rows_of(sides["b"]), session=session)
+    from rigbench.jobs.energy import load_energy
+    from rigbench.measure.energy_compare import energy_compare
+
+    here = load_energy(store, run_id)
+    energy = energy_compare(rows_of(sides["a"]), load_energy(store, sides["a"].run_id or 0) if sides["a"].kind == "run"
+                            else here, rows_of(sides["b"]),
+                            load_energy(store, sides["b"].run_id or 0) if sides["b"].kind == "run" else here,
+                            session=session)
     out: dict[str, Any] = {
         "compare_id": run_id, "run_id": run_id, "kind": "compare", "status": run["status"],
         "reason": run.get("reason"), "created_at": run["created_at"],
@@ -309,6 +342,7 @@ def compare_summary(store: Store, run_id: int) -> dict[str, Any]:
         "interleaved": sides["a"].live and sides["b"].live,
         "other_load": (run.get("extra") or {}).get("other_load"),
         **result,
+        "energy": energy,
         "params": params, "notes": [*(run.get("notes") or []), *overrun_notes(rows)], "command": run.get("command"),
         "tool_version": run.get("tool_version"), "machine": run.get("machine_facts") or {},
         "requests": {"total": len(rows), "failed": sum(1 for r in rows if r["status"] != "ok")},

@@ -5,6 +5,7 @@ same summaries as every card; this module only groups them."""
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 from collections import defaultdict
 from collections.abc import Mapping
@@ -12,13 +13,14 @@ from typing import Any
 
 from rigbench.jobs.summary_cache import Entry, changes, entries, finished_runs
 from rigbench.measure.history import build_change, machine_rows
+from rigbench.results import RunResult
 from rigbench.store import Store
 from rigbench.store.filters import RunFilter
 
 __all__ = ["by_machine", "fleet_summaries", "history", "machine_name"]
 
 
-def _fleet_entries(store: Store, where: RunFilter | None = None) -> list[Entry]:
+def _fleet_entries(store: Store, where: RunFilter | None = None) -> list[tuple[RunResult, Entry]]:
     rows = finished_runs(store, where)
     got = entries(store, [int(r["id"]) for r in rows])
     out = []
@@ -26,17 +28,18 @@ def _fleet_entries(store: Store, where: RunFilter | None = None) -> list[Entry]:
         if int(r["id"]) not in got:
             continue
         e = got[int(r["id"])]
-        e.summary["fleet"] = {"uuid": r.get("uuid"), "label": r.get("label"), "machine_uid": r.get("machine_uid"),
-                              "machine_label": r.get("machine_label")}
-        out.append(e)
+        s = RunResult.from_json(e.summary)
+        fleet = {"uuid": r.get("uuid"), "label": r.get("label"), "machine_uid": r.get("machine_uid"),
+                 "machine_label": r.get("machine_label")}
+        out.append((dataclasses.replace(s, more={**s.more, "fleet": fleet}), e))
     return out
 
 
-def fleet_summaries(store: Store, where: RunFilter | None = None) -> list[dict[str, Any]]:
+def fleet_summaries(store: Store, where: RunFilter | None = None) -> list[RunResult]:
     """Every depth-sweep or session run that measured something, summarised, with
-    ``fleet`` = its UUID, label, machine id and machine label (read through the summary cache,
-    ``jobs.summary_cache``: the same figures as ``run_summary``)."""
-    return [e.summary for e in _fleet_entries(store, where)]
+    ``fleet`` = its UUID, label, machine id and machine label (a key beside the run's JSON);
+    read through the summary cache (``jobs.summary_cache``): the same figures as ``run_summary``."""
+    return [r for r, _ in _fleet_entries(store, where)]
 
 
 def machine_name(s: Mapping[str, Any]) -> str:
@@ -76,11 +79,11 @@ def _bandwidth(s: Mapping[str, Any]) -> dict[str, Any] | None:
     return {"gb_s": c.get("bandwidth_gb_s"), "source": c.get("bandwidth_source")}
 
 
-def by_machine(summaries: list[dict[str, Any]]) -> list[dict[str, Any]]:
+def by_machine(results: list[RunResult]) -> list[dict[str, Any]]:
     """Groups of one model+quant, each with one row per machine (its newest run): decode at the
     verdict's depth, the ceiling there, % of it, the chip, the bandwidth and its source."""
     newest: dict[tuple[str, str, str], dict[str, Any]] = {}
-    for s in summaries:
+    for s in (r.to_json() for r in results):
         model = s.get("model") or {}
         key = (str(model.get("name") or (s.get("engine") or {}).get("served_model") or "?"),
                str(model.get("quant") or "—"), _machine_key(s))
@@ -112,30 +115,29 @@ def history(store: Store, model: str | None = None, where: RunFilter | None = No
     """One entry per (machine, model+quant): its runs oldest first, each with the engine build,
     decode at the verdict's depth and per depth, and the change from the run before (ratio,
     95% CI where both sides have repeats, verdict)."""
-    found = [e for e in _fleet_entries(store, where)
-             if not model or model.lower() in str((e.summary.get("model") or {}).get("name") or
-                                                  (e.summary.get("engine") or {}).get("served_model") or "").lower()]
-    groups: dict[tuple[str, str, str], list[Entry]] = defaultdict(list)
-    for e in found:
-        m = e.summary.get("model") or {}
-        groups[(_machine_key(e.summary), str(m.get("name") or (e.summary.get("engine") or {}).get("served_model")
-                                             or "?"), str(m.get("quant") or "—"))].append(e)
+    found = [(r.to_json(), e) for r, e in _fleet_entries(store, where)]
+    found = [(s, e) for s, e in found
+             if not model or model.lower() in str((s.get("model") or {}).get("name") or
+                                                  (s.get("engine") or {}).get("served_model") or "").lower()]
+    groups: dict[tuple[str, str, str], list[tuple[dict[str, Any], Entry]]] = defaultdict(list)
+    for s, e in found:
+        m = s.get("model") or {}
+        groups[(_machine_key(s), str(m.get("name") or (s.get("engine") or {}).get("served_model") or "?"),
+                str(m.get("quant") or "—"))].append((s, e))
     for runs in groups.values():
-        runs.sort(key=lambda e: (str(e.summary.get("created_at")), int(e.summary["run_id"])))
-    pairs = [(a, b) for runs in groups.values() for a, b in itertools.pairwise(runs)]
+        runs.sort(key=lambda se: (str(se[0].get("created_at")), int(se[0]["run_id"])))
+    pairs = [(a[1], b[1]) for runs in groups.values() for a, b in itertools.pairwise(runs)]
     change = {int(b.summary["run_id"]): c
-              for (_, b), c in zip(pairs, changes(store, pairs, build_change),
-                                   strict=True)}
+              for (_, b), c in zip(pairs, changes(store, pairs, build_change), strict=True)}
     out = []
     for (mkey, name, quant), runs in sorted(groups.items()):
         rows: list[dict[str, Any]] = []
-        for e in runs:
-            s = e.summary
+        for s, _ in runs:
             rows.append({"run_id": s["run_id"], "uuid": (s.get("fleet") or {}).get("uuid"),
                          "created_at": s.get("created_at"), "build": engine_build(s), "status": s.get("status"),
                          "points": [{"depth": p.get("depth"), "decode_tok_s": p.get("decode_tok_s"), "n": p.get("n")}
                                     for p in s.get("points") or []],
                          **_at_verdict(s), "change": change.get(int(s["run_id"]))})
-        out.append({"machine": machine_name(runs[-1].summary), "machine_id": mkey, "model": name, "quant": quant,
+        out.append({"machine": machine_name(runs[-1][0]), "machine_id": mkey, "model": name, "quant": quant,
                     "runs": rows})
     return out

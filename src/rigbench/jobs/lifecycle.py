@@ -55,6 +55,8 @@ LIVES: dict[str, Life] = {
     "tune": Life("campaign", "rigbench tune --resume {id}", "continue it with", "every trial measured so far",
                  a_noun="a tuning campaign"),
     "lab": Life("lab", "rigbench show {id}", "see it with", a_noun="a lab"),
+    "load": Life("load run", "rigbench load --resume {id}", "finish it with", "every level measured",
+                 a_noun="a load run"),
 }
 
 

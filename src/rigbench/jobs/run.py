@@ -20,6 +20,7 @@ from rigbench.jobs.sweep import SweepPlan, run_sweep
 from rigbench.measure.plan import DEFAULT_DEPTHS, fit_context
 from rigbench.model.machine import machine_facts
 from rigbench.paths import run_dir
+from rigbench.results import RunResult
 from rigbench.store import Store, open_store
 from rigbench.types import EngineSpec
 
@@ -42,6 +43,9 @@ class RunOptions:
     db: str | None = None
     command: str = ""
     extra_params: dict[str, Any] = field(default_factory=dict)
+    power_cmd: str | None = None  # never stored: it may hold a smart plug's password
+    energy_idle_s: float = 3.0  # the idle baseline once the server is up (0: none)
+    energy: bool = True
 
     def params(self) -> dict[str, Any]:
         return {
@@ -78,7 +82,7 @@ def resume_options(store: Store, run_id: int, db: str | None, api_key: str | Non
                       extra_params={k: v for k, v in params.items() if k not in _CORE_PARAMS})
 
 
-def run_job(opts: RunOptions, progress: Progress | None = None, *, resume: int | None = None) -> dict[str, Any]:
+def run_job(opts: RunOptions, progress: Progress | None = None, *, resume: int | None = None) -> RunResult:
     progress = progress or NullProgress()
     store = open_store(opts.db)
     try:
@@ -87,12 +91,15 @@ def run_job(opts: RunOptions, progress: Progress | None = None, *, resume: int |
         store.close()
 
 
-def _run(store: Store, opts: RunOptions, progress: Progress, resume: int | None) -> dict[str, Any]:
+def _run(store: Store, opts: RunOptions, progress: Progress, resume: int | None) -> RunResult:
     preflight(opts.spec)
     progress.stage("reading this machine")
     machine = machine_facts()
+    from rigbench.energy.sampler import energy_monitors
+
+    monitors = energy_monitors(opts.power_cmd, idle_s=opts.energy_idle_s) if opts.energy else []
     with recorded_run(store, kind="run", spec=opts.spec, params=opts.params(), command=opts.command,
-                      machine=machine, resume=resume) as rec:
+                      machine=machine, resume=resume, monitors=monitors) as rec:
         _measure(rec, opts, machine, progress)
     progress.stage("done")
     return run_summary(store, rec.run_id)

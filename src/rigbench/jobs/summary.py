@@ -10,6 +10,7 @@ from rigbench.measure.ceiling import annotate_points, ceiling_statement
 from rigbench.measure.fill import ONE_MILLION, fill_projection, fit_fill, samples_from_points
 from rigbench.measure.overrun import max_tokens_overrun
 from rigbench.measure.points import depth_points, server_counters, sweep_cost, verdict
+from rigbench.results import RunResult
 from rigbench.store import Store
 
 __all__ = ["context_sequence", "context_statement", "context_status", "fill_figures", "run_summary",
@@ -109,10 +110,15 @@ def _native(model: dict[str, Any], log: dict[str, Any], n_ctx_train: int | None)
     return trained_context(log, n_ctx_train)
 
 
-def run_summary(store: Store, run_id: int, *, run: dict[str, Any] | None = None,
-                rows: list[dict[str, Any]] | None = None) -> dict[str, Any]:
+def run_summary(store: Store, run_id: int) -> RunResult:
+    """A run's evidence, recomputed from its stored requests (``to_json()``: the ``--json`` contract)."""
+    return RunResult.from_json(_run_json(store, run_id))
+
+
+def _run_json(store: Store, run_id: int, *, run: dict[str, Any] | None = None,
+              rows: list[dict[str, Any]] | None = None) -> dict[str, Any]:
     """``run`` (as ``Store.get_run`` gives it) and ``rows`` (its requests) when the caller has
-    read them already."""
+    read them already (``jobs.summary_cache``)."""
     from rigbench.jobs.agent import session_summary
     from rigbench.quality.summary import quality_summary
 
@@ -128,7 +134,8 @@ def run_summary(store: Store, run_id: int, *, run: dict[str, Any] | None = None,
     basis = extra.get("ceiling")
     # recomputed from the stored turns and answers; a 0.1.0 figure left in extra (no rows
     # to recompute it from: see store.backfill) is the fallback
-    derived = {"session": session_summary(store, run_id, run=run) or extra.get("session"),
+    session = session_summary(store, run_id, run=run)
+    derived = {"session": session.to_json() if session is not None else extra.get("session"),
                "quality": quality_summary(store, run_id, run)}
     annotate_points(points, basis)
     log = facts.get("log_facts") or {}
@@ -140,6 +147,10 @@ def run_summary(store: Store, run_id: int, *, run: dict[str, Any] | None = None,
     notes = ([overrun["statement"]] if overrun else []) + list(run.get("notes") or [])
     kv = [k for k in log.get("kv_cache") or [] if isinstance(k, dict)]
     fill_s, fill = fill_figures(points, native, granted)
+    verdict_ = verdict(points, native, session=derived["session"], granted_context=granted)
+    from rigbench.jobs.energy import run_energy
+
+    energy, cost = run_energy(store, run_id, run, rows, points, depth=verdict_.get("at_depth"))
     out: dict[str, Any] = {
         "run_id": run_id,
         "status": run["status"],
@@ -195,7 +206,9 @@ def run_summary(store: Store, run_id: int, *, run: dict[str, Any] | None = None,
         },
         "points": points,
         "ceiling": ceiling_statement(basis, points),
-        "verdict": verdict(points, native, session=derived["session"], granted_context=granted),
+        "verdict": verdict_,
+        "energy": energy,
+        "cost": cost,
         "server": {"unavailable": facts.get("unavailable") or [], "endpoints": facts.get("endpoints") or {},
                    "counters": server_counters(rows), "max_tokens_ignored": overrun},
         "sweep_cost": sweep_cost(rows),
@@ -238,12 +251,14 @@ def _scaling(model: dict[str, Any]) -> str | None:
     return f"{name} x{float(factor):g}" if factor else name
 
 
-def stored_run_summaries(store: Store) -> list[dict[str, Any]]:
-    """Every depth-sweep or session run that measured something (complete or incomplete),
-    summarised: what the board and advise --catalog rank. Through the summary cache
-    (``jobs.summary_cache``): the same figures as ``run_summary`` on each, read in a few queries."""
+def stored_run_summaries(store: Store) -> list[RunResult]:
+    """Every run of a kind the board ranks (depth sweeps, agent sessions) that measured
+    something (complete or incomplete), summarised: what the board and advise --catalog rank.
+    The same runs, in the same order, as ``kinds.ranked_results`` (both ranked kinds are stored
+    as ``run`` and summarised by ``run_summary``), read through the summary cache
+    (``jobs.summary_cache``): the same figures, in a few queries."""
     from rigbench.jobs.summary_cache import entries, finished_runs
 
     ids = [int(r["id"]) for r in finished_runs(store)]
     got = entries(store, ids)
-    return [got[i].summary for i in ids if i in got]
+    return [RunResult.from_json(got[i].summary) for i in ids if i in got]

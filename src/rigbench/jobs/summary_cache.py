@@ -5,8 +5,9 @@ rows plus the decode rates per depth that ``history`` compares. It is a cache, n
 
 - an entry is used only when its ``derivation_version`` is the code's ``DERIVATION_VERSION``
   (bumped whenever a derivation changes) and its ``stamp`` matches the run as it is now: a
-  digest of the run's row with its machine, model and engine spec, the number and last id of
-  its requests, and the number, last id and judged count of its answers. A run resumed,
+  digest of the run's row with its machine, model and engine spec, and, for every table of raw
+  rows with a ``run_id`` (requests, answers, energy samples, ...), the number and last id of
+  the run's rows there (and the judged count of its answers). A run resumed,
   re-judged, pushed into, or whose machine facts changed gets a new stamp and is recomputed;
 - a missing or stale entry is recomputed from the raw rows and written back (when the
   database can be written: a read-only role just recomputes);
@@ -96,7 +97,7 @@ def _as_text(col: Any) -> Any:
 def _stamps(store: Store, ids: Sequence[int]) -> dict[int, str]:
     """Per run, a digest of everything ``run_summary`` reads: the run's row with its model's,
     machine's and engine spec's (JSON read as the text stored, not decoded), and the count and
-    last id of its requests and answers, with the count of judged answers."""
+    last id of its rows in every table of raw rows (``_counts``)."""
     runs, models, machines, specs = (store.t[n] for n in ("runs", "models", "machines", "engine_specs"))
     cols = [_as_text(c) for c in runs.c] + [_as_text(models.c.facts), _as_text(machines.c.facts),
                                             _as_text(specs.c.spec), machines.c.label]
@@ -107,26 +108,25 @@ def _stamps(store: Store, ids: Sequence[int]) -> dict[int, str]:
         for row in conn.execute(_joined(store, cols, ids)):
             rid = int(row[0])
             if rid in wanted:
-                text = json.dumps([list(row), counts.get(rid, ())], default=str, separators=(",", ":"))
+                text = json.dumps([list(row), counts.get(rid, [])], default=str, separators=(",", ":"))
                 out[rid] = hashlib.sha256(text.encode()).hexdigest()
     return out
 
 
-def _counts(store: Store, ids: Sequence[int]) -> dict[int, tuple[Any, ...]]:
-    """Per run: (requests, last request id, answers, last answer id, judged answers)."""
-    req = store.t["requests"]
+def _counts(store: Store, ids: Sequence[int]) -> dict[int, list[Any]]:
+    """Per run, for every table of raw rows that hangs off a run (requests, answers, energy
+    samples, ... : every table with a ``run_id`` but the caches): its name, the count and the
+    last id of the run's rows there (and the count of judged answers). One query a table."""
     few = len(ids) < 500
-    q = sa.select(req.c.run_id, sa.func.count(), sa.func.max(req.c.id)).group_by(req.c.run_id)
-    out: dict[int, tuple[Any, ...]] = {}
+    out: dict[int, list[Any]] = defaultdict(list)
     with store.tx() as conn:
-        for rid, n, last in conn.execute(q.where(req.c.run_id.in_(list(ids))) if few else q):
-            out[int(rid)] = (int(n), int(last))
-        if "answers" in store.t:
-            a = store.t["answers"]
-            qa = sa.select(a.c.run_id, sa.func.count(), sa.func.max(a.c.id), sa.func.count(a.c.judge_rating)) \
-                .group_by(a.c.run_id)
-            for rid, n, last, judged in conn.execute(qa.where(a.c.run_id.in_(list(ids))) if few else qa):
-                out[int(rid)] = (*out.get(int(rid), (0, 0)), int(n), int(last), int(judged))
+        for name in sorted(n for n, t in store.t.items() if "run_id" in t.c and n not in ("runs", TABLE, CHANGES)):
+            t = store.t[name]
+            cols = [sa.func.count()] + ([sa.func.max(t.c.id)] if "id" in t.c else []) + \
+                ([sa.func.count(t.c.judge_rating)] if "judge_rating" in t.c else [])
+            q = sa.select(t.c.run_id, *cols).group_by(t.c.run_id)
+            for rid, *agg in conn.execute(q.where(t.c.run_id.in_(list(ids))) if few else q):
+                out[int(rid)].append([name, *agg])
     return out
 
 
@@ -160,7 +160,7 @@ def _read(store: Store, cache: sa.Table, column: str, stamps: Mapping[int, str])
 def entries(store: Store, ids: Sequence[int], *, use_cache: bool = True) -> dict[int, Entry]:
     """The summary of each run in ``ids`` (those that exist), from the cache where it is
     current, else recomputed from the raw rows (and the cache refreshed)."""
-    from rigbench.jobs.summary import run_summary
+    from rigbench.jobs.summary import _run_json
 
     if not ids:
         return {}
@@ -172,7 +172,7 @@ def entries(store: Store, ids: Sequence[int], *, use_cache: bool = True) -> dict
     fresh: list[dict[str, Any]] = []
     for rid, run in _run_rows(store, missing).items() if missing else ():
         rows = store.requests(rid)
-        summary = run_summary(store, rid, run=run, rows=rows)
+        summary = _run_json(store, rid, run=run, rows=rows)
         out[rid] = Entry(summary, stamps[rid])
         payload, dec = _strict(summary), _strict([[d, v] for d, v in sorted(decode_by_depth(rows).items())])
         if payload is not None:

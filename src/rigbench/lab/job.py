@@ -27,6 +27,7 @@ from rigbench.lab.techniques import BASELINE, Arm, embedded_speculative, plan_ar
 from rigbench.lab.workload import lab_ask, task_for
 from rigbench.paths import run_dir
 from rigbench.quality.prompts import Ask, Mode
+from rigbench.results import LabResult
 from rigbench.store import Store, open_store
 from rigbench.types import EngineSpec, RequestRecord
 
@@ -59,7 +60,7 @@ class LabOptions:
     notes: list[str] = field(default_factory=list)
 
 
-def lab_job(opts: LabOptions, progress: Progress | None = None) -> dict[str, Any]:
+def lab_job(opts: LabOptions, progress: Progress | None = None) -> LabResult:
     store = open_store(opts.db)
     try:
         return _Lab(store, opts, progress or NullProgress()).run()
@@ -160,7 +161,7 @@ class _Lab:
                 "sampling": {"temperature": 0.0, "top_k": 1, "cache_prompt": False}, "order": "baseline, arm",
                 "server_names": self.server_names}
 
-    def run(self) -> dict[str, Any]:
+    def run(self) -> LabResult:
         from rigbench.jobs.monitors import MachineLoad
         from rigbench.lab.summary import lab_summary
         from rigbench.model.machine import machine_facts
@@ -169,7 +170,7 @@ class _Lab:
         self.progress.stage("reading this machine")
         with recorded_run(self.store, kind="lab", spec=self.base_spec, params=self._params(),
                           command=self.opts.command, machine=machine_facts(), measured=_measured,
-                          monitors=[MachineLoad()]) as rec:
+                          monitors=[MachineLoad(), *_energy()]) as rec:
             self._rec, self.run_id = rec, rec.run_id
             for n in self.opts.notes:
                 self.note(n)
@@ -334,3 +335,10 @@ def _bundled() -> str:
 
 def _measured(store: Store, run_id: int) -> bool:
     return any(r["phase"] == "lab" for r in store.requests(run_id))
+
+
+def _energy() -> list[Any]:
+    """The energy sampler (sources detected here; none: the lab's notes say so)."""
+    from rigbench.energy.sampler import energy_monitors
+
+    return list(energy_monitors())

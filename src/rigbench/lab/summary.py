@@ -15,6 +15,7 @@ from rigbench.lab.figures import arm_figures, baseline_figures
 from rigbench.lab.techniques import Arm
 from rigbench.lab.verdict import assign_verdicts, technique_table
 from rigbench.measure.overrun import overrun_notes
+from rigbench.results import LabResult
 from rigbench.store import Store
 from rigbench.store.answers import list_answers
 
@@ -87,7 +88,12 @@ def summary_from(rows: list[dict[str, Any]], arms: list[Arm], extra: Mapping[str
                 curve, key=lambda c: c["acceptance_target"])}
 
 
-def lab_summary(store: Store, run_id: int) -> dict[str, Any]:
+def lab_summary(store: Store, run_id: int) -> LabResult:
+    """A lab run's evidence, recomputed from its stored requests (``to_json()``: the ``--json`` contract)."""
+    return LabResult.from_json(_lab_json(store, run_id))
+
+
+def _lab_json(store: Store, run_id: int) -> dict[str, Any]:
     run = store.get_run(run_id)
     if run is None:
         raise UsageError(f"there is no run {run_id} in {store.where}", "list runs with rigbench runs")
@@ -118,8 +124,16 @@ def lab_summary(store: Store, run_id: int) -> dict[str, Any]:
         "depths": params.get("planned_depths") or [], "repeats": params.get("repeats"),
         "gen_tokens": params.get("gen_tokens"), "mode": params.get("mode"),
         "other_load": extra.get("other_load"), "params": params,
+        "energy": _energy(store, run_id, rows),
         "notes": [*(run.get("notes") or []), *overrun_notes(rows)],
         "command": run.get("command"), "tool_version": run.get("tool_version"),
         "machine": run.get("machine_facts") or {},
         "requests": {"total": len(rows), "failed": sum(1 for r in rows if r["status"] != "ok")},
     }
+
+
+def _energy(store: Store, run_id: int, rows: list[dict[str, Any]]) -> dict[str, Any]:
+    """Each arm's decode energy (``energy`` objects by arm name), from the lab's stored readings."""
+    from rigbench.jobs.energy import arms_energy
+
+    return arms_energy(store, run_id, [r for r in rows if r.get("phase") == "lab"])

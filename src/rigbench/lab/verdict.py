@@ -18,9 +18,10 @@ valid)``.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Mapping, Sequence
 from typing import Any
+
+from rigbench.units import fmt_speedup
 
 __all__ = ["SHORT_CONTEXT", "VERDICTS", "arm_verdict", "assign_verdicts", "speed_words", "technique_table"]
 
@@ -86,12 +87,8 @@ def _anchor(a: Mapping[str, Any]) -> tuple[str, Mapping[str, Any]]:
 
 
 def speed_words(speedup: float | None) -> str:
-    """1.52 -> "1.52x"; 0.88 -> "12% slower" (as the seed's table puts it)."""
-    if speedup is None or not math.isfinite(speedup):
-        return "—"
-    if speedup < 1.0:
-        return f"{(1 - speedup) * 100:.0f}% slower"
-    return f"{speedup:.2f}x"
+    """1.52 -> "1.52x"; 0.88 -> "12% slower" (as the seed's table puts it): ``units.fmt_speedup``."""
+    return fmt_speedup(speedup)
 
 
 def technique_table(baseline: Mapping[str, Any], arms: Sequence[Mapping[str, Any]],

@@ -6,17 +6,16 @@ import re
 from dataclasses import dataclass
 
 from rigbench.errors import UsageError
+from rigbench.units import parse_count
 
 __all__ = ["DEFAULT_DEPTHS", "StepEstimate", "estimate_step", "fit_context", "parse_depths", "parse_duration"]
 
 DEFAULT_DEPTHS = (0, 1024, 4096, 16384, 32768)
 MAX_DEPTH = 10_000_000
 
-_SIZE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([kKmM]?)\s*$")
-
 
 def parse_depths(text: str) -> list[int]:
-    """``"0,1k,4096,16K,1M"`` -> sorted unique token counts (k = 1024, M = 1024*1024)."""
+    """``"0,1k,4096,16K,1M"`` -> sorted unique token counts (``units.parse_count``: k = 1024)."""
     if not text or not text.strip():
         raise UsageError("the depth list is empty", "give depths like --depths 0,1024,4096")
     out: set[int] = set()
@@ -24,16 +23,10 @@ def parse_depths(text: str) -> list[int]:
         part = part.strip()
         if not part:
             raise UsageError(f"empty entry in the depth list {text!r}", "write depths like 0,1024,4096")
-        m = _SIZE.match(part)
-        if not m:
-            raise UsageError(f"{part!r} in --depths is not a token count", "write depths like 0,1024,4k,16K")
-        mult = {"": 1, "k": 1024, "m": 1024 * 1024}[m.group(2).lower()]
-        value = float(m.group(1)) * mult
-        if value != int(value):
-            raise UsageError(f"{part!r} is not a whole number of tokens", "write depths like 0,1024,4k")
+        value = parse_count(part, "--depths")
         if value > MAX_DEPTH:
             raise UsageError(f"depth {part} is beyond {MAX_DEPTH:,} tokens", "give a smaller depth")
-        out.add(int(value))
+        out.add(value)
     return sorted(out)
 
 

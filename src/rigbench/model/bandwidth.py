@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import glob
 import os
-import re
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -31,8 +30,6 @@ from rigbench.errors import UsageError
 __all__ = ["SPREAD_WARN", "Bandwidth", "measure_bandwidth", "parse_bandwidth", "resolve_bandwidth", "summarize_runs"]
 
 SPREAD_WARN = 0.10
-_NUMBER = re.compile(r"^\s*([0-9]*\.?[0-9]+)\s*([kmgt]?)(?:i?b)?\s*(?:/\s*s|ps)?\s*$", re.IGNORECASE)
-_SCALE = {"": 1.0, "k": 1e-6, "m": 1e-3, "g": 1.0, "t": 1e3}  # to GB/s
 
 
 @dataclass(frozen=True)
@@ -63,11 +60,9 @@ class Bandwidth:
 
 def parse_bandwidth(text: str) -> float | None:
     """GB/s from ``"800"``, ``"800GB/s"``, ``"3.35 TB/s"``; None if ``text`` is not a number."""
-    m = _NUMBER.match(text)
-    if not m:
-        return None
-    # "b" is read as bytes whatever its case: memory bandwidth is not quoted in bits
-    return float(m.group(1)) * _SCALE[m.group(2).lower()]
+    from rigbench.units import parse_bandwidth_gb_s
+
+    return parse_bandwidth_gb_s(text)
 
 
 def resolve_bandwidth(text: str | None) -> Bandwidth:

@@ -17,16 +17,18 @@ from pathlib import Path
 from typing import Any
 
 from rigbench.report.safe import plot_label
+from rigbench.results import CompareResult, CompareSide, LabResult, RunResult, SessionResult
 
 __all__ = ["PLOTS", "Series", "figure", "plot_series", "save_figure", "series_of", "svg_text"]
 
-PLOTS = ("decode", "prefill", "ttft", "session")
+PLOTS = ("decode", "prefill", "ttft", "session", "load")
 _PALETTE = ("#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#17becf", "#8c564b", "#e377c2")
 _TITLES = {
     "decode": ("Decode by context depth", "context depth (tokens)", "decode tok/s"),
     "prefill": ("Prefill by context depth", "context depth (tokens)", "prefill tok/s (new part of the context)"),
     "ttft": ("Time to first token by prompt length", "prompt tokens", "TTFT (ms)"),
     "session": ("Agent session: decode per turn", "turn", "decode tok/s"),
+    "load": ("Throughput and per-stream decode by concurrency", "streams at once", "tok/s"),
 }
 
 
@@ -41,87 +43,93 @@ class Series:
     markers_only: bool = False
     context: list[float | None] = field(default_factory=list)  # session: context tokens per turn
     color: str | None = None
+    slo: float | None = None  # load: the per-stream SLO, drawn as a dotted line
 
 
-def _run_label(s: Mapping[str, Any]) -> str:
-    m = s.get("model") or {}
-    e = s.get("engine") or {}
-    flags = " ".join(f"{k}={v}" for k, v in sorted((e.get("flags") or {}).items()))
-    bits = [f"run {s.get('run_id')}", str(m.get("name") or "?"), str(e.get("kind") or "")]
+def _run_label(s: RunResult) -> str:
+    flags = " ".join(f"{k}={v}" for k, v in sorted(s.engine.flags.items()))
+    bits = [f"run {s.run_id}", str(s.model.name or "?"), str(s.engine.kind or "")]
     if flags:
         bits.append(flags)
     return " · ".join(b for b in bits if b)
 
 
-def _side_label(s: Mapping[str, Any], side: str) -> str:
-    d = s.get(side) or {}
-    spec = str(d.get("text", "?"))
+def _side_label(d: CompareSide, name: str) -> str:
+    spec = str(d.text)
     kind, sep, path = spec.partition(":")
     if kind == "server" and sep and path.count("/") > 3:  # a long binary path: its last parts say enough
         spec = "server:…/" + "/".join(path.rstrip("/").split("/")[-3:])
-    text = f"{side.upper()} · {spec}"
-    if d.get("build") and kind == "server":
-        text += f" ({d['build']})"
-    return text if d.get("interleaved", True) else text + " (stored)"
+    text = f"{name.upper()} · {spec}"
+    if d.build and kind == "server":
+        text += f" ({d.build})"
+    return text if d.interleaved else text + " (stored)"
 
 
-def _ci(ci: Any, i: int) -> float | None:
-    return float(ci[i]) if isinstance(ci, (list, tuple)) and len(ci) == 2 and ci[i] is not None else None
+def _ci(ci: Sequence[float | None] | None, i: int) -> float | None:
+    return float(ci[i]) if ci is not None and len(ci) == 2 and ci[i] is not None else None  # type: ignore[arg-type]
 
 
-def series_of(summary: Mapping[str, Any], color_base: int = 0) -> dict[str, list[Series]]:
-    """The plottable series of one run or compare summary, by plot name."""
+def series_of(summary: RunResult | CompareResult | Mapping[str, Any], color_base: int = 0) -> dict[str, list[Series]]:
+    """The plottable series of one run or compare, by plot name."""
     out: dict[str, list[Series]] = {k: [] for k in PLOTS}
     colors = iter(_PALETTE[(color_base + i) % len(_PALETTE)] for i in range(8))
-    if summary.get("kind") == "compare":
-        pts = summary.get("depths") or []
-        session = summary.get("mode") == "session"
-        for side in ("a", "b"):
+    if isinstance(summary, CompareResult):
+        pts = summary.depths
+        session = summary.mode == "session"
+        for name in ("a", "b"):
             color = next(colors)
-            label = _side_label(summary, side)
+            label = _side_label(summary.side(name), name)
             if not session and pts:
-                xs = [float(p["depth"]) for p in pts]
-                out["decode"].append(Series(label, xs, [p.get(f"{side}_decode_tok_s") for p in pts],
-                                            [_ci(p.get(f"{side}_decode_ci"), 0) for p in pts],
-                                            [_ci(p.get(f"{side}_decode_ci"), 1) for p in pts], color=color))
-                out["prefill"].append(Series(label, xs, [p.get(f"{side}_prefill_tok_s") for p in pts], color=color))
-                tt = [(p.get(f"{side}_prompt_tokens"), p.get(f"{side}_ttft_ms")) for p in pts]
+                xs = [float(p.depth) for p in pts]
+                cis = [p.side(name, "decode_ci") for p in pts]
+                out["decode"].append(Series(label, xs, [p.side(name, "decode_tok_s") for p in pts],
+                                            [_ci(c, 0) for c in cis], [_ci(c, 1) for c in cis], color=color))
+                out["prefill"].append(Series(label, xs, [p.side(name, "prefill_tok_s") for p in pts], color=color))
+                tt = [(p.side(name, "prompt_tokens"), p.side(name, "ttft_ms")) for p in pts]
                 tt = [(x, y) for x, y in tt if x is not None and y is not None]
                 out["ttft"].append(Series(label, [float(x) for x, _ in tt], [y for _, y in tt], color=color))
-            ss = (summary.get("sessions") or {}).get(side)
-            if ss:
+            ss = (summary.sessions or {}).get(name)
+            if ss is not None:
                 _session_series(out, ss, label, color)
+        return out
+    if isinstance(summary, Mapping):  # a load run's JSON (not typed yet)
+        color = next(colors)
+        levels = summary.get("levels") or []
+        label = f"load {summary.get('run_id')}" + (f" · {(summary.get('model') or {}).get('name')}"
+                                                   if (summary.get("model") or {}).get("name") else "")
+        xs = [float(lv["concurrency"]) for lv in levels]
+        out["load"].append(Series(label + " · aggregate", xs, [lv.get("aggregate_tok_s") for lv in levels],
+                                  color=color))
+        out["load"].append(Series(label + " · per stream", xs, [lv.get("per_stream_decode_tok_s") for lv in levels],
+                                  dashed=True, color=color, slo=(summary.get("slo") or {}).get("decode_tok_s")))
         return out
     color = next(colors)
     label = _run_label(summary)
-    pts = summary.get("points") or []
-    if pts:
-        xs = [float(p["depth"]) for p in pts]
-        out["decode"].append(Series(label, xs, [p.get("decode_tok_s") for p in pts],
-                                    [_ci(p.get("decode_ci"), 0) for p in pts],
-                                    [_ci(p.get("decode_ci"), 1) for p in pts], color=color))
-        out["prefill"].append(Series(label, xs, [p.get("prefill_tok_s") for p in pts], color=color))
-        grow = [(p.get("prompt_tokens"), p.get("ttft_ms")) for p in pts]
-        grow = [(x, y) for x, y in grow if x is not None and y is not None]
+    if summary.points:
+        run_pts = summary.points
+        xs = [float(p.depth) for p in run_pts]
+        out["decode"].append(Series(label, xs, [p.decode_tok_s for p in run_pts],
+                                    [_ci(p.decode_ci, 0) for p in run_pts],
+                                    [_ci(p.decode_ci, 1) for p in run_pts], color=color))
+        out["prefill"].append(Series(label, xs, [p.prefill_tok_s for p in run_pts], color=color))
+        grow = [(p.prompt_tokens, p.ttft_ms) for p in run_pts if p.prompt_tokens is not None and p.ttft_ms is not None]
         out["ttft"].append(Series(label + " · first at depth", [float(x) for x, _ in grow], [y for _, y in grow],
                                   color=color))
-        warm = [(p.get("prompt_tokens"), p.get("ttft_warm_ms")) for p in pts]
-        warm = [(x, y) for x, y in warm if x is not None and y is not None]
+        warm = [(p.prompt_tokens, p.ttft_warm_ms) for p in run_pts
+                if p.prompt_tokens is not None and p.ttft_warm_ms is not None]
         if warm:
             out["ttft"].append(Series(label + " · repeats (context cached)", [float(x) for x, _ in warm],
                                       [y for _, y in warm], dashed=True, color=color))
-    ss = summary.get("session")
-    if isinstance(ss, Mapping) and ss.get("per_turn"):
-        _session_series(out, ss, label, color)
+    if summary.session is not None and summary.session.per_turn:
+        _session_series(out, summary.session, label, color)
     return out
 
 
-def _session_series(out: dict[str, list[Series]], ss: Mapping[str, Any], label: str, color: str) -> None:
-    per = [p for p in ss.get("per_turn") or [] if p.get("status") == "ok"]
-    out["session"].append(Series(label, [float(p["turn"] + 1) for p in per], [p.get("decode_tok_s") for p in per],
-                                 context=[p.get("prompt_tokens") for p in per], color=color))
-    tt = [(p.get("prompt_tokens"), p.get("ttft_ms")) for p in per]
-    tt = [(x, y) for x, y in tt if x is not None and y is not None]
+def _session_series(out: dict[str, list[Series]], ss: SessionResult, label: str, color: str) -> None:
+    per = ss.ok_turns
+    out["session"].append(Series(label, [float(p.turn + 1) for p in per], [p.decode_tok_s for p in per],
+                                 context=[p.prompt_tokens for p in per], color=color))
+    tt = [(p.prompt_tokens, p.ttft_ms) for p in per if p.prompt_tokens is not None and p.ttft_ms is not None]
     out["ttft"].append(Series(label + " · session turns (history cached)", [float(x) for x, _ in tt],
                               [y for _, y in tt], markers_only=True, color=color))
 
@@ -158,6 +166,13 @@ def figure(name: str, series: Sequence[Series], *, width: float = 8.0, height: f
             ax.fill_between(s.x, _nan(lo), _nan(hi), color=color, alpha=0.18, linewidth=0)
         if name == "session":
             _mark_session(ax, s, color)
+        if s.slo:
+            ax.axhline(s.slo, color=color, ls=":", lw=1.0, alpha=0.8)
+    if name == "load":
+        ax.set_xscale("log", base=2)
+        xs = sorted({x for s in series for x in s.x})
+        ax.set_xticks(xs)
+        ax.set_xticklabels([f"{x:g}" for x in xs])
     if name == "session":
         ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     if name == "session" and any(s.context for s in series):
@@ -218,13 +233,16 @@ def _mark_session(ax: Any, s: Series, color: str) -> None:
     ax.annotate(f"worst {wy:.1f}", (wx, wy), textcoords="offset points", xytext=(6, -12), fontsize=8, color=color)
 
 
-def plot_series(summaries: Sequence[Mapping[str, Any]]) -> dict[str, list[Series]]:
+def plot_series(summaries: Sequence[RunResult | CompareResult | LabResult | Mapping[str, Any]]
+                ) -> dict[str, list[Series]]:
     """All series of several summaries, gathered by plot, with distinct colours."""
     out: dict[str, list[Series]] = {k: [] for k in PLOTS}
     base = 0
     for s in summaries:
+        if isinstance(s, LabResult):
+            continue  # a lab has its tables, not curves
         got = series_of(s, color_base=base)
-        base += 2 if s.get("kind") == "compare" else 1
+        base += 2 if isinstance(s, CompareResult) else 1
         for k in PLOTS:
             out[k] += got[k]
     return out

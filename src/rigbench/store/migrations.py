@@ -258,6 +258,32 @@ def _m0022_run_summaries(conn: sa.Connection) -> None:
     conn.execute(sa.text("CREATE INDEX IF NOT EXISTS ix_requests_run_seq ON requests (run_id, seq)"))
 
 
+def _m0030_energy_samples(conn: sa.Connection) -> None:
+    """Raw power-source readings beside a run's requests (issue 16): one row per reading of one
+    channel, an energy counter in joules or a power sample in watts, stamped with the client's
+    clock (perf_counter_ns) so that windows line up with each request's own timestamps.
+    ``session`` tells apart the samplers of one run (a resumed run samples again); ``phase`` is
+    "idle" for the baseline measured before the run's requests, else "run"; ``wrap`` is the
+    counter's range in joules where it wraps (RAPL). Figures are derived on read."""
+    md = sa.MetaData()
+    sa.Table("runs", md, sa.Column("id", sa.Integer, primary_key=True))  # for the foreign key only
+    sa.Table(
+        "energy_samples", md,
+        sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+        sa.Column("run_id", sa.Integer, sa.ForeignKey("runs.id"), nullable=False, index=True),
+        sa.Column("session", sa.Integer, nullable=False),
+        sa.Column("source", sa.Text, nullable=False),
+        sa.Column("channel", sa.Text, nullable=False),
+        sa.Column("covers", sa.Text, nullable=False),
+        sa.Column("kind", sa.Text, nullable=False),
+        sa.Column("phase", sa.Text, nullable=False),
+        sa.Column("t_ns", sa.BigInteger, nullable=False),
+        sa.Column("value", sa.Float, nullable=False),
+        sa.Column("wrap", sa.Float),
+    )
+    md.tables["energy_samples"].create(conn)
+
+
 MIGRATIONS: list[tuple[str, Callable[[sa.Connection], None]]] = [
     ("0001_initial", _m0001_initial),
     ("0002_tune_trials", _m0002_tune_trials),
@@ -267,6 +293,7 @@ MIGRATIONS: list[tuple[str, Callable[[sa.Connection], None]]] = [
     ("0020_run_uuid", _m0020_run_uuid),
     ("0021_machine_identity", _m0021_machine_identity),
     ("0022_run_summaries", _m0022_run_summaries),
+    ("0030_energy_samples", _m0030_energy_samples),
 ]
 
 

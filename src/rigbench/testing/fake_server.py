@@ -68,6 +68,14 @@ class Script:
     dialect: str | None = None
     max_model_len: int = 4096
     version: str = "0.32.0"
+    # shared throughput (load tests): the streams generating at once share one token clock of
+    # ``shared_tok_s`` (each gets shared_tok_s / n, at most ``rate_tok_s``), so per-stream and
+    # aggregate truth are known; ``slots`` caps how many generate at once (the rest wait, as
+    # llama.cpp's deferred requests do, or get ``busy_status`` at once when it is set)
+    shared_tok_s: float | None = None
+    slots: int | None = None
+    busy_status: int | None = None
+    metrics: bool = False  # llama.cpp-style /metrics (tokens predicted, requests processing/deferred)
 
 
 def _chunk(obj: dict[str, Any], crlf: bool) -> bytes:
@@ -120,12 +128,25 @@ class _Handler(BaseHTTPRequestHandler):
             self.send_header("Content-Length", str(len(body)))
             self.end_headers()
             self.wfile.write(body)
+        elif self.path == "/metrics" and s.metrics:
+            g = self.server.gauges()
+            lines = [f"llamacpp:prompt_tokens_total {float(self.server.counters['prompt'])}",
+                     f"llamacpp:tokens_predicted_total {float(self.server.counters['gen'])}",
+                     f"llamacpp:requests_processing {float(g[0])}",
+                     f"llamacpp:requests_deferred {float(g[1])}",
+                     f"llamacpp:kv_cache_usage_ratio {g[0] / (s.slots or 1):.3f}"]
+            body = ("\n".join(lines) + "\n").encode()
+            self.send_response(200)
+            self.send_header("Content-Type", "text/plain")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
         elif self.path == "/_sent":  # send timestamps of the last streamed answer (for benchmarks)
             self._json(200, {"sent_ns": self.server.sent_log[-1] if self.server.sent_log else []})
         elif self.path == "/health":
             self._json(200, {"status": "ok"})
         elif self.path == "/props" and s.props:
-            self._json(200, {"default_generation_settings": {"n_ctx": 4096}, "total_slots": 1})
+            self._json(200, {"default_generation_settings": {"n_ctx": 4096}, "total_slots": s.slots or 1})
         else:
             self._json(404, {"error": {"message": "not found", "code": 404}})
 
@@ -177,7 +198,19 @@ class _Handler(BaseHTTPRequestHandler):
         if s.dialect == "vllm":
             self.server.count_prompt(body, prompt_tokens)
         max_tokens = int(body.get("max_tokens") or s.tokens)
-        self._stream(s, max_tokens, prompt_tokens)
+        if not self.server.take_slot(s):
+            data = json.dumps({"error": {"message": f"all {s.slots} slots are busy", "code": s.busy_status}}).encode()
+            self.send_response(int(s.busy_status or 503))
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            self.wfile.write(data)
+            return
+        try:
+            self.server.counters["prompt"] += prompt_tokens if s.metrics else 0
+            self._stream(s, max_tokens, prompt_tokens)
+        finally:
+            self.server.free_slot(s)
         if s.dialect == "vllm":
             self.server.counters["gen"] += min(s.tokens, max_tokens) if max_tokens else s.tokens
 
@@ -206,12 +239,28 @@ class _Handler(BaseHTTPRequestHandler):
                     w.flush()
                     time.sleep(s.trickle_s)
             t0 = perf()
+            due_s = float(t0)
             produced = 0
             chunk_i = 0
             think_closed = False
             while produced < n_tokens:
                 k = min(s.tokens_per_chunk, n_tokens - produced)
-                if s.rate_tok_s:
+                if s.shared_tok_s:
+                    # one token clock shared by the streams generating now: this stream's next
+                    # token is due n_active / shared_tok_s after its last (at most rate_tok_s)
+                    if produced:
+                        step = self.server.active / s.shared_tok_s
+                        if s.rate_tok_s:
+                            step = max(step, 1.0 / s.rate_tok_s)
+                        due_s += step * k * 1e9
+                    due = int(due_s)
+                    while True:
+                        left = due - perf()
+                        if left <= 0:
+                            break
+                        if left > 2_000_000:
+                            time.sleep((left - 1_000_000) / 1e9)
+                elif s.rate_tok_s:
                     due = t0 + int((produced + k - 1) / s.rate_tok_s * 1e9)
                     while True:
                         left = due - perf()
@@ -256,6 +305,8 @@ class _Handler(BaseHTTPRequestHandler):
                 w.flush()
                 sent.append(perf())
                 produced += k
+                if s.metrics:
+                    self.server.count_gen(k)
                 chunk_i += 1
             tail: dict[str, Any] = {**base, "choices": [{"index": 0, "delta": {},
                                                          "finish_reason": "length" if s.finish_reason else None}]}
@@ -273,7 +324,10 @@ class _Handler(BaseHTTPRequestHandler):
                     last["timings"] = {"prompt_n": prompt_tokens - (s.cached_tokens or 0), "prompt_ms": 1.0,
                                        "cache_n": s.cached_tokens or 0, "predicted_n": n_tokens,
                                        "predicted_ms": span_ms,
-                                       "predicted_per_second": n_tokens / (span_ms / 1e3) if span_ms else None}
+                                       "predicted_per_second": n_tokens / (span_ms / 1e3) if span_ms else None,
+                                       # the truth, for benchmarks: when the first and last token chunks
+                                       # were written (perf_counter_ns, comparable across processes)
+                                       "fake_first_sent_ns": sent[0], "fake_last_sent_ns": sent[-1]}
                 w.write(_chunk(last, s.crlf))
             if s.done_marker:
                 w.write(b"data: [DONE]\r\n\r\n" if s.crlf else b"data: [DONE]\n\n")
@@ -299,6 +353,7 @@ class _Handler(BaseHTTPRequestHandler):
 class _Server(ThreadingHTTPServer):
     daemon_threads = True
     allow_reuse_address = True
+    request_queue_size = 1024  # hundreds of load streams connect at once: a backlog of 5 would reset them
 
     def __init__(self, addr: tuple[str, int], script: Script) -> None:
         super().__init__(addr, _Handler)
@@ -310,6 +365,35 @@ class _Server(ThreadingHTTPServer):
         self._lock = threading.Lock()
         self.counters = {"gen": 0, "prompt": 0, "hits": 0, "queries": 0}  # vLLM-like /metrics
         self._cached: list[str] = []  # prompts seen, for the prefix cache
+        self._slot_cv = threading.Condition()
+        self.active = 0  # streams generating now (holding a slot)
+        self.waiting = 0  # streams waiting for a slot
+
+    def take_slot(self, s: Script) -> bool:
+        """A generation slot (False when all are busy and the script answers busy at once)."""
+        with self._slot_cv:
+            if s.slots is not None and self.active >= s.slots:
+                if s.busy_status is not None:
+                    return False
+                self.waiting += 1
+                while self.active >= s.slots:
+                    self._slot_cv.wait()
+                self.waiting -= 1
+            self.active += 1
+            return True
+
+    def free_slot(self, s: Script) -> None:
+        with self._slot_cv:
+            self.active -= 1
+            self._slot_cv.notify()
+
+    def gauges(self) -> tuple[int, int]:
+        with self._slot_cv:
+            return self.active, self.waiting
+
+    def count_gen(self, k: int) -> None:
+        with self._lock:
+            self.counters["gen"] += k
 
     def count_prompt(self, body: dict[str, Any], prompt_tokens: int) -> None:
         """vLLM's prefix cache, roughly: the longest prefix (in whole 16-token blocks) this

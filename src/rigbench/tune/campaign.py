@@ -31,6 +31,7 @@ from rigbench.jobs.session import Session, model_info, open_session
 from rigbench.measure.stats import summarize
 from rigbench.model.machine import machine_facts
 from rigbench.paths import run_dir
+from rigbench.results import TuneResult
 from rigbench.store import Store, open_store
 from rigbench.store.trials import add_trial, list_trials, update_trial
 from rigbench.tune.final import Entrant, remeasure
@@ -74,6 +75,7 @@ class TuneOptions:
     command: str = ""
     finalists: int = FINALISTS
     gen_tokens: int = DEFAULT_GEN_TOKENS
+    power_cmd: str | None = None  # never stored: it may hold a smart plug's password
 
     def params(self) -> dict[str, Any]:
         return {"space": self.space.to_json(), "objective": self.objective.to_json(), "model": self.model,
@@ -126,7 +128,7 @@ def resume_options(store: Store, run_id: int, db: str | None) -> TuneOptions:
     return TuneOptions.from_params(dict(run["params"] or {}), db=db, command=str(run.get("command") or ""))
 
 
-def tune_job(opts: TuneOptions, progress: Progress | None = None, *, resume: int | None = None) -> dict[str, Any]:
+def tune_job(opts: TuneOptions, progress: Progress | None = None, *, resume: int | None = None) -> TuneResult:
     store = open_store(opts.db)
     try:
         if resume is not None:
@@ -229,10 +231,20 @@ class _Campaign:
 
     def _med(self, n: int) -> tuple[float | None, float | None]:
         f = self.trials[n].figures
-        return summarize(f.prefill).median, summarize(f.decode).median
+        return summarize(f.prefill).median, summarize(f.objective_decode(self.opts.objective.kind)).median
+
+    def _energy(self, figs: dict[int, TrialFigures], stage: str) -> None:
+        """The energy objective's tokens per joule for the trials just measured."""
+        if self.opts.objective.kind != "energy":
+            return
+        from rigbench.tune.energy import fill_energy
+
+        if not fill_energy(self.store, self.run_id, figs, stage=stage):
+            for f in figs.values():
+                f.errors.append("no energy reading covers its decode requests")
 
     # -- the run --------------------------------------------------------------------------------
-    def run(self) -> dict[str, Any]:
+    def run(self) -> TuneResult:
         _preflight(self.opts)
         self.progress.stage("reading this machine")
         machine = machine_facts()
@@ -242,8 +254,11 @@ class _Campaign:
 
             self.model = str(bundled_model_path())
         self.memory = MemoryCheck(self.model)
+        from rigbench.energy.sampler import energy_monitors
+
         with recorded_run(self.store, kind="tune", spec=self._spec(self.base_config), params=self.opts.params(),
                           command=self.opts.command, machine=machine, resume=self.resume,
+                          monitors=energy_monitors(self.opts.power_cmd),
                           measured=lambda _s, _r: any(t.status == "measured" for t in self.trials.values())) as rec:
             self._rec, self.run_id = rec, rec.run_id
             if self.resume is not None:
@@ -301,6 +316,7 @@ class _Campaign:
                 bench = self._schedule(session, 0)
                 bench.prepare()
                 figs = measure_trial(bench, lambda s: self.progress.stage(f"trial 0 (defaults): {s}"))
+                self._energy({0: figs}, "search")
                 load = self._load_seen(load0)
                 gate = grade_subset(session, self.store, self.run_id, 0) if self.opts.space.lossy else None
         except EngineStartError as exc:
@@ -308,7 +324,8 @@ class _Campaign:
                          reason=f"failed to start: {exc.one_line()}")
             raise EngineStartError(f"the default configuration did not start: {exc.message}", exc.hint,
                                    log_tail=exc.log_tail) from None
-        if summarize(figs.prefill).median is None or summarize(figs.decode).median is None:
+        if summarize(figs.prefill).median is None or summarize(figs.objective_decode(
+                self.opts.objective.kind)).median is None:
             update_trial(self.store, self.run_id, 0, status="failed", decision="discard",
                          reason=f"no request succeeded: {'; '.join(figs.errors[:2])}")
             raise RequestError(f"the default configuration could not be measured ({'; '.join(figs.errors[:1])})",
@@ -364,6 +381,7 @@ class _Campaign:
                 bench = self._schedule(session, n)
                 bench.prepare()
                 figs = measure_trial(bench, lambda s: self.progress.stage(f"trial {n} ({label}): {s}"))
+                self._energy({n: figs}, "search")
                 extra["load"] = self._load_seen(load0)
                 gate = grade_subset(session, self.store, self.run_id, n) if cfg.lossy else None
         except EngineStartError as exc:
@@ -371,16 +389,16 @@ class _Campaign:
         except (EngineError, RequestError) as exc:
             return record("failed", f"failed while measured: {exc.one_line()}", log=log_tail(log_path))
         bp, bd = self._med(0)
-        if summarize(figs.prefill).median is None or summarize(figs.decode).median is None:
+        kind = self.opts.objective.kind
+        if summarize(figs.prefill).median is None or summarize(figs.objective_decode(kind)).median is None:
             return record("failed", f"no request succeeded: {'; '.join(figs.errors[:2])}", log=log_tail(log_path))
         gate_v = gate_verdict(self.trials[0].gate, gate) if cfg.lossy else None
         d = decide(objective=self.opts.objective.text,
-                   trial_scores=rep_scores(self.opts.objective.kind, figs.prefill, figs.decode, bp, bd),
-                   incumbent_scores=rep_scores(self.opts.objective.kind, inc.figures.prefill, inc.figures.decode,
-                                               bp, bd),
+                   trial_scores=rep_scores(kind, figs.prefill, figs.objective_decode(kind), bp, bd),
+                   incumbent_scores=rep_scores(kind, inc.figures.prefill, inc.figures.objective_decode(kind), bp, bd),
                    trial_prefill=figs.prefill, trial_decode=figs.decode, incumbent_prefill=inc.figures.prefill,
                    incumbent_decode=inc.figures.decode, incumbent=self.incumbent, gate=gate_v)
-        s = trial_score(self.opts.objective.kind, figs.prefill, figs.decode, bp, bd)
+        s = trial_score(kind, figs.prefill, figs.objective_decode(kind), bp, bd)
         t = _Trial(n, cfg, "measured", figs, s, d.decision, gate, gate_v[0] if gate_v else None)
         self.trials[n] = t
         update_trial(self.store, self.run_id, n, status="measured", decision=d.decision, reason=d.reason,
@@ -494,12 +512,12 @@ class _Campaign:
                                     "participants": []}, winner_trial=0)
             return
         best = ok[0]
-        best_scores = rep_scores(kind, best.figures.prefill, best.figures.decode, bp, bd)
+        best_scores = rep_scores(kind, best.figures.prefill, best.figures.objective_decode(kind), bp, bd)
         finalists = [best]
         for t in ok[1:]:
             if len(finalists) >= self.opts.finalists:
                 break
-            vs = paired(best_scores, rep_scores(kind, t.figures.prefill, t.figures.decode, bp, bd))
+            vs = paired(best_scores, rep_scores(kind, t.figures.prefill, t.figures.objective_decode(kind), bp, bd))
             if vs.verdict == "a_faster":
                 continue  # clearly slower than the best already: not worth a re-measure
             finalists.append(t)

@@ -119,18 +119,20 @@ def pick_winner(kind: str, figs: Mapping[int, TrialFigures], labels: Mapping[int
     if base is None:
         return {"winner": None, "participants": [], "statement": "the defaults could not be re-measured: "
                 "the search's figures stand"}
-    bp, bd = _med(base.prefill), _med(base.decode)
-    base_scores = rep_scores(kind, base.prefill, base.decode, bp, bd)
+    bp, bd = _med(base.prefill), _med(base.objective_decode(kind))
+    base_scores = rep_scores(kind, base.prefill, base.objective_decode(kind), bp, bd)
     rows: list[dict[str, Any]] = []
     for n, f in figs.items():
-        s = trial_score(kind, f.prefill, f.decode, bp, bd)
+        s = trial_score(kind, f.prefill, f.objective_decode(kind), bp, bd)
         rows.append({
             "n": n, "label": labels.get(n, str(n)), "score": round(s, 4) if s is not None else None,
             "prefill": figure_summary(f.prefill), "decode": figure_summary(f.decode),
             "prefill_vs_default": paired(base.prefill, f.prefill).to_json(),
             "decode_vs_default": paired(base.decode, f.decode).to_json(),
-            "objective_vs_default": paired(base_scores, rep_scores(kind, f.prefill, f.decode, bp, bd)).to_json(),
-            "rounds": {"prefill": f.prefill, "decode": f.decode},
+            "objective_vs_default": paired(base_scores, rep_scores(kind, f.prefill, f.objective_decode(kind), bp,
+                                                                   bd)).to_json(),
+            "rounds": {"prefill": f.prefill, "decode": f.decode, **({"tokens_per_joule": f.energy} if kind == "energy"
+                                                                     else {})},
         })
     rows.sort(key=lambda r: -(r["score"] if r["score"] is not None else -1.0))
     pinned = ""
@@ -164,7 +166,8 @@ def _statement(win: Mapping[str, Any], rows: Sequence[Mapping[str, Any]], kind: 
     if len(rows) > 1:
         second = rows[1]
         w, s = figs[win["n"]], figs[second["n"]]
-        vs = paired(rep_scores(kind, s.prefill, s.decode, bp, bd), rep_scores(kind, w.prefill, w.decode, bp, bd))
+        vs = paired(rep_scores(kind, s.prefill, s.objective_decode(kind), bp, bd),
+                    rep_scores(kind, w.prefill, w.objective_decode(kind), bp, bd))
         if vs.ratio is not None:
             close = "clearly ahead" if vs.verdict == "b_faster" else "within noise of each other"
             text += (f"; against the runner-up (trial {second['n']}): {vs.ratio:.2f}x, {close}")

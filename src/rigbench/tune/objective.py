@@ -2,7 +2,11 @@
 
 Objectives: ``decode@32k`` (decode tok/s with 32K tokens already in the context),
 ``prefill@8k`` (prefill tok/s on 8K-token prompts), ``balanced`` (the geometric mean of
-the prefill and decode ratios to the baseline; decode at 4K unless ``balanced@N``).
+the prefill and decode ratios to the baseline; decode at 4K unless ``balanced@N``),
+``energy`` (tokens per joule of decode, at 4K unless ``energy@N``: a slower configuration
+can be the cheaper one; it needs a power source, see docs/energy.md). For ``energy`` the
+per-repeat "decode" figures a score is made of are tokens per joule
+(``TrialFigures.objective_decode``).
 
 Every trial measures both figures on the same workload:
 
@@ -39,14 +43,14 @@ __all__ = [
 DEFAULT_OBJECTIVE = "balanced"
 DEFAULT_UBATCH = 512  # llama.cpp's -ub when none is given
 DEFAULT_GEN_TOKENS = 64
-_DEPTH = {"decode": 32768, "prefill": 8192, "balanced": 4096}
-_FLOOR = {"decode": 512, "prefill": 512, "balanced": 1024}  # the shortest prefill prompt
+_DEPTH = {"decode": 32768, "prefill": 8192, "balanced": 4096, "energy": 4096}
+_FLOOR = {"decode": 512, "prefill": 512, "balanced": 1024, "energy": 512}  # the shortest prefill prompt
 _RESERVE = 64  # the chat template, the passage header and the note around a prompt
 
 
 @dataclass(frozen=True)
 class Objective:
-    kind: str  # decode | prefill | balanced
+    kind: str  # decode | prefill | balanced | energy
     depth: int  # decode and balanced: tokens in the context; prefill: prompt tokens
 
     @property
@@ -58,6 +62,8 @@ class Objective:
             return f"decode tok/s at {self.depth:,} tokens of context"
         if self.kind == "prefill":
             return f"prefill tok/s on {self.depth:,}-token prompts"
+        if self.kind == "energy":
+            return f"tokens per joule of decode at {self.depth:,} tokens of context"
         return f"prefill and decode together (geometric mean of their ratios; decode at {self.depth:,} tokens)"
 
     def to_json(self) -> dict[str, Any]:
@@ -69,11 +75,11 @@ def _short(n: int) -> str:
 
 
 def parse_objective(text: str | None) -> Objective:
-    """``decode@32k``, ``prefill@8k``, ``balanced`` or ``balanced@4k`` -> Objective."""
+    """``decode@32k``, ``prefill@8k``, ``balanced``, ``balanced@4k`` or ``energy`` -> Objective."""
     raw = (text or DEFAULT_OBJECTIVE).strip().lower()
     kind, sep, depth_raw = raw.partition("@")
     if kind not in _DEPTH:
-        raise UsageError(f"unknown objective {text!r}", "use decode@32k, prefill@8k or balanced")
+        raise UsageError(f"unknown objective {text!r}", "use decode@32k, prefill@8k, balanced or energy")
     depth = _DEPTH[kind]
     if sep:
         depths = parse_depths(depth_raw)
@@ -149,8 +155,9 @@ def _ok(x: float | None) -> bool:
 
 def score(kind: str, prefill: float | None, decode: float | None, base_prefill: float | None,
           base_decode: float | None) -> float | None:
-    """The objective as a ratio to the baseline (1.0 = the defaults)."""
-    if kind == "decode":
+    """The objective as a ratio to the baseline (1.0 = the defaults). For ``energy``, ``decode``
+    and ``base_decode`` are tokens per joule."""
+    if kind in ("decode", "energy"):
         return decode / base_decode if _ok(decode) and _ok(base_decode) else None  # type: ignore[operator]
     if kind == "prefill":
         return prefill / base_prefill if _ok(prefill) and _ok(base_prefill) else None  # type: ignore[operator]

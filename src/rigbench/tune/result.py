@@ -27,10 +27,13 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from rigbench.measure.energy import EnergyData
 from rigbench.measure.speed import figures
 from rigbench.measure.stats import paired, summarize
+from rigbench.results import TuneResult
 from rigbench.store import Store
 from rigbench.store.trials import list_trials
+from rigbench.tune.energy import tokens_per_joule
 from rigbench.tune.export import server_argv
 from rigbench.tune.journal import figure_summary, render_journal
 from rigbench.tune.objective import Objective, trial_score
@@ -87,10 +90,12 @@ def dimension_effects(trials: Sequence[Mapping[str, Any]], space: Space, cores: 
     return out
 
 
-def trial_figures(rows: Sequence[Mapping[str, Any]], n: int, stage: str = "search") -> dict[str, Any] | None:
+def trial_figures(rows: Sequence[Mapping[str, Any]], n: int, stage: str = "search",
+                  energy: EnergyData | None = None) -> dict[str, Any] | None:
     """Trial ``n``'s per-repeat figures from its stored requests (``TrialFigures`` JSON less
     the notes), or None when none is stored. A trial measured again after a cut-off
-    counts its last request of each repeat."""
+    counts its last request of each repeat. With ``energy`` (the run's readings: the energy
+    objective), each decode repeat's tokens per joule too."""
     last: dict[tuple[str, int], Mapping[str, Any]] = {}
     for r in rows:
         x = r.get("extra") or {}
@@ -102,11 +107,13 @@ def trial_figures(rows: Sequence[Mapping[str, Any]], n: int, stage: str = "searc
     if not last:
         return None
     out: dict[str, Any] = {"prefill": [], "decode": [], "prefill_server": [], "decode_server": [],
-                           "grow_prefill": None, "errors": []}
+                           "grow_prefill": None, "errors": [], "energy": []}
     for kind in ("prefill", "decode"):
         for rep in sorted(k for w, k in last if w == kind):
             r = last[(kind, rep)]
             f = figures(r)
+            if kind == "decode" and energy is not None:
+                out["energy"].append(tokens_per_joule(r, energy))
             if r.get("status") != "ok":
                 out[kind].append(None)
                 out["errors"].append(f"{kind} repeat {rep + 1}: {r.get('error')}")
@@ -119,24 +126,27 @@ def trial_figures(rows: Sequence[Mapping[str, Any]], n: int, stage: str = "searc
 
 
 def _derived(rows: Mapping[int, Mapping[str, Any]], requests: Sequence[Mapping[str, Any]],
-             kind: str) -> dict[int, dict[str, Any]]:
-    """Per measured trial: its figures and score, recomputed from the requests."""
+             kind: str, energy: EnergyData | None = None) -> dict[int, dict[str, Any]]:
+    """Per measured trial: its figures and score, recomputed from the requests (and, for the
+    energy objective, the readings)."""
     figs: dict[int, dict[str, Any]] = {}
     for n, row in rows.items():
-        f = trial_figures(requests, n) if row.get("status") == "measured" else None
+        f = trial_figures(requests, n, energy=energy) if row.get("status") == "measured" else None
         figs[n] = f if f is not None else dict(row.get("figures") or {})  # the fallback: as recorded
+    obj = "energy" if kind == "energy" else "decode"  # what the objective scores as "decode"
     base = figs.get(0) or {}
-    bp, bd = summarize(base.get("prefill") or []).median, summarize(base.get("decode") or []).median
+    bp, bd = summarize(base.get("prefill") or []).median, summarize(base.get(obj) or []).median
     for n, f in figs.items():
         recorded = (rows[n].get("extra") or {}).get("score")
-        if n == 0 or rows[n].get("status") != "measured" or not f.get("decode"):
+        if n == 0 or rows[n].get("status") != "measured" or not f.get(obj):
             f["score"] = recorded  # the defaults score 1 by definition; an unmeasured trial has none
         else:
-            f["score"] = trial_score(kind, f.get("prefill") or [], f.get("decode") or [], bp, bd)
+            f["score"] = trial_score(kind, f.get("prefill") or [], f.get(obj) or [], bp, bd)
     return figs
 
 
-def final_figures(rows: Sequence[Mapping[str, Any]], entrants: Sequence[int], rounds: int) -> dict[int, Any]:
+def final_figures(rows: Sequence[Mapping[str, Any]], entrants: Sequence[int], rounds: int,
+                  energy: EnergyData | None = None) -> dict[int, Any]:
     """The final's figures per entrant (``TrialFigures``, one value per round, None where the
     request failed or was never sent), from its stored requests; an entrant with no value
     at all is left out, as the final left it out."""
@@ -161,13 +171,16 @@ def final_figures(rows: Sequence[Mapping[str, Any]], entrants: Sequence[int], ro
                     rf = figures(got)
                     v = rf.prefill_tok_s if kind == "prefill" else rf.decode_tok_s
                 getattr(f, kind).append(v)
+                if kind == "decode" and energy is not None:
+                    f.energy.append(tokens_per_joule(got, energy) if got is not None else None)
         if any(v is not None for v in f.prefill + f.decode):
             out[n] = f
     return out
 
 
 def _final(tune: Mapping[str, Any], trial_rows: Mapping[int, Mapping[str, Any]],
-           requests: Sequence[Mapping[str, Any]], kind: str, rounds: int) -> tuple[Any, Any]:
+           requests: Sequence[Mapping[str, Any]], kind: str, rounds: int,
+           energy: EnergyData | None = None) -> tuple[Any, Any]:
     """(the final as the JSON shows it, the winning trial), recomputed from the final's
     requests where its inputs are stored; else as stored (the fallback)."""
     from rigbench.tune.final import pick_winner
@@ -177,11 +190,20 @@ def _final(tune: Mapping[str, Any], trial_rows: Mapping[int, Mapping[str, Any]],
         return final, tune.get("winner_trial")
     labels = {int(n): str(label) for n, label in final["entrants"]}
     lossy = frozenset(n for n in labels if n in trial_rows and Config.from_json(trial_rows[n]["config"]).lossy)
-    result = pick_winner(kind, final_figures(requests, list(labels), rounds), labels, lossy=lossy)
+    result = pick_winner(kind, final_figures(requests, list(labels), rounds, energy), labels, lossy=lossy)
     result["how"] = final.get("how")
     result["excluded"] = list(final.get("excluded") or [])
     winner = result.get("winner")
     return result, winner if winner is not None else final.get("search_best")
+
+
+def _tokens_per_joule(values: Sequence[float | None]) -> tuple[float | None, list[float | None] | None]:
+    """The energy objective's median tokens per joule and its interval, six significant digits
+    (a CPU rig makes 0.3 tokens per joule, a GPU 50)."""
+    from rigbench.measure.energy import sig
+
+    got = summarize(values)
+    return sig(got.median), [sig(got.ci[0]), sig(got.ci[1])] if got.ci else None
 
 
 def _trial_json(row: Mapping[str, Any], figs: Mapping[str, Any]) -> dict[str, Any]:
@@ -191,10 +213,12 @@ def _trial_json(row: Mapping[str, Any], figs: Mapping[str, Any]) -> dict[str, An
         pre, dec = figure_summary(figs.get("prefill") or []), figure_summary(figs.get("decode") or [])
     else:
         pre, dec = ev.get("prefill") or {}, ev.get("decode") or {}
+    tpj = _tokens_per_joule(figs.get("energy") or [])
     return {
         "n": row["n"], "config": row["config"], "label": extra.get("label"), "status": row["status"],
         "prefill_tok_s": pre.get("median"), "prefill_ci": pre.get("ci"),
         "decode_tok_s": dec.get("median"), "decode_ci": dec.get("ci"),
+        "tokens_per_joule": tpj[0], "tokens_per_joule_ci": tpj[1],
         "score": figs.get("score"), "decision": row.get("decision"), "reason": row.get("reason"),
         "hypothesis": row.get("hypothesis"), "evidence": ev, "restart": extra.get("restart"),
         "quality_gate": ev.get("quality_gate"), "log_tail": row.get("log_tail") or None,
@@ -233,7 +257,12 @@ def _winner(params: Mapping[str, Any], tune: Mapping[str, Any], figs: Mapping[in
     return winner, improvement
 
 
-def tune_summary(store: Store, run_id: int) -> dict[str, Any]:
+def tune_summary(store: Store, run_id: int) -> TuneResult:
+    """A campaign's trials, winner and journal (``to_json()``: the ``--json`` contract)."""
+    return TuneResult.from_json(_tune_json(store, run_id))
+
+
+def _tune_json(store: Store, run_id: int) -> dict[str, Any]:
     run = store.get_run(run_id)
     if run is None:
         from rigbench.errors import UsageError
@@ -245,9 +274,14 @@ def tune_summary(store: Store, run_id: int) -> dict[str, Any]:
     obj = params.get("objective") or {}
     objective = Objective(str(obj.get("kind", "balanced")), int(obj.get("depth", 4096)))
     requests = store.requests(run_id, phase="tune")
-    figs = _derived(rows, requests, objective.kind)
+    energy = None
+    if objective.kind == "energy":
+        from rigbench.jobs.energy import load_energy
+
+        energy = load_energy(store, run_id)
+    figs = _derived(rows, requests, objective.kind, energy)
     rounds = int((params.get("workload") or {}).get("repeats") or 0)
-    tune["final"], tune["winner_trial"] = _final(tune, rows, requests, objective.kind, rounds)
+    tune["final"], tune["winner_trial"] = _final(tune, rows, requests, objective.kind, rounds, energy)
     trials = [_trial_json(r, figs[n]) for n, r in sorted(rows.items())]
     space = Space.from_json(params.get("space") or [])
     cores = (run.get("machine_facts") or {}).get("cores")

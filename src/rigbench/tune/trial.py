@@ -62,17 +62,22 @@ class TrialFigures:
     grow_prefill: float | None = None  # prefill of the decode context (depth tokens), once per server
     errors: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+    energy: list[float | None] = field(default_factory=list)  # tokens per joule of each decode repeat
+
+    def objective_decode(self, kind: str) -> list[float | None]:
+        """The per-repeat figures an objective scores as "decode": tokens per joule for energy."""
+        return self.energy if kind == "energy" else self.decode
 
     def to_json(self) -> dict[str, Any]:
         return {"prefill": self.prefill, "decode": self.decode, "prefill_server": self.prefill_server,
                 "decode_server": self.decode_server, "grow_prefill": self.grow_prefill,
-                "errors": self.errors, "notes": self.notes}
+                "errors": self.errors, "notes": self.notes, "energy": self.energy}
 
     @classmethod
     def from_json(cls, d: dict[str, Any]) -> TrialFigures:
         return cls(list(d.get("prefill") or []), list(d.get("decode") or []), list(d.get("prefill_server") or []),
                    list(d.get("decode_server") or []), d.get("grow_prefill"), list(d.get("errors") or []),
-                   list(d.get("notes") or []))
+                   list(d.get("notes") or []), list(d.get("energy") or []))
 
 
 class TrialSchedule:

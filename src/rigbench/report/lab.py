@@ -3,17 +3,17 @@ per technique, kind of work and depth, the synthetic curve, the quality gate and
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
-from typing import Any
+from collections.abc import Sequence
 
 from rich import box
 from rich.console import Group, RenderableType
 from rich.table import Table
 
-from rigbench.lab.verdict import speed_words
 from rigbench.report.safe import safe_text
+from rigbench.results import LabResult, LabRow, LabSynthetic, LabTableRow
+from rigbench.units import fmt_speedup
 
-__all__ = ["identity_words", "lab_card", "pct", "verdict_style"]
+__all__ = ["identity_words", "lab_card", "lab_cells", "pct", "verdict_style"]
 
 _STYLES = {"best general case": "bold green", "faster on all work": "green", "grounded tasks only": "green",
            "open tasks only": "green", "slower than baseline": "red", "quality loss": "bold red",
@@ -28,11 +28,11 @@ def pct(v: float | None) -> str:
     return "—" if v is None else f"{v * 100:.0f}%"
 
 
-def _num(v: Any, nd: int = 1) -> str:
+def _num(v: float | None, nd: int = 1) -> str:
     return "—" if not isinstance(v, (int, float)) else f"{v:,.{nd}f}"
 
 
-def _ci(ci: Sequence[float] | None) -> str:
+def _ci(ci: Sequence[float | None] | None) -> str:
     return f"{ci[0]:.2f}–{ci[1]:.2f}" if ci else "—"
 
 
@@ -49,15 +49,28 @@ def _ratio(v: float | None) -> str:
     return "—" if v is None else f"{v:.2f}x"
 
 
-def _speedup_cell(r: Mapping[str, Any]) -> str:
-    words = r.get("speed_words") or speed_words(r.get("speedup"))
-    ci = r.get("ci")
-    return f"{words} [{ci[0]:.2f}–{ci[1]:.2f}]" if ci else words
+def _speedup_cell(r: LabTableRow) -> str:
+    words = r.speed_words or fmt_speedup(r.speedup)
+    return f"{words} [{r.ci[0]:.2f}–{r.ci[1]:.2f}]" if r.ci else words
 
 
-def _main_table(s: Mapping[str, Any]) -> Table:
-    t = Table(title=safe_text(f"Techniques lab {s.get('lab_id')} · {s.get('target')} · "
-                              f"{(s.get('engine') or {}).get('kind') or '?'}"), title_justify="left",
+def lab_cells(r: LabTableRow | LabRow | LabSynthetic) -> dict[str, str]:
+    """A lab row's cells as the terminal card words them (the HTML report's too)."""
+    words = r.speed_words if isinstance(r, LabTableRow) else None
+    arm = r.arm if not isinstance(r, LabSynthetic) else None
+    identity = ""
+    if isinstance(r, LabRow):
+        identity = identity_words(r.identity, r.identical)
+    elif isinstance(r, LabTableRow) and arm != "baseline":
+        identity = identity_words(r.identity)
+    verdict = r.verdict if not isinstance(r, LabSynthetic) else None
+    return {"speedup": str(words or fmt_speedup(r.speedup)), "ci": _ci(r.ci), "acceptance": pct(r.acceptance),
+            "identity": identity, "verdict_class": str(verdict or "").split(" ")[0]}
+
+
+def _main_table(s: LabResult) -> Table:
+    t = Table(title=safe_text(f"Techniques lab {s.lab_id} · {s.target} · "
+                              f"{s.engine.kind or '?'}"), title_justify="left",
               box=box.SIMPLE_HEAD,
               caption="Result and speedup on the work named (all: grounded and open pooled). Speedup: technique / "
                       "baseline decode, paired, pooled over depths, [95% CI]. Acceptance: accepted / drafted tokens, "
@@ -70,70 +83,68 @@ def _main_table(s: Mapping[str, Any]) -> Table:
     t.add_column("Acceptance", justify="right", no_wrap=True)
     t.add_column("Identity", no_wrap=True)
     t.add_column("Verdict", ratio=3)
-    for r in s.get("table") or []:
-        work = f" {r['work']}" if r.get("work") and r.get("work") != "all" else ""
-        t.add_row(*map(safe_text, (r["technique"], r.get("target") or "?", _num(r.get("decode_tok_s")) + work,
-                                   _speedup_cell(r), pct(r.get("acceptance")),
-                                   identity_words(r.get("identity")) if r.get("arm") != "baseline" else "")),
-                  safe_text(r.get("verdict") or "", verdict_style(r.get("verdict"))))
+    for r in s.table:
+        work = f" {r.work}" if r.work and r.work != "all" else ""
+        t.add_row(*map(safe_text, (r.technique, r.target or "?", _num(r.decode_tok_s) + work,
+                                   _speedup_cell(r), pct(r.acceptance),
+                                   identity_words(r.identity) if r.arm != "baseline" else "")),
+                  safe_text(r.verdict or "", verdict_style(r.verdict)))
     return t
 
 
-def _detail_table(s: Mapping[str, Any]) -> Table:
+def _detail_table(s: LabResult) -> Table:
     t = Table(title="Per technique, kind of work and depth (tok/s: decode; accepted / drafted tokens)",
               title_justify="left", box=box.SIMPLE_HEAD, pad_edge=False)
     for h in ("Arm", "Work", "Depth", "tok/s", "Base", "Speedup", "95% CI", "Accept", "Drafted", "Identity",
               "Pairs"):
         t.add_column(h, justify="left" if h in ("Arm", "Work", "Identity") else "right", no_wrap=True)
-    for r in s.get("rows") or []:
-        drafted = (f"{r['draft_n_accepted']}/{r['draft_n']}" if r.get("draft_n") is not None else "—")
-        t.add_row(*map(safe_text, (r["arm"], r["work"], _depth(int(r["depth"])), _num(r.get("decode_tok_s")),
-                                   _num(r.get("baseline_decode_tok_s")), _ratio(r.get("speedup")), _ci(r.get("ci")),
-                                   pct(r.get("acceptance")), drafted,
-                                   identity_words(r.get("identity"), r.get("identical")), r.get("pairs") or 0)))
+    for r in s.rows:
+        drafted = f"{r.draft_n_accepted}/{r.draft_n}" if r.draft_n is not None else "—"
+        t.add_row(*map(safe_text, (r.arm, r.work, _depth(int(r.depth or 0)), _num(r.decode_tok_s),
+                                   _num(r.baseline_decode_tok_s), _ratio(r.speedup), _ci(r.ci),
+                                   pct(r.acceptance), drafted, identity_words(r.identity, r.identical),
+                                   r.pairs or 0)))
     return t
 
 
-def _synthetic_table(s: Mapping[str, Any]) -> Table | None:
-    curve = s.get("synthetic") or []
-    if not curve:
+def _synthetic_table(s: LabResult) -> Table | None:
+    if not s.synthetic:
         return None
     t = Table(title="Speedup against acceptance (synthetic: accepted at random, the output is not valid)",
               title_justify="left", box=box.SIMPLE_HEAD)
     for h in ("Imposed", "Measured acceptance", "Decode tok/s", "Speedup", "95% CI"):
         t.add_column(h, justify="right")
-    for c in curve:
-        t.add_row(*map(safe_text, (pct(c.get("acceptance_target")), pct(c.get("acceptance")),
-                                   _num(c.get("decode_tok_s")), speed_words(c.get("speedup")), _ci(c.get("ci")))))
+    for c in s.synthetic:
+        t.add_row(*map(safe_text, (pct(c.acceptance_target), pct(c.acceptance), _num(c.decode_tok_s),
+                                   fmt_speedup(c.speedup), _ci(c.ci))))
     return t
 
 
-def _lines(s: Mapping[str, Any]) -> list[str]:
+def _lines(s: LabResult) -> list[str]:
     out: list[str] = []
-    b = s.get("baseline") or {}
-    flags = " ".join(f"-{k} {v}" for k, v in sorted((b.get("flags") or {}).items()))
-    out.append(f"Baseline: {_num(b.get('decode_tok_s'))} tok/s decode (median of {b.get('requests') or 0} requests"
+    b = s.baseline
+    flags = " ".join(f"-{k} {v}" for k, v in sorted(b.flags.items()))
+    out.append(f"Baseline: {_num(b.decode_tok_s)} tok/s decode (median of {b.requests or 0} requests"
                + (f"; {flags}" if flags else "") + "). Greedy (temperature 0, top_k 1), whole prompt prefilled "
-               f"every request; {s.get('repeats')} pairs per kind of work and depth, {s.get('gen_tokens')} tokens "
-               f"at most, {s.get('mode') or '?'} prompts.")
-    for a in s.get("arms") or []:
-        g = a.get("gate")
-        if g:
-            out.append(f"{a['arm']['name']}: {g.get('statement')}")
-    for a in s.get("arms") or []:
-        if a.get("identity") == "differs":
-            out.append(f"{a['arm']['name']}: its greedy output differs from the baseline's beyond a near-tie: a "
+               f"every request; {s.repeats} pairs per kind of work and depth, {s.gen_tokens} tokens "
+               f"at most, {s.mode or '?'} prompts.")
+    for a in s.arms:
+        if a.gate is not None:
+            out.append(f"{a.name}: {a.gate.statement}")
+    for a in s.arms:
+        if a.identity == "differs":
+            out.append(f"{a.name}: its greedy output differs from the baseline's beyond a near-tie: a "
                        "lossless technique must not change the output (see the stored requests)")
-    load = s.get("other_load") or {}
+    load = s.other_load or {}
     if load.get("cores"):
         out.append(f"Other processes kept {load.get('cores_busy', 0):.2f} of {load['cores']} cores busy meanwhile.")
-    out += [f"Note: {n}" for n in s.get("notes") or []]
-    if s.get("status") != "complete":
-        out.append(f"Status: {s.get('status')}" + (f" ({s.get('reason')})" if s.get("reason") else ""))
+    out += [f"Note: {n}" for n in s.notes]
+    if s.status != "complete":
+        out.append(f"Status: {s.status}" + (f" ({s.reason})" if s.reason else ""))
     return out
 
 
-def lab_card(s: Mapping[str, Any]) -> RenderableType:
+def lab_card(s: LabResult) -> RenderableType:
     parts: list[RenderableType] = [_main_table(s), _detail_table(s)]
     syn = _synthetic_table(s)
     if syn is not None:

@@ -1,0 +1,31 @@
+"""Typed results, one per run kind, and the parts they share. ``to_json()`` is the ``--json``
+contract; ``from_json()`` reads it back. Types only: no I/O, no measuring (report/ renders these).
+"""
+
+from rigbench.results._base import Result
+from rigbench.results.compare import CompareDepth, CompareFloor, CompareResult, CompareSide, Crossover
+from rigbench.results.lab import LabArm, LabBaseline, LabResult, LabRow, LabSynthetic, LabTableRow
+from rigbench.results.quality import QualityItem, QualityResult
+from rigbench.results.report import AnswerSample, ReportEntry
+from rigbench.results.run import (
+    Ceiling,
+    ContextCheck,
+    DepthPoint,
+    EngineInfo,
+    Fill,
+    ModelInfo,
+    RequestCounts,
+    RunResult,
+    Verdict,
+)
+from rigbench.results.session import SessionCache, SessionResult, SessionTurn
+from rigbench.results.tune import TuneResult, TuneTrial
+
+AnyResult = RunResult | CompareResult | LabResult | TuneResult
+
+__all__ = [
+    "AnswerSample", "AnyResult", "Ceiling", "CompareDepth", "CompareFloor", "CompareResult", "CompareSide",
+    "ContextCheck", "Crossover", "DepthPoint", "EngineInfo", "Fill", "LabArm", "LabBaseline", "LabResult", "LabRow",
+    "LabSynthetic", "LabTableRow", "ModelInfo", "QualityItem", "QualityResult", "ReportEntry", "RequestCounts",
+    "Result", "RunResult", "SessionCache", "SessionResult", "SessionTurn", "TuneResult", "TuneTrial", "Verdict",
+]

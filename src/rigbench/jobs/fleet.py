@@ -6,13 +6,13 @@ same summaries as every card; this module only groups them."""
 from __future__ import annotations
 
 import dataclasses
+import itertools
 from collections import defaultdict
 from collections.abc import Mapping
 from typing import Any
 
-from rigbench.jobs.summary import run_summary
+from rigbench.jobs.summary_cache import Entry, changes, entries, finished_runs
 from rigbench.measure.history import build_change, machine_rows
-from rigbench.measure.speed import figures
 from rigbench.results import RunResult
 from rigbench.store import Store
 from rigbench.store.filters import RunFilter
@@ -20,18 +20,26 @@ from rigbench.store.filters import RunFilter
 __all__ = ["by_machine", "fleet_summaries", "history", "machine_name"]
 
 
-def fleet_summaries(store: Store, where: RunFilter | None = None) -> list[RunResult]:
-    """Every depth-sweep or session run that measured something, summarised, with
-    ``fleet`` = its UUID, label, machine id and machine label (a key beside the run's JSON)."""
+def _fleet_entries(store: Store, where: RunFilter | None = None) -> list[tuple[RunResult, Entry]]:
+    rows = finished_runs(store, where)
+    got = entries(store, [int(r["id"]) for r in rows])
     out = []
-    for r in store.list_runs(kind="run", where=where):
-        if r["status"] not in ("complete", "incomplete"):
+    for r in rows:
+        if int(r["id"]) not in got:
             continue
-        s = run_summary(store, int(r["id"]))
+        e = got[int(r["id"])]
+        s = RunResult.from_json(e.summary)
         fleet = {"uuid": r.get("uuid"), "label": r.get("label"), "machine_uid": r.get("machine_uid"),
                  "machine_label": r.get("machine_label")}
-        out.append(dataclasses.replace(s, more={**s.more, "fleet": fleet}))
+        out.append((dataclasses.replace(s, more={**s.more, "fleet": fleet}), e))
     return out
+
+
+def fleet_summaries(store: Store, where: RunFilter | None = None) -> list[RunResult]:
+    """Every depth-sweep or session run that measured something, summarised, with
+    ``fleet`` = its UUID, label, machine id and machine label (a key beside the run's JSON);
+    read through the summary cache (``jobs.summary_cache``): the same figures as ``run_summary``."""
+    return [r for r, _ in _fleet_entries(store, where)]
 
 
 def machine_name(s: Mapping[str, Any]) -> str:
@@ -96,14 +104,6 @@ def by_machine(results: list[RunResult]) -> list[dict[str, Any]]:
             for (name, quant), rows in sorted(groups.items())]
 
 
-def _decode_by_depth(store: Store, run_id: int) -> dict[int, list[float | None]]:
-    out: dict[int, list[float | None]] = defaultdict(list)
-    for r in store.requests(run_id, phase="speed"):
-        if r.get("status") == "ok" and r.get("depth") is not None:
-            out[int(r["depth"])].append(figures(r).decode_tok_s)
-    return dict(out)
-
-
 def engine_build(s: Mapping[str, Any]) -> str:
     e = s.get("engine") or {}
     sw = e.get("software") or {}
@@ -115,29 +115,29 @@ def history(store: Store, model: str | None = None, where: RunFilter | None = No
     """One entry per (machine, model+quant): its runs oldest first, each with the engine build,
     decode at the verdict's depth and per depth, and the change from the run before (ratio,
     95% CI where both sides have repeats, verdict)."""
-    summaries = [s for s in (r.to_json() for r in fleet_summaries(store, where))
-                 if not model or model.lower() in str((s.get("model") or {}).get("name") or
-                                                      (s.get("engine") or {}).get("served_model") or "").lower()]
-    groups: dict[tuple[str, str, str], list[dict[str, Any]]] = defaultdict(list)
-    for s in summaries:
+    found = [(r.to_json(), e) for r, e in _fleet_entries(store, where)]
+    found = [(s, e) for s, e in found
+             if not model or model.lower() in str((s.get("model") or {}).get("name") or
+                                                  (s.get("engine") or {}).get("served_model") or "").lower()]
+    groups: dict[tuple[str, str, str], list[tuple[dict[str, Any], Entry]]] = defaultdict(list)
+    for s, e in found:
         m = s.get("model") or {}
         groups[(_machine_key(s), str(m.get("name") or (s.get("engine") or {}).get("served_model") or "?"),
-                str(m.get("quant") or "—"))].append(s)
+                str(m.get("quant") or "—"))].append((s, e))
+    for runs in groups.values():
+        runs.sort(key=lambda se: (str(se[0].get("created_at")), int(se[0]["run_id"])))
+    pairs = [(a[1], b[1]) for runs in groups.values() for a, b in itertools.pairwise(runs)]
+    change = {int(b.summary["run_id"]): c
+              for (_, b), c in zip(pairs, changes(store, pairs, build_change), strict=True)}
     out = []
     for (mkey, name, quant), runs in sorted(groups.items()):
-        runs.sort(key=lambda s: (str(s.get("created_at")), int(s["run_id"])))
-        entries: list[dict[str, Any]] = []
-        prev_vals: dict[int, list[float | None]] | None = None
-        for s in runs:
-            vals = _decode_by_depth(store, int(s["run_id"]))
-            entry = {"run_id": s["run_id"], "uuid": (s.get("fleet") or {}).get("uuid"),
-                     "created_at": s.get("created_at"), "build": engine_build(s), "status": s.get("status"),
-                     "points": [{"depth": p.get("depth"), "decode_tok_s": p.get("decode_tok_s"), "n": p.get("n")}
-                                for p in s.get("points") or []],
-                     **_at_verdict(s),
-                     "change": build_change(prev_vals, vals) if prev_vals is not None else None}
-            entries.append(entry)
-            prev_vals = vals
-        out.append({"machine": machine_name(runs[-1]), "machine_id": mkey, "model": name, "quant": quant,
-                    "runs": entries})
+        rows: list[dict[str, Any]] = []
+        for s, _ in runs:
+            rows.append({"run_id": s["run_id"], "uuid": (s.get("fleet") or {}).get("uuid"),
+                         "created_at": s.get("created_at"), "build": engine_build(s), "status": s.get("status"),
+                         "points": [{"depth": p.get("depth"), "decode_tok_s": p.get("decode_tok_s"), "n": p.get("n")}
+                                    for p in s.get("points") or []],
+                         **_at_verdict(s), "change": change.get(int(s["run_id"]))})
+        out.append({"machine": machine_name(runs[-1][0]), "machine_id": mkey, "model": name, "quant": quant,
+                    "runs": rows})
     return out

@@ -115,14 +115,17 @@ def run_summary(store: Store, run_id: int) -> RunResult:
     return RunResult.from_json(_run_json(store, run_id))
 
 
-def _run_json(store: Store, run_id: int) -> dict[str, Any]:
+def _run_json(store: Store, run_id: int, *, run: dict[str, Any] | None = None,
+              rows: list[dict[str, Any]] | None = None) -> dict[str, Any]:
+    """``run`` (as ``Store.get_run`` gives it) and ``rows`` (its requests) when the caller has
+    read them already (``jobs.summary_cache``)."""
     from rigbench.jobs.agent import session_summary
     from rigbench.quality.summary import quality_summary
 
-    run = store.get_run(run_id)
+    run = run if run is not None else store.get_run(run_id)
     if run is None:
         raise UsageError(f"there is no run {run_id} in {store.where}", "list runs with rigbench runs")
-    rows = store.requests(run_id)
+    rows = rows if rows is not None else store.requests(run_id)
     facts = run.get("server_facts") or {}
     model = dict(run.get("model_facts") or {})
     spec = run.get("engine_spec") or {}
@@ -250,8 +253,12 @@ def _scaling(model: dict[str, Any]) -> str | None:
 
 def stored_run_summaries(store: Store) -> list[RunResult]:
     """Every run of a kind the board ranks (depth sweeps, agent sessions) that measured
-    something (complete or incomplete), summarised: what the board and advise --catalog rank
-    (``kinds.ranked_results``)."""
-    from rigbench.kinds import ranked_results
+    something (complete or incomplete), summarised: what the board and advise --catalog rank.
+    The same runs, in the same order, as ``kinds.ranked_results`` (both ranked kinds are stored
+    as ``run`` and summarised by ``run_summary``), read through the summary cache
+    (``jobs.summary_cache``): the same figures, in a few queries."""
+    from rigbench.jobs.summary_cache import entries, finished_runs
 
-    return [r for r in ranked_results(store) if isinstance(r, RunResult)]
+    ids = [int(r["id"]) for r in finished_runs(store)]
+    got = entries(store, ids)
+    return [RunResult.from_json(got[i].summary) for i in ids if i in got]

@@ -36,8 +36,9 @@ def depth_points(rows: Sequence[Mapping[str, Any]], *, phase: str = "speed") -> 
         grow = next((r for r in ok if r.get("role") == "grow"), ok[0] if ok else None)
         gfig = figures(grow) if grow is not None else None
         dec = summarize([f.decode_tok_s for f in figs])
-        dec_srv = summarize([f.decode_tok_s_server for f in figs])
-        gen = summarize([f.generated_tokens for f in figs])
+        # only the client decode's CI is shown: the other medians skip the bootstrap
+        dec_srv = summarize([f.decode_tok_s_server for f in figs], ci=False)
+        gen = summarize([f.generated_tokens for f in figs], ci=False)
         probes = [f.ttft_ms for r, f in zip(ok, figs, strict=False) if r is not grow]
         checks = [(r.get("extra") or {}).get("cache_verified") for r in ok]
         cache_verified = False if False in checks else (True if True in checks else None)
@@ -56,12 +57,12 @@ def depth_points(rows: Sequence[Mapping[str, Any]], *, phase: str = "speed") -> 
             "failed": len(rs) - len(ok),
             "prompt_tokens": gfig.prompt_tokens if gfig else None,
             "prefill_new_tokens": gfig.processed_tokens if gfig else None,
-            "ttft_warm_ms": _round(summarize(probes).median, 1) if probes else None,
+            "ttft_warm_ms": _round(summarize(probes, ci=False).median, 1) if probes else None,
             "decode_gap_pct": _round(gap_pct(dec.median, dec_srv.median)),
             "prefill_gap_pct": _round(gap_pct(gfig.prefill_tok_s, gfig.prefill_tok_s_server) if gfig else None),
         }
         if figs and all(f.reasoning_tokens is not None for f in figs):  # median per request
-            point["reasoning_tokens"] = int(summarize([f.reasoning_tokens for f in figs]).median or 0)
+            point["reasoning_tokens"] = int(summarize([f.reasoning_tokens for f in figs], ci=False).median or 0)
         flags = []
         for name in ("decode_gap_pct", "prefill_gap_pct"):
             g = point[name]

@@ -65,16 +65,25 @@ def bootstrap_ci(values: Sequence[float | None], *, level: float = 0.95, seed: i
         return None
     rng = np.random.default_rng(seed)
     idx = rng.integers(0, arr.size, size=(n_boot, arr.size))
-    meds = np.median(arr[idx], axis=1)
+    meds = _row_medians(arr[idx])
     lo, hi = np.quantile(meds, [(1 - level) / 2, 1 - (1 - level) / 2])
     return float(lo), float(hi)
 
 
-def summarize(values: Sequence[float | None], *, seed: int = 0) -> Summary:
+def _row_medians(samples: np.ndarray) -> np.ndarray:
+    """``np.median(samples, axis=1)`` to the bit (the middle value, or the mean of the two middle
+    ones: ``(a + b) / 2``), from one sort, several times faster on the small rows of a bootstrap."""
+    s = np.sort(samples, axis=1)
+    n = s.shape[1]
+    return s[:, n // 2] if n % 2 else (s[:, n // 2 - 1] + s[:, n // 2]) / 2
+
+
+def summarize(values: Sequence[float | None], *, seed: int = 0, ci: bool = True) -> Summary:
+    """Median, its bootstrap CI (``ci=False``: not computed, None) and the count."""
     arr = _clean(values)
     if arr.size == 0:
         return Summary(None, None, 0)
-    return Summary(float(np.median(arr)), bootstrap_ci(arr.tolist(), seed=seed), int(arr.size))
+    return Summary(float(np.median(arr)), bootstrap_ci(arr.tolist(), seed=seed) if ci else None, int(arr.size))
 
 
 def paired_ratio(a: Sequence[float], b: Sequence[float], *, level: float = 0.95, seed: int = 0,
@@ -89,7 +98,7 @@ def paired_ratio(a: Sequence[float], b: Sequence[float], *, level: float = 0.95,
         return ratio, None
     rng = np.random.default_rng(seed)
     idx = rng.integers(0, len(pairs), size=(n_boot, len(pairs)))
-    ra = np.median(arr[idx, 1], axis=1) / np.median(arr[idx, 0], axis=1)
+    ra = _row_medians(arr[idx, 1]) / _row_medians(arr[idx, 0])
     lo, hi = np.quantile(ra, [(1 - level) / 2, 1 - (1 - level) / 2])
     return ratio, (float(lo), float(hi))
 
@@ -221,7 +230,7 @@ def pooled(groups: Sequence[tuple[Sequence[float | None], Sequence[float | None]
     acc = np.zeros(n_boot)
     for g in clean:
         idx = rng.integers(0, len(g), size=(n_boot, len(g)))
-        acc += np.log(np.median(g[idx, 1], axis=1) / np.median(g[idx, 0], axis=1))
+        acc += np.log(_row_medians(g[idx, 1]) / _row_medians(g[idx, 0]))
     boots = np.exp(acc / len(clean))
     lo, hi = np.quantile(boots, [0.025, 0.975])
     all_logs = np.concatenate([np.log(g[:, 1] / g[:, 0]) for g in clean])

@@ -45,6 +45,10 @@ def set_judge_rating(store: Store, answer_id: int, rating: float | None, judge_r
     with store.tx() as conn:
         conn.execute(t.update().where(t.c.id == answer_id).values(judge_rating=rating,
                                                                  judge_request_id=judge_request_id))
+        cache = store.t.get("run_summaries")  # the run's cached summary (jobs.summary_cache) is stale now
+        if cache is not None:
+            run = sa.select(t.c.run_id).where(t.c.id == answer_id).scalar_subquery()
+            conn.execute(cache.delete().where(cache.c.run_id == run))
 
 
 def list_answers(store: Store, run_id: int, *, kind: str | None = None) -> list[dict[str, Any]]:

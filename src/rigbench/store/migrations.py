@@ -223,6 +223,41 @@ def _m0021_machine_identity(conn: sa.Connection) -> None:
     conn.execute(sa.text("CREATE INDEX ix_runs_created_at ON runs (created_at)"))
 
 
+def _m0022_run_summaries(conn: sa.Connection) -> None:
+    """Caches of each run's derived summary and of history's change between two runs
+    (``jobs.summary_cache``), never a source: every
+    figure in it is recomputed from the raw rows when it is missing, when its
+    ``derivation_version`` is older than the code's, or when its ``stamp`` (a digest of the run's
+    row and counts of its raw rows) no longer matches; deleting every row changes no figure.
+    push, pull, export and import do not copy it. Also the index the views' per-run reads of
+    raw requests use (run, then order)."""
+    md = sa.MetaData()
+    sa.Table("runs", md, sa.Column("id", sa.Integer, primary_key=True))
+    sa.Table(
+        "run_summaries", md,
+        sa.Column("run_id", sa.Integer, sa.ForeignKey("runs.id", ondelete="CASCADE"), primary_key=True,
+                  autoincrement=False),
+        sa.Column("derivation_version", sa.Integer, nullable=False),
+        sa.Column("stamp", sa.String(64), nullable=False),
+        sa.Column("summary", sa.JSON, nullable=False),
+        sa.Column("decode", sa.JSON),  # decode rates by depth, what history's change compares
+        sa.Column("created_at", sa.Text, nullable=False),
+    )
+    sa.Table(
+        "run_changes", md,  # history's change between two runs (see jobs.summary_cache.changes)
+        sa.Column("run_id", sa.Integer, sa.ForeignKey("runs.id", ondelete="CASCADE"), primary_key=True,
+                  autoincrement=False),
+        sa.Column("prev_run_id", sa.Integer, sa.ForeignKey("runs.id", ondelete="CASCADE"), primary_key=True,
+                  autoincrement=False),
+        sa.Column("derivation_version", sa.Integer, nullable=False),
+        sa.Column("stamp", sa.String(64), nullable=False),
+        sa.Column("change", sa.JSON, nullable=False),
+        sa.Column("created_at", sa.Text, nullable=False),
+    )
+    md.create_all(conn, tables=[md.tables["run_summaries"], md.tables["run_changes"]])
+    conn.execute(sa.text("CREATE INDEX IF NOT EXISTS ix_requests_run_seq ON requests (run_id, seq)"))
+
+
 def _m0030_energy_samples(conn: sa.Connection) -> None:
     """Raw power-source readings beside a run's requests (issue 16): one row per reading of one
     channel, an energy counter in joules or a power sample in watts, stamped with the client's
@@ -257,6 +292,7 @@ MIGRATIONS: list[tuple[str, Callable[[sa.Connection], None]]] = [
     ("0012_derived_out_of_run_extra", _m0012_derived_out_of_run_extra),
     ("0020_run_uuid", _m0020_run_uuid),
     ("0021_machine_identity", _m0021_machine_identity),
+    ("0022_run_summaries", _m0022_run_summaries),
     ("0030_energy_samples", _m0030_energy_samples),
 ]
 

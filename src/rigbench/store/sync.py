@@ -79,8 +79,13 @@ class CopyResult:
                 "outcome": self.outcome, "requests_added": self.requests_added, "why": self.why}
 
 
+# derived, not raw: the caches of jobs.summary_cache are never copied; the destination
+# recomputes its own from the rows that arrive
+_NOT_COPIED = ("requests", "runs", "run_summaries", "run_changes")
+
+
 def _child_tables(store: Store) -> list[str]:
-    return sorted(n for n, t in store.t.items() if "run_id" in t.c and n not in ("requests", "runs"))
+    return sorted(n for n, t in store.t.items() if "run_id" in t.c and n not in _NOT_COPIED)
 
 
 def _refs(table: sa.Table) -> dict[str, str]:

@@ -104,12 +104,12 @@ def test_results_are_frozen() -> None:
 
 
 def test_a_kind_the_registry_does_not_know_lists_the_ones_it_does(cli: Any, tmp_path: Path) -> None:
-    assert kind_names() == ["run", "session", "compare", "tune", "lab"]
+    assert kind_names() == ["run", "session", "compare", "tune", "lab", "load"]
     with pytest.raises(UsageError) as e:
-        get_kind("load")
-    assert "run, session, compare, tune, lab" in (e.value.hint or "")
+        get_kind("bogus")
+    assert "run, session, compare, tune, lab, load" in (e.value.hint or "")
     r = cli("runs", "--kind", "bogus", "--db", str(tmp_path / "r.db"))
-    assert r.code == 2 and "unknown run kind 'bogus'" in r.err and "run, session, compare, tune, lab" in r.err
+    assert r.code == 2 and "unknown run kind 'bogus'" in r.err and "run, session, compare, tune, lab, load" in r.err
     assert len(r.err.strip().splitlines()) == 1
 
 
@@ -119,8 +119,9 @@ def test_a_session_is_its_own_kind_stored_as_a_run() -> None:
     assert kind_of({"kind": "run", "params": {"session": "agent"}}).name == "session"
     assert kind_of({"kind": "run", "params": {"depths_requested": [0]}}).name == "run"
     assert kind_of({"kind": "lab", "params": {}}).name == "lab"
-    with pytest.raises(UsageError, match="unknown run kind 'load'"):
-        kind_of({"kind": "load", "params": {}})
+    assert kind_of({"kind": "load", "params": {}}).name == "load"
+    with pytest.raises(UsageError, match="unknown run kind 'bogus'"):
+        kind_of({"kind": "bogus", "params": {}})
 
 
 def test_show_dispatches_by_kind(measured: dict[str, Any], cli: Any) -> None:

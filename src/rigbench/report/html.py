@@ -159,10 +159,14 @@ def render_html(entries: Sequence[ReportEntry], *, generated_at: str | None = No
     )
 
 
-def _run_id(r: Any) -> int:
+def _run_id(r: Any) -> Any:
     if isinstance(r, Mapping):  # a load run's JSON
-        return int(r["run_id"])
-    return r.campaign_id if isinstance(r, TuneResult) else int(r.run_id)
+        return r.get("run_id")
+    if isinstance(r, TuneResult):
+        return r.campaign_id
+    if isinstance(r, LabResult) and r.run_id is None:
+        return r.lab_id
+    return r.run_id
 
 
 def _mem(n: Any) -> str:

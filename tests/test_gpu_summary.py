@@ -72,7 +72,8 @@ def write_batched(path: Path) -> None:
 
 @pytest.mark.timeout(300)
 def test_the_load_tables_from_a_fake_server_run(cli: Any, tmp_path: Path, capsys: pytest.CaptureFixture[str],
-                                                monkeypatch: pytest.MonkeyPatch) -> None:
+                                                monkeypatch: pytest.MonkeyPatch,
+        request: pytest.FixtureRequest) -> None:
     res = tmp_path / "results"
     res.mkdir()
     (tmp_path / "stub").mkdir()
@@ -81,6 +82,9 @@ def test_the_load_tables_from_a_fake_server_run(cli: Any, tmp_path: Path, capsys
     # give the "J/token (rigbench)" column, beside the trace's
     monkeypatch.syspath_prepend(str(tmp_path / "stub"))
     monkeypatch.delitem(sys.modules, "pynvml", raising=False)
+    # the stub is imported now and taken out again when the test ends: left in sys.modules, every
+    # later in-process run would find an "NVIDIA GPU" and sample the stub's power
+    request.addfinalizer(lambda: sys.modules.pop("pynvml", None))
     trace = res / "nvml_trace.jsonl"
     env = {**os.environ, "PYTHONPATH": f"{tmp_path / 'stub'}{os.pathsep}{os.environ.get('PYTHONPATH', '')}"}
     tracer = subprocess.Popen([sys.executable, str(BENCH / "nvml_trace.py"), "--out", str(trace), "--interval", "0.05",
@@ -151,13 +155,17 @@ def test_the_load_tables_from_a_fake_server_run(cli: Any, tmp_path: Path, capsys
 
 @pytest.mark.timeout(300)
 def test_the_energy_tables_from_a_fake_server_run(cli: Any, tmp_path: Path, capsys: pytest.CaptureFixture[str],
-                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+                                                  monkeypatch: pytest.MonkeyPatch,
+        request: pytest.FixtureRequest) -> None:
     res = tmp_path / "results"
     res.mkdir()
     (tmp_path / "stub").mkdir()
     (tmp_path / "stub" / "pynvml.py").write_text(STUB)
     monkeypatch.syspath_prepend(str(tmp_path / "stub"))
     monkeypatch.delitem(sys.modules, "pynvml", raising=False)
+    # the stub is imported now and taken out again when the test ends: left in sys.modules, every
+    # later in-process run would find an "NVIDIA GPU" and sample the stub's power
+    request.addfinalizer(lambda: sys.modules.pop("pynvml", None))
     trace = res / "nvml_trace.jsonl"
     env = {**os.environ, "PYTHONPATH": f"{tmp_path / 'stub'}{os.pathsep}{os.environ.get('PYTHONPATH', '')}"}
     tracer = subprocess.Popen([sys.executable, str(BENCH / "nvml_trace.py"), "--out", str(trace), "--interval", "0.05",

@@ -474,7 +474,11 @@ def test_default_suite_on_the_embedded_engine(tmp_path: Path) -> None:
         assert q["context"]["tokens"] >= 1024 and q["failed_answers"] == 0
         rows = s.requests(rid, phase="quality")
         assert len(rows) == len(suite.prompts) and all(r["status"] == "ok" for r in rows)
-        assert all("grade" in r["extra"] for r in rows)
+        from rigbench.store.answers import list_answers
+
+        graded = {a["request_id"]: a for a in list_answers(s, rid, kind="quality")}
+        assert set(graded) == {r["id"] for r in rows}  # every answer graded, as a raw row of its own
+        assert all(a["detail"] and 0.0 <= a["score"] <= 5.0 for a in graded.values())
         lc = [r for r in rows if r["extra"]["category"] == "long_context"]
         assert all(r["prompt_tokens"] > q["context"]["tokens"] * 0.8 for r in lc)  # the document was really read
         assert any("plain completions" in n for n in notes)

@@ -62,3 +62,21 @@ def pytest_collection_modifyitems(config: Any, items: list[Any]) -> None:
 
 def db_path(tmp_path: Path) -> str:
     return str(tmp_path / "results.db")
+
+
+@pytest.fixture(scope="session")
+def pg_server() -> Iterator[Any]:
+    """One real PostgreSQL server for the whole session (tests/pgserver.py)."""
+    from pgserver import start_or_skip
+
+    server = start_or_skip()
+    try:
+        yield server
+    finally:
+        server.close()
+
+
+@pytest.fixture
+def pg_url(pg_server: Any) -> str:
+    """A fresh database on the session's PostgreSQL server, as a URL that carries a password."""
+    return str(pg_server.url(pg_server.new_database()))

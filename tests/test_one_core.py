@@ -120,16 +120,12 @@ def _perfect_answers(con: sqlite3.Connection, run_id: int, phases: tuple[str, ..
                        (run_id, *phases)).rowcount
 
 
-_NOT_YET = "issue 13 item 4: this figure is frozen into runs.extra and read back, not recomputed"
 _CHANGES = [  # card, what is changed in the rows, the part of show --json that must follow
     pytest.param("run_card", "speed", ("speed",), "points", id="run-depth-sweep"),
-    pytest.param("run_card", "quality", ("quality",), "quality",
-                 marks=pytest.mark.xfail(strict=True, raises=AssertionError, reason=_NOT_YET), id="run-quality"),
-    pytest.param("session_card", "speed", ("session",), "session",
-                 marks=pytest.mark.xfail(strict=True, raises=AssertionError, reason=_NOT_YET), id="session"),
+    pytest.param("run_card", "quality", ("quality",), "quality", id="run-quality"),
+    pytest.param("session_card", "speed", ("session",), "session", id="session"),
     pytest.param("compare_card", "speed", ("compare",), "depths", id="compare"),
-    pytest.param("tune_journal", "speed", ("tune",), "trials",
-                 marks=pytest.mark.xfail(strict=True, raises=AssertionError, reason=_NOT_YET), id="tune"),
+    pytest.param("tune_journal", "speed", ("tune",), "trials", id="tune"),
     pytest.param("lab_card", "speed", ("lab",), "rows", id="lab"),
 ]
 

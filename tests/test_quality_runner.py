@@ -17,7 +17,9 @@ from rigbench.quality.prompts import CHATML_FALLBACK, build_document, choose_mod
 from rigbench.quality.runner import SEED_BASE, run_quality
 from rigbench.quality.scoring import Scored, aggregate, bootstrap_mean_ci
 from rigbench.quality.suite import LongContextPrompt, load_suite
+from rigbench.quality.summary import quality_summary
 from rigbench.store import Store, open_store
+from rigbench.store.answers import list_answers
 from rigbench.types import EngineSpec, RequestRecord, RequestStatus, ServerFacts
 
 MINI = """
@@ -183,9 +185,18 @@ def test_perfect_answers_score_5_and_every_answer_is_stored(suite_file: str, sto
     s, rid = store
     rows = s.requests(rid, phase="quality")
     assert sorted((r["role"], r["rep"]) for r in rows) == sorted((p, k) for p in RIGHT for k in (0, 1))
-    assert all(r["extra"]["score"] == 5.0 and r["extra"]["seed"] == SEED_BASE + r["rep"] for r in rows)
+    assert all(r["extra"]["seed"] == SEED_BASE + r["rep"] for r in rows)
     assert all(r["extra"]["temperature"] == q["temperature"] for r in rows)
-    assert (s.get_run(rid) or {})["extra"]["quality"]["score"] == 5.0  # what summary.py copies into the JSON
+    # every graded answer is a row beside the request it grades; the run's extra keeps inputs only
+    answers = list_answers(s, rid)
+    assert [a["request_id"] for a in answers] == [r["id"] for r in rows]
+    assert all(a["score"] == 5.0 and a["kind"] == "quality" and a["suite_version"] == "1" for a in answers)
+    assert all(a["detail"]["score"] == 5.0 and a["prompt_id"] == r["role"] for a, r in zip(answers, rows, strict=True))
+    code = next(a for a in answers if a["prompt_id"] == "c1")
+    assert code["detail"]["passed"] == 2 and code["category"] == "code"  # what the grader saw, kept
+    stored = (s.get_run(rid) or {})["extra"]["quality"]
+    assert "score" not in stored and "items" not in stored and stored["order"][0] == ["c1", "code"]
+    assert quality_summary(s, rid) == q  # recomputed on read, the same figures
     # prompts of one kind are asked together: each prompt's repeats back to back, long context last
     order = [c["tag"] for c in session.client.calls]
     assert order[:2] == ["c1", "c1"] and order[-4:] == ["l1", "l1", "l2", "l2"]
@@ -371,7 +382,11 @@ def test_judge_is_reported_apart(suite_file: str, store: tuple[Store, int], monk
     j = q["judge"]
     assert (j["score"], j["prompts"], j["ratings"], j["model"]) == (2.0, 1, 2, "judge-model")
     s, rid = store
-    assert len(s.requests(rid, phase="judge")) == 2
+    replies = s.requests(rid, phase="judge")
+    assert len(replies) == 2
+    rated = [a for a in list_answers(s, rid) if a["judge_request_id"] is not None]
+    assert [(a["prompt_id"], a["judge_rating"]) for a in rated] == [("i1", 2.0), ("i1", 2.0)]
+    assert [a["judge_request_id"] for a in rated] == [r["id"] for r in replies]
 
 
 def test_parse_rating() -> None:

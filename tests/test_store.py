@@ -28,7 +28,8 @@ def test_migrations_are_named_and_idempotent(tmp_path: Path) -> None:
     s = open_store(tmp_path / "r.db")
     with s.engine.connect() as conn:
         assert applied_migrations(conn) == [name for name, _ in MIGRATIONS]
-    assert {"runs", "requests", "measurements", "models", "machines", "engine_specs"} <= set(s.t)
+    assert {"runs", "requests", "answers", "models", "machines", "engine_specs", "tune_trials"} <= set(s.t)
+    assert "measurements" not in s.t  # never written: dropped by 0011_drop_measurements
     s.close()
 
 

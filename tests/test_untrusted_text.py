@@ -374,7 +374,7 @@ def test_errors_carrying_server_text_are_one_visible_line(tmp_path: Path) -> Non
         choose = _cli("run", "--url", fake.base_url, "--no-quality", "--db", str(tmp_path / "r.db"))
         failed = _cli("run", "--url", fake.base_url, "--model", "other", "--depths", "0", "--repeats", "1",
                       "--no-quality", "--db", str(tmp_path / "r.db"))
-    for r, code in ((choose, 2), (failed, 1)):  # a usage error; a run that measured nothing
+    for r, code in ((choose, 2), (failed, 4)):  # a usage error; a run whose warm-up request failed
         lines = r.stderr.strip().splitlines()
         assert r.returncode == code and len(lines) == 1 and lines[0].startswith("rigbench: error:"), r.stderr
         assert "\x1b" not in r.stderr and SHOWN in lines[0]

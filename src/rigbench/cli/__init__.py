@@ -32,11 +32,14 @@ def _register() -> None:
     from rigbench.cli import board as _board  # noqa: F401
     from rigbench.cli import catalog as _catalog  # noqa: F401
     from rigbench.cli import compare as _compare  # noqa: F401
+    from rigbench.cli import fleet as _fleet  # noqa: F401
+    from rigbench.cli import history as _history  # noqa: F401
     from rigbench.cli import inspect as _inspect  # noqa: F401
     from rigbench.cli import lab as _lab  # noqa: F401
     from rigbench.cli import report as _report  # noqa: F401
     from rigbench.cli import run as _run  # noqa: F401
     from rigbench.cli import runs as _runs  # noqa: F401
+    from rigbench.cli import share as _share  # noqa: F401
     from rigbench.cli import suite as _suite  # noqa: F401
     from rigbench.cli import tune as _tune  # noqa: F401
 

@@ -7,6 +7,7 @@ import sys
 import typer
 
 from rigbench.cli import app
+from rigbench.cli import filter_opts as fo
 from rigbench.cli.common import DB_HELP, emit_json, out
 
 
@@ -20,6 +21,10 @@ def board(
     model: str | None = typer.Option(None, "--model", help="only models whose name contains this"),
     all_runs: bool = typer.Option(False, "--all-runs", help="every run, not only the newest of each configuration"),
     db: str | None = typer.Option(None, "--db", help=DB_HELP),
+    by: str | None = typer.Option(None, "--by", help="machine: each model and quant across machines, with each "
+                                                     "machine's ceiling and % of it"),
+    label: str | None = fo.LABEL, build: str | None = fo.BUILD, since: str | None = fo.SINCE,
+    until: str | None = fo.UNTIL,
 ) -> int:
     from rigbench.errors import UsageError
     from rigbench.jobs.summary import stored_run_summaries
@@ -31,11 +36,24 @@ def board(
     fmt = "json" if json_out else fmt
     if fmt not in ("table", "md", "csv", "json"):
         raise UsageError(f"unknown format {fmt!r}", "use --format table, md, csv or json")
+    if by not in (None, "machine"):
+        raise UsageError(f"cannot group the board by {by!r}", "use --by machine")
+    where = fo.run_filter(label, machine, build, since, until)
     store = open_store(db)
     try:
-        summaries = stored_run_summaries(store)
+        if where.active or by:  # the fleet's filters and views (label, machine id, build, dates)
+            from rigbench.jobs.fleet import fleet_summaries
+
+            summaries = fleet_summaries(store, where)
+            machine = None  # matched in the store (hostname, label or machine id)
+        else:
+            summaries = stored_run_summaries(store)
     finally:
         store.close()
+    if by == "machine":
+        from rigbench.cli.fleet_board import render_by_machine
+
+        return render_by_machine(summaries, fmt, model)
     rows = build_board(summaries, sort=sort, machine=machine, engine=engine, model=model,  # type: ignore[arg-type]
                        all_runs=all_runs)
     if fmt == "json":

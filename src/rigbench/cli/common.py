@@ -55,6 +55,10 @@ def sanitized_command(argv: list[str] | None = None) -> str:
             hide_next = True
         elif any(a.startswith(f + "=") for f in _SECRET_FLAGS):
             clean.append(a.split("=", 1)[0] + "=***")
+        elif "://" in a:  # a database or server URL: never its password
+            from rigbench.store.urls import redact
+
+            clean.append(redact(a))
         else:
             clean.append(a)
     if clean:

@@ -7,23 +7,41 @@ from pathlib import Path
 import typer
 
 from rigbench.cli import app
+from rigbench.cli import filter_opts as fo
 from rigbench.cli.common import DB_HELP, err
 
 
 @app.command(help="Write one self-contained HTML report of stored runs and compares: the card, the ceiling and "
                   "context check, the curves, the comparison, the leaderboard rows, and the commands and versions.")
 def report(
-    run_ids: list[int] = typer.Argument(..., metavar="RUN...", help="run or compare ids (see rigbench runs)"),
+    run_ids: list[int] = typer.Argument(None, metavar="RUN...",
+                                        help="run or compare ids (see rigbench runs); or pick them with the filters"),
     output: Path = typer.Option(Path("report.html"), "-o", "--output", help="the HTML file to write"),
     plots: Path | None = typer.Option(None, "--plots", metavar="DIR", help="also write each plot as PNG and SVG"),
     db: str | None = typer.Option(None, "--db", help=DB_HELP),
+    label: str | None = fo.LABEL, machine: str | None = fo.MACHINE, build: str | None = fo.BUILD,
+    since: str | None = fo.SINCE, until: str | None = fo.UNTIL,
 ) -> int:
-    from rigbench.errors import InputError
+    from rigbench.errors import InputError, UsageError
     from rigbench.report.html import collect, render_html
     from rigbench.store import open_store
 
+    where = fo.run_filter(label, machine, build, since, until)
+    if not run_ids and not where.active:
+        raise UsageError("name the runs to report", "give RUN ids, or pick runs with --label, --machine, --build, "
+                                                    "--since or --until")
     store = open_store(db)
     try:
+        if not run_ids:
+            run_ids = sorted(int(r["id"]) for r in store.list_runs(where=where)
+                             if r["status"] in ("complete", "incomplete"))
+            if not run_ids:
+                raise UsageError(f"no finished runs in {store.where} match the filters", "see rigbench runs")
+        elif where.active:
+            keep = {int(r["id"]) for r in store.list_runs(where=where)}
+            run_ids = [i for i in run_ids if i in keep]
+            if not run_ids:
+                raise UsageError("none of the runs named match the filters", "see rigbench runs")
         summaries = collect(store, run_ids)
     finally:
         store.close()

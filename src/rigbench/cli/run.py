@@ -60,6 +60,8 @@ def run(
     bandwidth: str | None = typer.Option(
         None, "--bandwidth", help="for the ceiling: GB/s, a chip name (\"M3 Ultra\", h100) or auto (measure)"),
     resume: int | None = typer.Option(None, "--resume", metavar="RUN", help="finish an incomplete run"),
+    label: str | None = typer.Option(None, "--label", envvar="RIGBENCH_LABEL",
+                                     help="a name for this rig (rig-a), kept on the run and the machine"),
     json_out: bool = typer.Option(False, "--json", help=JSON_HELP),
     db: str | None = typer.Option(None, "--db", help=DB_HELP),
     c: int | None = eo.CTX, ngl: str | None = eo.NGL, fa: str | None = eo.FA,
@@ -90,6 +92,10 @@ def run(
             quality=not no_quality, timeout_s=timeout, db=db, command=sanitized_command(),
             extra_params=_extra_params(quality_repeats, suite, judge, session_kind, bandwidth),
         )
+        if label:
+            from rigbench.model.machine import check_label
+
+            opts.extra_params["label"] = check_label(label)
     with RichProgress() as progress:
         summary = run_job(opts, progress, resume=resume)
     if json_out:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import typer
 
 from rigbench.cli import app
+from rigbench.cli import filter_opts as fo
 from rigbench.cli.common import DB_HELP, JSON_HELP, emit_json, out
 
 
@@ -14,6 +15,8 @@ def runs(
     kind: str | None = typer.Option(None, "--kind", help="only runs of this kind (run, compare, tune, lab)"),
     json_out: bool = typer.Option(False, "--json", help=JSON_HELP),
     db: str | None = typer.Option(None, "--db", help=DB_HELP),
+    label: str | None = fo.LABEL, machine: str | None = fo.MACHINE, build: str | None = fo.BUILD,
+    since: str | None = fo.SINCE, until: str | None = fo.UNTIL,
 ) -> int:
     from rich.table import Table
 
@@ -22,13 +25,13 @@ def runs(
 
     store = open_store(db)
     try:
-        rows = store.list_runs(limit=limit, kind=kind)
+        rows = store.list_runs(limit=limit, kind=kind, where=fo.run_filter(label, machine, build, since, until))
     finally:
         store.close()
     items = [
         {"run_id": r["id"], "kind": r["kind"], "status": r["status"], "reason": r["reason"],
          "created_at": r["created_at"], "model": r["model"], "quant": r["quant"], "engine": r["engine"],
-         "machine": r["hostname"]}
+         "machine": r["hostname"], "uuid": r.get("uuid"), "label": r.get("label")}
         for r in rows
     ]
     if json_out:

@@ -1,6 +1,6 @@
 """``rigbench run --session agent``: the scripted coding loop of ``workload.agent`` against
-one server, every turn stored as it ends, and the session's figures written into the
-run's ``extra["session"]``.
+one server, every turn stored as it ends; the session's figures are recomputed from the
+stored turns on read (``session_summary``), the plan kept in the run's params.
 
 Each turn sends the whole conversation so far (the model's own answers included) plus
 the turn's new message, as an agent does; the server's prefix cache should then prefill
@@ -143,18 +143,23 @@ def run_agent_session(bench: Bench, *, progress: Progress, opts: Any) -> dict[st
                  f"{sent.extra.get('server_cache_n')} where about {sent.extra['expected_reuse']:,} tokens could be "
                  "reused)")
     progress.end()
-    return session_summary(store, run_id, plan=plan)
+    summary = session_summary(store, run_id, plan=plan)
+    return summary or {"workload": "agent", "plan": plan_json(plan)}
 
 
-def session_summary(store: Store, run_id: int, *, plan: SessionPlan | None = None) -> dict[str, Any]:
-    """Recompute the session's figures from its stored turns and write them into the run's
-    ``extra["session"]``."""
+def session_summary(store: Store, run_id: int, *, plan: SessionPlan | None = None,
+                    run: Mapping[str, Any] | None = None) -> dict[str, Any] | None:
+    """The session's figures, recomputed from its stored turns (None when no turn is
+    stored); the plan is the one stored with the run (``params["session_plan"]``)."""
     rows = store.requests(run_id, phase="session")
+    if not rows:
+        return None
     summary = {"workload": "agent", **session_figures(rows)}
-    if plan is not None:
+    if plan is None:
+        run = run if run is not None else store.get_run(run_id)
+        stored = ((run or {}).get("params") or {}).get("session_plan")
+        if stored:
+            summary["plan"] = stored
+    else:
         summary["plan"] = plan_json(plan)
-    run = store.get_run(run_id) or {}
-    merged = dict(run.get("extra") or {})
-    merged["session"] = summary
-    store.update_run(run_id, extra=merged)
     return summary

@@ -110,6 +110,9 @@ def _native(model: dict[str, Any], log: dict[str, Any], n_ctx_train: int | None)
 
 
 def run_summary(store: Store, run_id: int) -> dict[str, Any]:
+    from rigbench.jobs.agent import session_summary
+    from rigbench.quality.summary import quality_summary
+
     run = store.get_run(run_id)
     if run is None:
         raise UsageError(f"there is no run {run_id} in {store.where}", "list runs with rigbench runs")
@@ -118,7 +121,12 @@ def run_summary(store: Store, run_id: int) -> dict[str, Any]:
     model = dict(run.get("model_facts") or {})
     spec = run.get("engine_spec") or {}
     points = depth_points(rows)
-    basis = (run.get("extra") or {}).get("ceiling")
+    extra = run.get("extra") or {}
+    basis = extra.get("ceiling")
+    # recomputed from the stored turns and answers; a 0.1.0 figure left in extra (no rows
+    # to recompute it from: see store.backfill) is the fallback
+    derived = {"session": session_summary(store, run_id, run=run) or extra.get("session"),
+               "quality": quality_summary(store, run_id, run)}
     annotate_points(points, basis)
     log = facts.get("log_facts") or {}
     native = _native(model, log, facts.get("n_ctx_train"))
@@ -184,7 +192,7 @@ def run_summary(store: Store, run_id: int) -> dict[str, Any]:
         },
         "points": points,
         "ceiling": ceiling_statement(basis, points),
-        "verdict": verdict(points, native, session=(run.get("extra") or {}).get("session"), granted_context=granted),
+        "verdict": verdict(points, native, session=derived["session"], granted_context=granted),
         "server": {"unavailable": facts.get("unavailable") or [], "endpoints": facts.get("endpoints") or {},
                    "counters": server_counters(rows), "max_tokens_ignored": overrun},
         "sweep_cost": sweep_cost(rows),
@@ -194,8 +202,11 @@ def run_summary(store: Store, run_id: int) -> dict[str, Any]:
         "tool_version": run.get("tool_version"),
         "requests": {"total": len(rows), "failed": sum(1 for r in rows if r["status"] != "ok")},
     }
-    for key, value in (run.get("extra") or {}).items():  # what other passes added: quality, session ...
-        if key != "ceiling":
+    for key, value in derived.items():
+        if value is not None:
+            out[key] = value
+    for key, value in extra.items():  # what other passes added
+        if key not in ("ceiling", *derived):
             out.setdefault(key, value)
     return out
 

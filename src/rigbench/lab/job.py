@@ -72,6 +72,7 @@ class _GateStore:
 
     def __init__(self, store: Store, arm: str) -> None:
         self.store, self.arm = store, arm
+        self.scope = f"arm:{arm}"  # the scope of the gate's answers (tune.gate writes them to self.store)
 
     def add_request(self, run_id: int, rec: RequestRecord, *, phase: str, role: str | None = None,
                     extra: dict[str, Any] | None = None, **kw: Any) -> int:
@@ -173,7 +174,6 @@ class _Lab:
             for n in self.opts.notes:
                 self.note(n)
             self._measure()
-            self._extra(table=lab_summary(self.store, self.run_id)["table"])
         self.progress.stage("done")
         return lab_summary(self.store, self.run_id)
 
@@ -272,7 +272,8 @@ class _Lab:
                                                  self.run_id, 0).to_json()
         self.gate[arm.name] = grade_subset(other, _GateStore(self.store, arm.name),  # type: ignore[arg-type]
                                            self.run_id, 1).to_json()
-        self._extra(gate=self.gate)
+        # inputs only: the scores are the gate's answers (lab.summary.gate_from)
+        self._extra(gate={arm: {"not_run": g.get("not_run"), "suite": g.get("suite")} for arm, g in self.gate.items()})
 
 
 def _send(bench: Bench, ask: Ask, rep: int, where: str, *, depth: int, role: str,

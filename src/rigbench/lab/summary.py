@@ -7,7 +7,7 @@ with the arms, the synthetic speedup curve, the quality gate and the run's facts
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from rigbench.errors import UsageError
@@ -16,8 +16,9 @@ from rigbench.lab.techniques import Arm
 from rigbench.lab.verdict import assign_verdicts, technique_table
 from rigbench.measure.overrun import overrun_notes
 from rigbench.store import Store
+from rigbench.store.answers import list_answers
 
-__all__ = ["lab_summary", "short_quant", "summary_from"]
+__all__ = ["gate_from", "lab_summary", "short_quant", "summary_from"]
 
 _ROW_KEYS = ("technique", "arm", "kind", "work", "depth", "draft_n_max", "decode_tok_s", "decode_ci",
              "baseline_decode_tok_s", "speedup", "ci", "paired_verdict", "mde_pct", "pairs", "acceptance",
@@ -44,6 +45,25 @@ def _gate(extra: Mapping[str, Any], arm: Arm) -> dict[str, Any] | None:
         return {"passed": None, "statement": "quality gate not run"}
     passed, statement = gate_verdict(GateScores.from_json(gate.get("baseline")), GateScores.from_json(gate[arm.name]))
     return {"passed": passed, "statement": statement, "baseline": gate.get("baseline"), "trial": gate[arm.name]}
+
+
+def gate_from(answers: Sequence[Mapping[str, Any]], stored: Mapping[str, Any]) -> dict[str, Any]:
+    """Each arm's quality gate (``tune.gate.GateScores`` JSON) from its graded answers
+    (``answers`` rows of kind "gate", scope "arm:NAME"); ``stored`` is the run's
+    ``extra["gate"]``: per arm, why the gate did not run and the suite it used (inputs). A
+    0.1.0 gate whose answers could not be back-filled keeps its stored scores (fallback)."""
+    scores: dict[str, dict[str, float]] = {}
+    for a in answers:
+        scope = str(a.get("scope") or "")
+        if a.get("kind") == "gate" and scope.startswith("arm:"):
+            scores.setdefault(scope[4:], {})[str(a["prompt_id"])] = float(a["score"])
+    out: dict[str, Any] = {}
+    for arm in dict.fromkeys([*stored, *scores]):
+        g = dict(stored.get(arm) or {})
+        s = scores.get(arm, g.get("scores") or {})
+        out[arm] = {"scores": s, "mean": sum(s.values()) / len(s) if s else None, "not_run": g.get("not_run"),
+                    "suite": g.get("suite")}
+    return out
 
 
 def summary_from(rows: list[dict[str, Any]], arms: list[Arm], extra: Mapping[str, Any], target: str) -> dict[str, Any]:
@@ -81,7 +101,8 @@ def lab_summary(store: Store, run_id: int) -> dict[str, Any]:
     base_facts = (extra.get("arm:baseline") or {}).get("server_facts") or {}
     target = " ".join(str(x) for x in (model.get("name"), short_quant(model.get("quant"))) if x) or "?"
     rows = store.requests(run_id)
-    body = summary_from(rows, arms, extra, target)
+    gate = gate_from(list_answers(store, run_id, kind="gate"), extra.get("gate") or {})
+    body = summary_from(rows, arms, {**extra, "gate": gate} if gate else extra, target)
     body["baseline"].update({"flags": engine.get("flags") or {}, "engine": engine.get("kind"),
                              "build": base_facts.get("build"), "server_bin": engine.get("server_bin")})
     for f in body["arms"]:

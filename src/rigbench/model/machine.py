@@ -12,7 +12,84 @@ import threading
 import time
 from typing import Any
 
-__all__ = ["OtherLoad", "local_listener_pids", "machine_facts"]
+__all__ = ["OtherLoad", "check_label", "local_listener_pids", "machine_facts", "machine_uid"]
+
+
+def check_label(label: str) -> str:
+    """A user's label for a rig (``--label rig-a``): up to 64 printable characters."""
+    from rigbench.errors import UsageError
+
+    text = label.strip()
+    if not text or len(text) > 64 or not text.isprintable():
+        raise UsageError(f"the label {label[:80]!r} is not usable", "give 1 to 64 printable characters, e.g. rig-a")
+    return text
+
+_MACHINE_ID_FILES = ("/etc/machine-id", "/var/lib/dbus/machine-id")
+
+
+def _os_machine_id() -> str | None:
+    """The OS's own stable id: systemd's machine-id on Linux, the platform UUID on macOS."""
+    for name in _MACHINE_ID_FILES:
+        try:
+            with open(name, encoding="ascii", errors="replace") as f:
+                text = f.read(256).strip()
+            if len(text) >= 16:
+                return text
+        except OSError:
+            continue
+    if sys.platform == "darwin":
+        try:
+            out = subprocess.run(["ioreg", "-rd1", "-c", "IOPlatformExpertDevice"], capture_output=True,
+                                 text=True, timeout=5)
+            for line in out.stdout.splitlines():
+                if "IOPlatformUUID" in line:
+                    return line.split("=", 1)[1].strip().strip('"')
+        except (OSError, subprocess.TimeoutExpired, IndexError):
+            pass
+    return None
+
+
+def machine_uid() -> str:
+    """A stable id for this machine that is not its hostname and does not reveal the OS's id:
+    sha256 of the OS machine id (hashed with rigbench's name, as systemd advises for
+    applications), else a random id generated once and kept in the user's config dir
+    (``$RIGBENCH_MACHINE_ID`` overrides both)."""
+    import hashlib
+    import os
+
+    env = os.environ.get("RIGBENCH_MACHINE_ID", "").strip()
+    if env:
+        return hashlib.sha256(f"rigbench-env:{env}".encode()).hexdigest()[:32]
+    raw = _os_machine_id()
+    if raw:
+        return hashlib.sha256(f"rigbench:{raw}".encode()).hexdigest()[:32]
+    return _generated_uid()
+
+
+def _generated_uid() -> str:
+    import os
+    import uuid
+    from pathlib import Path
+
+    from platformdirs import user_config_dir
+
+    path = Path(user_config_dir("rigbench", appauthor=False)) / "machine-id"
+    try:
+        text = path.read_text(encoding="ascii").strip()
+        if len(text) == 32 and all(c in "0123456789abcdef" for c in text):
+            return text
+    except (OSError, UnicodeDecodeError):
+        pass
+    uid = uuid.uuid4().hex
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_suffix(f".{os.getpid()}.tmp")
+        tmp.write_text(uid + "\n", encoding="ascii")
+        os.replace(tmp, path)
+        uid = path.read_text(encoding="ascii").strip() or uid  # two first runs at once: one id wins
+    except OSError:
+        pass  # a read-only home: this run's id is not kept (the next run gets another)
+    return uid
 
 
 def _cpu_name() -> str:
@@ -64,6 +141,7 @@ def machine_facts() -> dict[str, Any]:
 
     vm = psutil.virtual_memory()
     return {
+        "machine_id": machine_uid(),
         "hostname": socket.gethostname(),
         "os": f"{platform.system()} {platform.release()}",
         "arch": platform.machine(),

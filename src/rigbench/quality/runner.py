@@ -1,5 +1,8 @@
 """The quality pass of ``rigbench run``: ask every prompt of the suite N times, grade each
-answer as it arrives, store it, and leave the run's ``extra["quality"]`` with the score.
+answer as it arrives and store it (the request, and an ``answers`` row with the score and
+the grader's detail), and leave the pass's inputs in the run's ``extra["quality"]``. The
+figures (score, intervals, per category) are derived from the answers on read
+(``quality.summary``).
 
 Order: prompt by prompt, its repeats back to back (the server's prefix cache then serves
 each repeat's prompt), the long-context prompts last and together (they share one
@@ -26,8 +29,9 @@ from rigbench.measure.stats import summarize
 from rigbench.quality.graders import Grade, grade
 from rigbench.quality.prompts import Ask, Document, Mode, build_ask, build_document, choose_mode, plan_context
 from rigbench.quality.sandbox import describe_layers
-from rigbench.quality.scoring import Scored, aggregate
 from rigbench.quality.suite import LongContextPrompt, Suite, load_suite
+from rigbench.quality.summary import graded, quality_summary
+from rigbench.store.answers import add_answer, list_answers, set_judge_rating
 from rigbench.types import RequestRecord
 
 __all__ = ["DEFAULT_TEMPERATURE", "SEED_BASE", "QualityOptions", "run_quality"]
@@ -76,12 +80,9 @@ class _State:
     extra_tokens: int = 0
     reasons: bool = False
     failed: int = 0
-    retried: int = 0
     sandbox_layers: dict[str, Any] = field(default_factory=dict)
     document: Document | None = None
     context: dict[str, Any] = field(default_factory=dict)
-    reasoning_tokens: int = 0
-    reasoning_known: bool = True
 
 
 def _props_template(client: Any) -> str | None:
@@ -131,19 +132,18 @@ class _Pass:
         self.done = self._graded_before()
 
     def _graded_before(self) -> dict[tuple[str, int], dict[str, Any]]:
-        out = {}
-        for r in self.store.requests(self.run_id, phase="quality"):
-            x = r.get("extra") or {}
-            if (r["status"] == "ok" and x.get("suite") == self.suite.name
-                    and x.get("suite_version") == self.suite.version and "score" in x and x.get("mode") == self.mode):
-                out[(str(r["role"]), int(r["rep"]))] = r
-        return out
+        """The answers a resumed pass keeps: graded under this suite's version and asked the
+        same way, their request a success."""
+        answers = [a for a in list_answers(self.store, self.run_id, kind="quality")
+                   if a.get("suite") == self.suite.name]
+        return {k: dict(a) for k, a in graded(answers, suite_version=self.suite.version).items()
+                if a["request_status"] == "ok" and (a.get("extra") or {}).get("mode") == self.mode}
 
     # -- the long-context document, built when first needed --------------------------------
     def _document(self) -> Document:
         if self.state.document is None:
-            earlier = [r["extra"].get("context_tokens") for r in self.done.values()
-                       if r["extra"].get("category") == "long_context"]
+            earlier = [(a.get("extra") or {}).get("context_tokens") for a in self.done.values()
+                       if a.get("category") == "long_context"]
             granted = self.session.facts.granted_context
             reserve = _LC_RESERVE + max((p.max_tokens for p in self.needles), default=0) + self.state.extra_tokens
             override = int(earlier[0]) if earlier and earlier[0] else self.q.context
@@ -183,20 +183,16 @@ class _Pass:
             if n is not None:
                 rec.reasoning_tokens = n
                 return "tokenize"
-        if rec.reasoning:
-            self.state.reasoning_known = False
         return None
 
     def _superseded(self, p: Any, rep: int, rec: RequestRecord, ask: Ask, why: str) -> None:
         """Keep an answer that was asked again: every request is evidence, graded or not."""
         self._count_reasoning(rec)
-        if rec.reasoning_tokens:
-            self.state.reasoning_tokens += rec.reasoning_tokens
         self.store.add_request(self.run_id, rec, phase="quality", role=p.id, rep=rep, extra={
             "category": p.category, "superseded": why, "suite": self.suite.name, "suite_version": self.suite.version,
             "mode": self.mode, "max_tokens": ask.max_tokens})
 
-    def answer(self, p: Any, rep: int) -> Scored:
+    def answer(self, p: Any, rep: int) -> None:
         seed = SEED_BASE + rep
         ask = self._ask(p)
         rec = _send(self.session.client, ask, temperature=self.q.temperature, seed=seed)
@@ -218,10 +214,7 @@ class _Pass:
             self._superseded(p, rep, rec, ask, "failed; asked again")
             ask, retried = self._ask(p), True
             rec = _send(self.session.client, ask, temperature=self.q.temperature, seed=seed)
-        self.state.retried += retried
         source = self._count_reasoning(rec)
-        if rec.reasoning_tokens:
-            self.state.reasoning_tokens += rec.reasoning_tokens
         if rec.ok:
             text = (ask.primer + rec.content) if ask.text is not None else rec.content
             others = [v for v in self.needle_values if v != str(getattr(p, "answer", ""))]
@@ -231,53 +224,42 @@ class _Pass:
         else:
             self.state.failed += 1
             g = Grade(0.0, {"why": f"request failed: {rec.error}"})
-        extra: dict[str, Any] = {
-            "category": p.category, "score": g.score, "grade": g.to_json(), "suite": self.suite.name,
-            "suite_version": self.suite.version, "mode": self.mode, "temperature": self.q.temperature,
-            "seed": seed, "max_tokens": ask.max_tokens, "primer": ask.primer or None, "retried": retried,
-            "reasoning_tokens_source": source,
+        how: dict[str, Any] = {
+            "mode": self.mode, "temperature": self.q.temperature, "seed": seed, "max_tokens": ask.max_tokens,
+            "primer": ask.primer or None, "retried": retried, "reasoning_tokens_source": source,
         }
         if isinstance(p, LongContextPrompt):
-            extra["context_tokens"] = self.state.context.get("tokens")
-            extra["needle_depth"] = (self.state.document.depths.get(p.id) if self.state.document else None)
-        self.store.add_request(self.run_id, rec, phase="quality", role=p.id, rep=rep, extra=extra)
-        return Scored(p.id, p.category, rep, g.score)
+            how["context_tokens"] = self.state.context.get("tokens")
+            how["needle_depth"] = (self.state.document.depths.get(p.id) if self.state.document else None)
+        request_id = self.store.add_request(self.run_id, rec, phase="quality", role=p.id, rep=rep, extra={
+            "category": p.category, "suite": self.suite.name, "suite_version": self.suite.version, **how})
+        add_answer(self.store, self.run_id, request_id, kind="quality", prompt_id=p.id, rep=rep,
+                   category=p.category, score=g.score, suite=self.suite.name, suite_version=self.suite.version,
+                   detail=g.to_json(), extra=how)
 
-    def run(self) -> list[Scored]:
+    def run(self) -> None:
         order = [p for p in self.suite.prompts if not isinstance(p, LongContextPrompt)] + self.needles
         total = len(order) * self.q.repeats
         self.progress.begin(total, "quality")
-        scored: list[Scored] = []
         for p in order:
             for rep in range(self.q.repeats):
-                prev = self.done.get((p.id, rep))
-                if prev is not None:
+                if (p.id, rep) in self.done:
                     if isinstance(p, LongContextPrompt):
                         self._document()
-                    scored.append(Scored(p.id, p.category, rep, float(prev["extra"]["score"])))
                 else:
-                    scored.append(self.answer(p, rep))
+                    self.answer(p, rep)
                 self.progress.advance(f"quality · {p.id} · {rep + 1}/{self.q.repeats}")
         self.progress.end()
-        return scored
-
-
-def _quality_speed(store: Any, run_id: int) -> dict[str, Any]:
-    rows = [r for r in store.requests(run_id, phase="quality") if r["status"] == "ok"]
-    figs = [figures(r) for r in rows]
-    dec = summarize([f.decode_tok_s for f in figs])
-    gen = [f.generated_tokens for f in figs if f.generated_tokens is not None]
-    return {"decode_tok_s": round(dec.median, 2) if dec.median is not None else None,
-            "decode_ci": [round(x, 2) for x in dec.ci] if dec.ci else None,
-            "requests": len(rows), "generated_tokens": sum(gen) if gen else None}
 
 
 def _judge(suite: Suite, q: QualityOptions, store: Any, run_id: int, progress: Any,
            note: Callable[[str], None]) -> dict[str, Any] | None:
+    """Have the judge rate the answers that count to open-ended prompts; each reply is stored
+    (phase ``judge``) and its rating set on the answer. Returns the judge's address (an input
+    of the pass), or None when nothing was judged."""
     from rigbench.errors import RigbenchError
     from rigbench.quality.judge import Judge
     from rigbench.quality.prompts import prompt_content
-    from rigbench.quality.scoring import bootstrap_mean_ci
 
     assert q.judge_url
     rubrics = {p.id: p for p in suite.prompts if p.judge}
@@ -289,39 +271,34 @@ def _judge(suite: Suite, q: QualityOptions, store: Any, run_id: int, progress: A
     except RigbenchError as exc:
         note(f"--judge: could not use {q.judge_url}: {exc.one_line()}")
         return None
-    rows = [r for r in store.requests(run_id, phase="quality")
-            if r["role"] in rubrics and (r.get("extra") or {}).get("suite_version") == suite.version]
-    ratings: dict[str, list[int]] = {}
+    answers = [a for a in list_answers(store, run_id, kind="quality") if a.get("suite") == suite.name]
+    counted = sorted(graded(answers, suite_version=suite.version).values(), key=lambda a: a["request_seq"])
+    content = {int(r["id"]): r.get("content") or "" for r in store.requests(run_id, phase="quality")}
+    todo = [a for a in counted if a["prompt_id"] in rubrics]
     failed = 0
     with judge:
-        progress.begin(len(rows), "judging")
-        for r in rows:
-            p = rubrics[str(r["role"])]
+        progress.begin(len(todo), "judging")
+        for a in todo:
+            p = rubrics[str(a["prompt_id"])]
             progress.advance(f"judging · {p.id}")
-            answer = ((r["extra"] or {}).get("primer") or "") + (r.get("content") or "")
+            answer = ((a.get("extra") or {}).get("primer") or "") + content.get(int(a["request_id"]), "")
             rating = judge.rate(prompt_content(p), answer, str(p.judge))
-            store.add_request(run_id, rating.record, phase="judge", role=p.id, rep=r["rep"],
-                              extra={"rating": rating.score, "judge_url": judge.url, "judge_model": judge.model})
-            if rating.score is None:
-                failed += 1
-            else:
-                ratings.setdefault(p.id, []).append(rating.score)
+            reply = store.add_request(run_id, rating.record, phase="judge", role=p.id, rep=a["rep"],
+                                      extra={"rating": rating.score, "judge_url": judge.url,
+                                             "judge_model": judge.model, "answer_id": a["id"]})
+            set_judge_rating(store, int(a["id"]), rating.score, reply)
+            failed += rating.score is None
         progress.end()
-    per_prompt = {pid: round(sum(v) / len(v), 3) for pid, v in ratings.items()}
-    vals = list(per_prompt.values())
-    ci = bootstrap_mean_ci(vals)
     if failed:
-        note(f"--judge: {failed} of {len(rows)} ratings could not be read from the judge's replies")
-    return {"url": judge.url, "model": judge.model, "score": round(sum(vals) / len(vals), 3) if vals else None,
-            "ci": [round(ci[0], 3), round(ci[1], 3)] if ci else None, "prompts": len(per_prompt),
-            "ratings": sum(len(v) for v in ratings.values()), "unreadable": failed, "items": per_prompt,
-            "note": "an LLM's opinion on open-ended prompts (1-5), reported apart from the machine-graded score"}
+        note(f"--judge: {failed} of {len(todo)} ratings could not be read from the judge's replies")
+    return {"url": judge.url, "model": judge.model}
 
 
 def run_quality(session: Any, store: Any, run_id: int, *, progress: Any, note: Callable[[str], None],
                 opts: Any) -> dict[str, Any]:
     """Run the quality suite against ``session``'s server, store every graded answer, and
-    write the summary into the run's ``extra["quality"]``. Returns that summary."""
+    write the pass's inputs into the run's ``extra["quality"]``. Returns the figures, as
+    ``quality.summary`` derives them from the stored answers."""
     started = time.monotonic()
     q = QualityOptions.from_params(dict(getattr(opts, "extra_params", None) or {}))
     progress.stage("quality: loading the suite")
@@ -330,34 +307,31 @@ def run_quality(session: Any, store: Any, run_id: int, *, progress: Any, note: C
     if choice.reason:
         note(choice.reason)
     qp = _Pass(session, store, run_id, suite, q, choice.mode, progress, note)
-    scored = qp.run()
+    qp.run()
     st = qp.state
-    agg = aggregate(scored, {p.id: p.category for p in suite.prompts})
     sandbox_line = describe_layers(st.sandbox_layers) if st.sandbox_layers else None
     if sandbox_line:
         note(sandbox_line)
     if st.failed:
         note(f"quality: {st.failed} answers failed after a retry and were scored 0")
-    quality: dict[str, Any] = {
-        "suite": suite.name, "suite_version": suite.version,
-        "score": agg["score"], "ci": agg["ci"], "repeats": q.repeats, "prompts": len(suite.prompts),
-        "categories": agg["categories"], "category_ci": agg["category_ci"],
-        "reasoning_tokens": st.reasoning_tokens if st.reasoning_known else None,
+    # inputs only: the figures are derived from the answers (quality.summary)
+    inputs: dict[str, Any] = {
+        "suite": suite.name, "suite_version": suite.version, "repeats": q.repeats, "prompts": len(suite.prompts),
+        "order": [[p.id, p.category] for p in suite.prompts],
         "reasons": st.reasons, "reasoning_allowance": st.extra_tokens or None,
         "mode": qp.mode, "mode_reason": choice.reason if qp.mode == choice.mode else
         "the server refused completion prompts; sent as chat",
         "temperature": q.temperature, "seeds": [SEED_BASE + r for r in range(q.repeats)],
         "context": st.context or None,
-        "failed_answers": st.failed, "retried_answers": st.retried,
         "sandbox": {"layers": st.sandbox_layers, "statement": sandbox_line} if st.sandbox_layers else None,
-        "speed": _quality_speed(store, run_id),
-        "items": agg["items"],
     }
     if q.judge_url:
-        quality["judge"] = _judge(suite, q, store, run_id, progress, note)
-    quality["wall_s"] = round(time.monotonic() - started, 1)
+        inputs["judge"] = _judge(suite, q, store, run_id, progress, note)
+    inputs["wall_s"] = round(time.monotonic() - started, 1)
     run = store.get_run(run_id) or {}
     merged = dict(run.get("extra") or {})
-    merged["quality"] = quality
+    merged["quality"] = inputs
     store.update_run(run_id, extra=merged)
+    quality = quality_summary(store, run_id)
+    assert quality is not None
     return quality

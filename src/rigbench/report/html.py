@@ -35,6 +35,7 @@ def collect(store: Store, run_ids: Sequence[int]) -> list[dict[str, Any]]:
     """Each run's summary (a compare's for a compare run), with a few model answers."""
     from rigbench.jobs.compare import compare_summary
     from rigbench.jobs.summary import run_summary
+    from rigbench.quality.summary import requests_with_scores
 
     out: list[dict[str, Any]] = []
     for rid in run_ids:
@@ -46,7 +47,7 @@ def collect(store: Store, run_ids: Sequence[int]) -> list[dict[str, Any]]:
         else:
             summary = compare_summary(store, rid) if run["kind"] == "compare" else run_summary(store, rid)
         summary.setdefault("kind", run["kind"])
-        summary["answers"] = _answers(store.requests(rid))
+        summary["answers"] = _answers(requests_with_scores(store, rid))
         out.append(summary)
     return out
 

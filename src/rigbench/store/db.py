@@ -2,9 +2,10 @@
 
 SQLite by default (a real file, WAL, one short transaction per write, so a run killed
 halfway keeps every request already measured); any SQLAlchemy URL (``postgresql://...``)
-works the same way for a fleet of machines. Figures are derived from the raw rows in
-``requests``; ``measurements`` holds derived values for quick queries and can always be
-recomputed.
+works the same way for a fleet of machines. Raw rows only: ``requests`` (every request as
+it ended), ``answers`` (every graded answer, ``store.answers``) and ``tune_trials``
+(``store.trials``); every figure is derived from them on read. ``runs.extra`` keeps a
+run's inputs (plans, options, facts learned), never a figure.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from rigbench.errors import StoreError
+from rigbench.store.filters import RunFilter
 from rigbench.store.migrations import migrate
 from rigbench.types import EngineSpec, RequestRecord
 
@@ -35,22 +37,21 @@ def now_iso() -> str:
     return datetime.now(timezone.utc).isoformat(timespec="seconds")
 
 
-def _db_url(db: str | os.PathLike[str] | None) -> tuple[str, Path | None]:
-    from rigbench.paths import default_db_path
+def _friendly(exc: BaseException, where: str, password: str | None = None) -> StoreError:
+    from rigbench.store.urls import scrub
 
-    if db is None:
-        path = default_db_path()
-    else:
-        text = str(db)
-        if "://" in text:
-            return text, None
-        path = Path(text).expanduser()
-    return f"sqlite:///{path}", path
-
-
-def _friendly(exc: BaseException, where: str) -> StoreError:
-    msg = str(getattr(exc, "orig", exc) or exc)
+    msg = scrub(str(getattr(exc, "orig", exc) or exc), password)
     low = msg.lower()
+    if "password authentication failed" in low or "no password supplied" in low:
+        return StoreError(f"the database at {where} refused the login",
+                          "give the password in PGPASSWORD, ~/.pgpass or the URL (it is never stored)")
+    if "does not exist" in low and "database" in low:
+        return StoreError(f"the database at {where} does not exist", "create it first (createdb NAME)")
+    if _unreachable(exc, low):
+        first = " ".join(msg.split())[:160]
+        return StoreError(f"cannot reach the database at {where} ({first})",
+                          "check that the PostgreSQL server is up and the URL is right; "
+                          "nothing was written anywhere else")
     if "full" in low or getattr(exc, "errno", None) == errno.ENOSPC:
         return StoreError(f"the disk holding {where} is full", "free some space; measurements so far are kept")
     if "locked" in low or "busy" in low:
@@ -65,6 +66,25 @@ def _friendly(exc: BaseException, where: str) -> StoreError:
     return StoreError(f"database error on {where}: {msg[:200]}", "check the --db path and free disk space")
 
 
+_UNREACHABLE = ("connection refused", "could not connect", "connection failed", "server closed the connection",
+                "terminating connection", "could not translate host name", "timeout expired",
+                "the database system is", "consuming input failed", "connection is closed", "connection is lost",
+                "ssl connection has been closed")
+
+
+def _unreachable(exc: BaseException, low: str) -> bool:
+    """The server cannot be reached (down, restarting, refused, dropped the connection): not
+    a fault of the request, and worth waiting for where a retry is safe."""
+    if any(k in low for k in _UNREACHABLE):
+        return True
+    if getattr(exc, "connection_invalidated", False):
+        return True
+    orig = getattr(exc, "orig", None)
+    return type(orig).__module__.startswith("psycopg") and type(orig).__name__ in ("OperationalError",
+                                                                                   "AdminShutdown",
+                                                                                   "CannotConnectNow")
+
+
 def _pk(res: sa.CursorResult[Any]) -> int:
     key = res.inserted_primary_key
     assert key is not None
@@ -72,10 +92,11 @@ def _pk(res: sa.CursorResult[Any]) -> int:
 
 
 class Store:
-    def __init__(self, engine: sa.Engine, where: str, path: Path | None) -> None:
+    def __init__(self, engine: sa.Engine, where: str, path: Path | None, password: str | None = None) -> None:
         self.engine = engine
-        self.where = where
+        self.where = where  # a file path, or a URL without its password
         self.path = path
+        self._password = password
         md = sa.MetaData()
         with self._guard():
             md.reflect(bind=engine)
@@ -88,7 +109,7 @@ class Store:
         except StoreError:
             raise
         except (sa.exc.SQLAlchemyError, sqlite3.Error, OSError) as exc:
-            raise _friendly(exc, self.where) from exc
+            raise _friendly(exc, self.where, self._password) from None
 
     @contextmanager
     def tx(self) -> Iterator[sa.Connection]:
@@ -114,12 +135,23 @@ class Store:
             assert row is not None
             return int(row[0])
 
-    def machine_id(self, conn: sa.Connection, facts: dict[str, Any]) -> int:
-        fp_src = json.dumps({k: facts.get(k) for k in ("hostname", "cpu", "cores", "ram_bytes", "gpus", "os")},
-                            sort_keys=True)
-        fp = hashlib.sha256(fp_src.encode()).hexdigest()[:32]
-        return self._upsert_by_key(conn, "machines", "fingerprint", fp,
-                                   {"hostname": facts.get("hostname"), "facts": facts})
+    def machine_id(self, conn: sa.Connection, facts: dict[str, Any], label: str | None = None) -> int:
+        """The machine's row: by its stable id where the facts carry one (``machine_id``), else
+        by a fingerprint of its facts (rows written before machine ids existed). A label given
+        now is kept on the machine; no label leaves the one it has."""
+        uid = facts.get("machine_id")
+        if uid:
+            fp = hashlib.sha256(f"uid:{uid}".encode()).hexdigest()[:32]
+        else:
+            fp_src = json.dumps({k: facts.get(k) for k in ("hostname", "cpu", "cores", "ram_bytes", "gpus", "os")},
+                                sort_keys=True)
+            fp = hashlib.sha256(fp_src.encode()).hexdigest()[:32]
+        values: dict[str, Any] = {"hostname": facts.get("hostname"), "facts": facts}
+        if "uid" in self.t["machines"].c:
+            values["uid"] = uid
+            if label:
+                values["label"] = label
+        return self._upsert_by_key(conn, "machines", "fingerprint", fp, values)
 
     def model_id(self, conn: sa.Connection, info: dict[str, Any]) -> int:
         key_src = json.dumps({k: info.get(k) for k in ("name", "file_bytes", "sha256", "path", "served_id")},
@@ -137,11 +169,22 @@ class Store:
     # -- runs ----------------------------------------------------------------------
     def create_run(self, *, kind: str, spec: EngineSpec | None, params: dict[str, Any], command: str,
                    machine: dict[str, Any], tool_version: str) -> int:
+        """A new run: its global id (UUID) is assigned here; ``params["label"]`` (``--label``),
+        else ``$RIGBENCH_LABEL`` (so compare, tune and lab runs carry the rig's label too), is
+        stored on the run and on its machine."""
+        import uuid
+
+        label = (params or {}).get("label") or os.environ.get("RIGBENCH_LABEL", "").strip() or None
+        if label is not None:
+            from rigbench.model.machine import check_label
+
+            label = check_label(str(label))
         with self.tx() as conn:
             values: dict[str, Any] = {
                 "kind": kind, "status": "running", "created_at": now_iso(), "updated_at": now_iso(),
                 "tool_version": tool_version, "command": command, "params": params,
-                "machine_id": self.machine_id(conn, machine), "notes": [],
+                "machine_id": self.machine_id(conn, machine, label), "notes": [],
+                "uuid": str(uuid.uuid4()), "label": label,
             }
             if spec is not None:
                 values["engine_spec_id"] = self.spec_id(conn, spec)
@@ -158,10 +201,23 @@ class Store:
             mid = self.model_id(conn, info)
             conn.execute(self.t["runs"].update().where(self.t["runs"].c.id == run_id).values(model_id=mid))
 
-    def finish_run(self, run_id: int, status: str, reason: str | None = None) -> None:
+    def finish_run(self, run_id: int, status: str, reason: str | None = None, *, wait_s: float = 30.0) -> None:
+        """Record how a run ended. When the database server cannot be reached (a PostgreSQL
+        restart), wait for it up to ``wait_s``: the update is idempotent, so retrying is safe,
+        and the run is left ``incomplete`` rather than ``running``."""
+        import time
+
         assert status in RUN_STATUSES
-        self.update_run(run_id, status=status, reason=reason,
-                        finished_at=now_iso() if status != "running" else None)
+        deadline = time.monotonic() + (wait_s if self.path is None else 0.0)
+        while True:
+            try:
+                self.update_run(run_id, status=status, reason=reason,
+                                finished_at=now_iso() if status != "running" else None)
+                return
+            except StoreError as exc:
+                if not exc.message.startswith("cannot reach") or time.monotonic() >= deadline:
+                    raise
+                time.sleep(0.5)
 
     def add_note(self, run_id: int, note: str) -> None:
         with self.tx() as conn:
@@ -176,7 +232,7 @@ class Store:
         runs, models, machines, specs = (self.t[n] for n in ("runs", "models", "machines", "engine_specs"))
         q = (
             sa.select(runs, models.c.facts.label("model_facts"), machines.c.facts.label("machine_facts"),
-                      specs.c.spec.label("engine_spec"))
+                      specs.c.spec.label("engine_spec"), machines.c.label.label("machine_label"))
             .select_from(runs.outerjoin(models, runs.c.model_id == models.c.id)
                          .outerjoin(machines, runs.c.machine_id == machines.c.id)
                          .outerjoin(specs, runs.c.engine_spec_id == specs.c.id))
@@ -186,12 +242,15 @@ class Store:
             row = conn.execute(q).mappings().first()
         return dict(row) if row else None
 
-    def list_runs(self, *, limit: int | None = None, kind: str | None = None) -> list[dict[str, Any]]:
+    def list_runs(self, *, limit: int | None = None, kind: str | None = None,
+                  where: RunFilter | None = None) -> list[dict[str, Any]]:
         runs, models, machines, specs = (self.t[n] for n in ("runs", "models", "machines", "engine_specs"))
         q = (
             sa.select(runs.c.id, runs.c.kind, runs.c.status, runs.c.reason, runs.c.created_at,
                       runs.c.finished_at, runs.c.params, models.c.name.label("model"),
-                      models.c.quant, machines.c.hostname, specs.c.kind.label("engine"))
+                      models.c.quant, machines.c.hostname, specs.c.kind.label("engine"),
+                      runs.c.uuid, runs.c.label, machines.c.uid.label("machine_uid"),
+                      machines.c.label.label("machine_label"), runs.c.server_facts)
             .select_from(runs.outerjoin(models, runs.c.model_id == models.c.id)
                          .outerjoin(machines, runs.c.machine_id == machines.c.id)
                          .outerjoin(specs, runs.c.engine_spec_id == specs.c.id))
@@ -199,12 +258,17 @@ class Store:
         )
         if kind:
             q = q.where(runs.c.kind == kind)
-        if limit:
+        if where is not None:
+            q = where.apply(q, runs, machines)
+        if limit and (where is None or not where.build):
             q = q.limit(limit)
         with self.tx() as conn:
-            return [dict(r) for r in conn.execute(q).mappings()]
+            rows = [dict(r) for r in conn.execute(q).mappings()]
+        if where is not None and where.build:
+            rows = [r for r in rows if where.build_matches(r.get("server_facts"))][:limit or None]
+        return rows
 
-    # -- requests and measurements -----------------------------------------------------
+    # -- requests ----------------------------------------------------------------------
     def add_request(self, run_id: int, rec: RequestRecord, *, phase: str, depth: int | None = None,
                     rep: int | None = None, role: str | None = None, extra: dict[str, Any] | None = None,
                     keep_text: bool = True) -> int:
@@ -239,18 +303,16 @@ class Store:
         with self.tx() as conn:
             return [dict(r) for r in conn.execute(q).mappings()]
 
-    def measurements(self, run_ids: list[int] | None = None) -> list[dict[str, Any]]:
-        t = self.t["measurements"]
-        q = sa.select(t)
-        if run_ids is not None:
-            q = q.where(t.c.run_id.in_(run_ids))
-        with self.tx() as conn:
-            return [dict(r) for r in conn.execute(q).mappings()]
-
 
 def open_store(db: str | os.PathLike[str] | None = None) -> Store:
-    url, path = _db_url(db)
-    where = str(path) if path else url.split("@")[-1]
+    """Open (and migrate) the results database: ``db``, else ``$RIGBENCH_DB``, else the file in
+    the user data directory. A PostgreSQL server that cannot be reached is one line, and
+    nothing is written anywhere else instead."""
+    from rigbench.store.urls import check_driver, resolve
+
+    target = resolve(db)
+    url, path, where = target.url, target.path, target.shown
+    check_driver(target)
     if path is not None:
         if path.exists() and path.is_dir():
             raise StoreError(f"{path} is a folder", "give --db a file path, e.g. --db results.db")
@@ -284,14 +346,17 @@ def open_store(db: str | os.PathLike[str] | None = None) -> Store:
                 # process's write to end (SQLite answers "database is locked" at once, busy
                 # timeout or not); taking the write lock at BEGIN makes it wait its turn.
                 conn.exec_driver_sql("BEGIN IMMEDIATE")
+        elif target.is_postgres:
+            # pre-ping: a connection the server dropped (a restart) is replaced, not used
+            engine = sa.create_engine(url, pool_pre_ping=True, hide_parameters=True,
+                                      connect_args={"connect_timeout": 10, "application_name": "rigbench"})
         else:
-            engine = sa.create_engine(url, pool_pre_ping=True)
+            engine = sa.create_engine(url, pool_pre_ping=True, hide_parameters=True)
         migrate(engine)
     except StoreError:
         raise
     except (sa.exc.SQLAlchemyError, sqlite3.Error, OSError, ModuleNotFoundError) as exc:
         if isinstance(exc, ModuleNotFoundError):
-            raise StoreError(f"no database driver for {url.split(':', 1)[0]}",
-                             f"pip install the driver ({exc.name})") from None
-        raise _friendly(exc, where) from None
-    return Store(engine, where, path)
+            raise StoreError(f"no database driver for {where}", f"pip install the driver ({exc.name})") from None
+        raise _friendly(exc, where, target.password) from None
+    return Store(engine, where, path, target.password)

@@ -2,8 +2,11 @@
 
 One row per trial of a run of kind "tune": its configuration, status (``running``,
 ``measured``, ``rejected``, ``failed``), hypothesis, decision (``keep`` / ``discard``),
-reason, figures and evidence. The requests behind the figures are in ``requests``
-(phase "tune", ``extra.trial`` = the trial's number), so every figure can be recomputed.
+reason and the evidence the decision was taken on: the campaign's record. The requests
+behind the figures are in ``requests`` (phase "tune", ``extra.trial`` = the trial's
+number); ``tune.result`` recomputes every figure shown from them. ``figures`` is the
+campaign's own copy, read back when it resumes, and what a trial with no stored request
+shows (the fallback).
 """
 
 from __future__ import annotations

@@ -33,7 +33,7 @@ from rigbench.model.machine import machine_facts
 from rigbench.paths import run_dir
 from rigbench.store import Store, open_store
 from rigbench.store.trials import add_trial, list_trials, update_trial
-from rigbench.tune.final import Entrant, pick_winner, remeasure
+from rigbench.tune.final import Entrant, remeasure
 from rigbench.tune.fit import MemoryCheck, concurrent_fit
 from rigbench.tune.gate import GateScores, gate_verdict, grade_subset
 from rigbench.tune.journal import (
@@ -508,16 +508,13 @@ class _Campaign:
         together, how = concurrent_fit(self.memory, [t.config.flags_dict() for t in entrants])
         how = f"{self.workload.repeats} rounds, {how}"
         self.progress.stage("final: re-measuring the best side by side with the defaults")
-        figs = remeasure([Entrant(t.n, labels[t.n], self._spec(t.config)) for t in entrants], rec=self.rec,
-                         workload=self.workload, log_dir=self._log_dir(),
-                         timeouts=self._timeouts(), start_timeout_s=self.opts.timeout_s,
-                         explicit_timeout=self.opts.timeout_s is not None, together=together,
-                         advance=self.progress.stage)
-        result = pick_winner(kind, figs, labels, lossy=frozenset(t.n for t in entrants if t.config.lossy))
-        result["how"] = how
-        result["excluded"] = [t.n for t in ok[1:] if t not in finalists]
-        winner = result.get("winner")
-        if winner is None:
-            winner = best.n
-        self._tune_extra(final=result, winner_trial=winner)
+        remeasure([Entrant(t.n, labels[t.n], self._spec(t.config)) for t in entrants], rec=self.rec,
+                  workload=self.workload, log_dir=self._log_dir(),
+                  timeouts=self._timeouts(), start_timeout_s=self.opts.timeout_s,
+                  explicit_timeout=self.opts.timeout_s is not None, together=together,
+                  advance=self.progress.stage)
+        # inputs only: the participants, the statement and the winner are recomputed from the
+        # final's requests on read (tune.result, through tune.final.pick_winner)
+        self._tune_extra(final={"entrants": [[t.n, labels[t.n]] for t in entrants], "how": how,
+                                "excluded": [t.n for t in ok[1:] if t not in finalists], "search_best": best.n})
 

@@ -51,9 +51,10 @@ class GateScores:
 def grade_subset(session: Session, store: Store, run_id: int, trial: int) -> GateScores:
     """Ask and grade the gate's prompts on a running server; every answer is stored."""
     from rigbench.errors import RigbenchError
-    from rigbench.quality.graders import grade
+    from rigbench.quality.graders import Grade, grade
     from rigbench.quality.prompts import build_ask, choose_mode
     from rigbench.quality.suite import load_suite
+    from rigbench.store.answers import add_answer
 
     try:
         suite = load_suite(None)
@@ -65,11 +66,15 @@ def grade_subset(session: Session, store: Store, run_id: int, trial: int) -> Gat
         for p in [q for q in suite.prompts if q.category == category][:PER_CATEGORY]:
             ask = build_ask(p, mode)
             rec = _send(session, ask)
-            score = grade(p, ask.primer + rec.content).score if rec.ok else 0.0
-            store.add_request(run_id, rec, phase="tune", role=f"trial{trial}:quality:{p.id}",
-                              extra={"trial": trial, "stage": "quality", "prompt": p.id, "score": score,
-                                     "mode": mode})
-            out.scores[p.id] = float(score)
+            g = grade(p, ask.primer + rec.content) if rec.ok else Grade(0.0, {"why": f"request failed: {rec.error}"})
+            request_id = store.add_request(run_id, rec, phase="tune", role=f"trial{trial}:quality:{p.id}",
+                                           extra={"trial": trial, "stage": "quality", "prompt": p.id, "mode": mode})
+            # the graded answer as a raw row; a lab passes a wrapper that records under its arm
+            add_answer(getattr(store, "store", store), run_id, request_id, kind="gate",
+                       scope=getattr(store, "scope", f"trial:{trial}"), prompt_id=p.id, rep=0, category=p.category,
+                       score=g.score, suite=suite.name, suite_version=suite.version, detail=g.to_json(),
+                       extra={"mode": mode, "trial": trial})
+            out.scores[p.id] = float(g.score)
     if not out.scores:
         return GateScores(not_run="the quality suite has no reasoning, instruction or extraction prompts")
     return out

@@ -5,6 +5,19 @@ This is the ``--json`` contract of ``rigbench tune``: ``campaign_id``, ``trials`
 ``winner`` (``config``, ``command``) and ``improvement`` (``decode``, ``prefill``: the
 winner over the defaults, measured side by side), plus the hypotheses, evidence, CIs,
 objective, notes and the journal's text.
+
+Every trial's figures (per-repeat prefill and decode tok/s, their medians and intervals,
+its score against the defaults) are recomputed from its stored requests (phase "tune",
+``extra.trial`` = n, ``extra.stage`` "search"). What stays as recorded: the trial row's
+config, status, hypothesis, decision, reason and the evidence the decision was taken on
+(``tune_trials``), and in ``runs.extra["tune"]`` the defaults, the search's description
+and the final's inputs (its entrants and labels, how it ran, who was left out, the
+search's best). The final's participants, statement and winner are recomputed from its
+requests (stage "final", ``extra.round``) through ``tune.final.pick_winner``.
+
+Fallbacks, where the rows cannot give a figure: a trial with no stored request keeps its
+row's figures; a final stored whole (a campaign whose final was never converted to
+inputs, see migration 0012) is shown as stored.
 """
 
 from __future__ import annotations
@@ -14,15 +27,16 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from rigbench.measure.stats import paired
+from rigbench.measure.speed import figures
+from rigbench.measure.stats import paired, summarize
 from rigbench.store import Store
 from rigbench.store.trials import list_trials
 from rigbench.tune.export import server_argv
-from rigbench.tune.journal import render_journal
-from rigbench.tune.objective import Objective
+from rigbench.tune.journal import figure_summary, render_journal
+from rigbench.tune.objective import Objective, trial_score
 from rigbench.tune.space import EMBEDDED, SERVER, Config, Space
 
-__all__ = ["dimension_effects", "server_labels", "tune_summary"]
+__all__ = ["dimension_effects", "server_labels", "trial_figures", "tune_summary"]
 
 
 def server_labels(servers: Sequence[str]) -> dict[str, str]:
@@ -73,22 +87,122 @@ def dimension_effects(trials: Sequence[Mapping[str, Any]], space: Space, cores: 
     return out
 
 
-def _trial_json(row: Mapping[str, Any]) -> dict[str, Any]:
+def trial_figures(rows: Sequence[Mapping[str, Any]], n: int, stage: str = "search") -> dict[str, Any] | None:
+    """Trial ``n``'s per-repeat figures from its stored requests (``TrialFigures`` JSON less
+    the notes), or None when none is stored. A trial measured again after a cut-off
+    counts its last request of each repeat."""
+    last: dict[tuple[str, int], Mapping[str, Any]] = {}
+    for r in rows:
+        x = r.get("extra") or {}
+        if r.get("phase") != "tune" or x.get("trial") != n or x.get("stage") != stage or r.get("rep") is None:
+            continue
+        kind = str(r.get("role") or "").rpartition(":")[2]
+        if kind in ("prefill", "decode"):
+            last[(kind, int(r["rep"]))] = r
+    if not last:
+        return None
+    out: dict[str, Any] = {"prefill": [], "decode": [], "prefill_server": [], "decode_server": [],
+                           "grow_prefill": None, "errors": []}
+    for kind in ("prefill", "decode"):
+        for rep in sorted(k for w, k in last if w == kind):
+            r = last[(kind, rep)]
+            f = figures(r)
+            if r.get("status") != "ok":
+                out[kind].append(None)
+                out["errors"].append(f"{kind} repeat {rep + 1}: {r.get('error')}")
+                continue
+            out[kind].append(f.prefill_tok_s if kind == "prefill" else f.decode_tok_s)
+            out[f"{kind}_server"].append(f.prefill_tok_s_server if kind == "prefill" else f.decode_tok_s_server)
+            if kind == "decode" and (r.get("extra") or {}).get("grow") and f.prefill_tok_s is not None:
+                out["grow_prefill"] = f.prefill_tok_s
+    return out
+
+
+def _derived(rows: Mapping[int, Mapping[str, Any]], requests: Sequence[Mapping[str, Any]],
+             kind: str) -> dict[int, dict[str, Any]]:
+    """Per measured trial: its figures and score, recomputed from the requests."""
+    figs: dict[int, dict[str, Any]] = {}
+    for n, row in rows.items():
+        f = trial_figures(requests, n) if row.get("status") == "measured" else None
+        figs[n] = f if f is not None else dict(row.get("figures") or {})  # the fallback: as recorded
+    base = figs.get(0) or {}
+    bp, bd = summarize(base.get("prefill") or []).median, summarize(base.get("decode") or []).median
+    for n, f in figs.items():
+        recorded = (rows[n].get("extra") or {}).get("score")
+        if n == 0 or rows[n].get("status") != "measured" or not f.get("decode"):
+            f["score"] = recorded  # the defaults score 1 by definition; an unmeasured trial has none
+        else:
+            f["score"] = trial_score(kind, f.get("prefill") or [], f.get("decode") or [], bp, bd)
+    return figs
+
+
+def final_figures(rows: Sequence[Mapping[str, Any]], entrants: Sequence[int], rounds: int) -> dict[int, Any]:
+    """The final's figures per entrant (``TrialFigures``, one value per round, None where the
+    request failed or was never sent), from its stored requests; an entrant with no value
+    at all is left out, as the final left it out."""
+    from rigbench.tune.trial import TrialFigures
+
+    last: dict[tuple[int, str, int], Mapping[str, Any]] = {}
+    for r in rows:
+        x = r.get("extra") or {}
+        if r.get("phase") != "tune" or x.get("stage") != "final" or not isinstance(x.get("round"), int):
+            continue
+        kind = str(r.get("role") or "").rpartition(":")[2]
+        if kind in ("prefill", "decode") and isinstance(x.get("trial"), int):
+            last[(int(x["trial"]), kind, int(x["round"]))] = r
+    out: dict[int, Any] = {}
+    for n in entrants:
+        f = TrialFigures()
+        for kind in ("prefill", "decode"):
+            for rnd in range(rounds):
+                got = last.get((n, kind, rnd))
+                v = None
+                if got is not None and got.get("status") == "ok":
+                    rf = figures(got)
+                    v = rf.prefill_tok_s if kind == "prefill" else rf.decode_tok_s
+                getattr(f, kind).append(v)
+        if any(v is not None for v in f.prefill + f.decode):
+            out[n] = f
+    return out
+
+
+def _final(tune: Mapping[str, Any], trial_rows: Mapping[int, Mapping[str, Any]],
+           requests: Sequence[Mapping[str, Any]], kind: str, rounds: int) -> tuple[Any, Any]:
+    """(the final as the JSON shows it, the winning trial), recomputed from the final's
+    requests where its inputs are stored; else as stored (the fallback)."""
+    from rigbench.tune.final import pick_winner
+
+    final = tune.get("final")
+    if not isinstance(final, dict) or "entrants" not in final:
+        return final, tune.get("winner_trial")
+    labels = {int(n): str(label) for n, label in final["entrants"]}
+    lossy = frozenset(n for n in labels if n in trial_rows and Config.from_json(trial_rows[n]["config"]).lossy)
+    result = pick_winner(kind, final_figures(requests, list(labels), rounds), labels, lossy=lossy)
+    result["how"] = final.get("how")
+    result["excluded"] = list(final.get("excluded") or [])
+    winner = result.get("winner")
+    return result, winner if winner is not None else final.get("search_best")
+
+
+def _trial_json(row: Mapping[str, Any], figs: Mapping[str, Any]) -> dict[str, Any]:
     extra = row.get("extra") or {}
     ev = row.get("evidence") or {}
-    pre, dec = ev.get("prefill") or {}, ev.get("decode") or {}
+    if figs.get("prefill") or figs.get("decode"):
+        pre, dec = figure_summary(figs.get("prefill") or []), figure_summary(figs.get("decode") or [])
+    else:
+        pre, dec = ev.get("prefill") or {}, ev.get("decode") or {}
     return {
         "n": row["n"], "config": row["config"], "label": extra.get("label"), "status": row["status"],
         "prefill_tok_s": pre.get("median"), "prefill_ci": pre.get("ci"),
         "decode_tok_s": dec.get("median"), "decode_ci": dec.get("ci"),
-        "score": extra.get("score"), "decision": row.get("decision"), "reason": row.get("reason"),
+        "score": figs.get("score"), "decision": row.get("decision"), "reason": row.get("reason"),
         "hypothesis": row.get("hypothesis"), "evidence": ev, "restart": extra.get("restart"),
         "quality_gate": ev.get("quality_gate"), "log_tail": row.get("log_tail") or None,
         "notes": extra.get("notes") or [], "load": extra.get("load"),
     }
 
 
-def _winner(params: Mapping[str, Any], tune: Mapping[str, Any], trials: list[dict[str, Any]],
+def _winner(params: Mapping[str, Any], tune: Mapping[str, Any], figs: Mapping[int, Mapping[str, Any]],
             rows: Mapping[int, Mapping[str, Any]], model: str | None) -> tuple[dict[str, Any], dict[str, Any]]:
     n = tune.get("winner_trial")
     if n is None or n not in rows:
@@ -111,7 +225,7 @@ def _winner(params: Mapping[str, Any], tune: Mapping[str, Any], trials: list[dic
                        "decode_ci": dec.get("ci"), "objective": row["objective_vs_default"],
                        "basis": f"side by side with the defaults, {final.get('how')}"}
     elif n != 0:
-        base, win = rows[0].get("figures") or {}, rows[n].get("figures") or {}
+        base, win = figs.get(0) or {}, figs.get(n) or {}
         pre = paired(base.get("prefill") or [], win.get("prefill") or []).to_json()
         dec = paired(base.get("decode") or [], win.get("decode") or []).to_json()
         improvement = {"prefill": pre["ratio"], "prefill_ci": pre["ci"], "decode": dec["ratio"],
@@ -128,13 +242,17 @@ def tune_summary(store: Store, run_id: int) -> dict[str, Any]:
     params = dict(run.get("params") or {})
     tune = dict((run.get("extra") or {}).get("tune") or {})
     rows = {int(r["n"]): r for r in list_trials(store, run_id)}
-    trials = [_trial_json(r) for _n, r in sorted(rows.items())]
     obj = params.get("objective") or {}
     objective = Objective(str(obj.get("kind", "balanced")), int(obj.get("depth", 4096)))
+    requests = store.requests(run_id, phase="tune")
+    figs = _derived(rows, requests, objective.kind)
+    rounds = int((params.get("workload") or {}).get("repeats") or 0)
+    tune["final"], tune["winner_trial"] = _final(tune, rows, requests, objective.kind, rounds)
+    trials = [_trial_json(r, figs[n]) for n, r in sorted(rows.items())]
     space = Space.from_json(params.get("space") or [])
     cores = (run.get("machine_facts") or {}).get("cores")
     model = tune.get("model_path") or params.get("model")
-    winner, improvement = _winner(params, tune, trials, rows, model)
+    winner, improvement = _winner(params, tune, figs, rows, model)
     if winner and tune.get("defaults"):
         same = {k: v for k, v in winner["config"].items() if tune["defaults"].get(k) == v}
         if same and len(same) == len(winner["config"]):

@@ -261,6 +261,9 @@ def test_upgrade_recomputes_tune_and_lab_figures(upgraded: tuple[Path, dict[int,
 def test_a_quality_gates_answers_are_rows(tmp_path: Path) -> None:
     from types import SimpleNamespace
 
+    from rigbench.client.stream import Timeouts
+    from rigbench.jobs.bench import Bench
+    from rigbench.jobs.lifecycle import Recording
     from rigbench.tune.gate import PER_CATEGORY, grade_subset
     from rigbench.types import ServerFacts
 
@@ -271,16 +274,52 @@ def test_a_quality_gates_answers_are_rows(tmp_path: Path) -> None:
         return _rec("hello" if len(calls) % 2 else "", "ok" if len(calls) < 6 else "error")
 
     facts = ServerFacts(base_url="http://x/v1", kind="url", chat_template=True)
-    session = SimpleNamespace(facts=facts, client=SimpleNamespace(chat=chat))
+    session = SimpleNamespace(facts=facts, client=SimpleNamespace(chat=chat), server_alive=lambda: True)
     s = open_store(tmp_path / "r.db")
     try:
         rid = s.create_run(kind="tune", spec=EngineSpec(kind="url", url="http://x/v1"), params={}, command="t",
                            machine={"hostname": "t"}, tool_version="t")
-        scores = grade_subset(session, s, rid, 2)  # type: ignore[arg-type]
+        bench = Bench(Recording(s, rid, "tune"), session, timeouts=Timeouts())  # type: ignore[arg-type]
+        scores = grade_subset(bench, 2)
         answers = list_answers(s, rid)
         assert len(answers) == len(calls) == 3 * PER_CATEGORY
         assert all(a["kind"] == "gate" and a["scope"] == "trial:2" and a["suite"] == "default" for a in answers)
         assert {a["prompt_id"]: a["score"] for a in answers} == scores.scores
         assert answers[-1]["request_status"] == "error" and answers[-1]["detail"]["why"].startswith("request failed")
+        rows = s.requests(rid, phase="tune")
+        assert [a["request_id"] for a in answers] == [r["id"] for r in rows]
+        assert all(r["role"] == f"trial2:quality:{r['extra']['prompt']}" and r["extra"]["stage"] == "quality"
+                   for r in rows)
+    finally:
+        s.close()
+
+
+def test_a_lab_arms_quality_gate_is_recorded_under_the_arm(tmp_path: Path) -> None:
+    from types import SimpleNamespace
+
+    from rigbench.client.stream import Timeouts
+    from rigbench.jobs.bench import Bench
+    from rigbench.jobs.lifecycle import Recording
+    from rigbench.tune.gate import PER_CATEGORY, grade_subset
+    from rigbench.types import ServerFacts
+
+    def chat(messages: list[dict[str, str]], *, max_tokens: int, **kw: Any) -> RequestRecord:
+        assert kw["exact"] is False and kw["temperature"] == 0.0  # an answer, not a forced length
+        return _rec("hello", "ok")
+
+    facts = ServerFacts(base_url="http://x/v1", kind="url", chat_template=True)
+    session = SimpleNamespace(facts=facts, client=SimpleNamespace(chat=chat), server_alive=lambda: True)
+    s = open_store(tmp_path / "r.db")
+    try:
+        rid = s.create_run(kind="lab", spec=EngineSpec(kind="url", url="http://x/v1"), params={}, command="t",
+                           machine={"hostname": "t"}, tool_version="t")
+        bench = Bench(Recording(s, rid, "lab"), session, timeouts=Timeouts())  # type: ignore[arg-type]
+        scores = grade_subset(bench, 1, arm="kv q8_0")
+        rows = s.requests(rid, phase="lab")
+        answers = list_answers(s, rid)
+        assert len(rows) == len(answers) == 3 * PER_CATEGORY and set(scores.scores) == {a["prompt_id"] for a in answers}
+        assert all(r["role"] == "kv q8_0" and r["extra"]["stage"] == "quality" for r in rows)
+        assert all(r["extra"]["gate_role"] == f"trial1:quality:{r['extra']['prompt']}" for r in rows)
+        assert all(a["scope"] == "arm:kv q8_0" and a["kind"] == "gate" for a in answers)
     finally:
         s.close()

@@ -1,8 +1,9 @@
 """Issue 13's "done when", as checks on the code and on the 0.1.0 fixture database.
 
 - runs are created and ended in one place (the recorded-run lifecycle);
-- the schedules (depth sweep, agent session, compare, tune trial, lab pairs) send their
-  measured requests through the one conversation bench, never a client directly;
+- the schedules (depth sweep, agent session, compare, tune trial, lab pairs, the quality
+  pass, its judge, the quality gates of tune and lab) send their measured requests through
+  the one conversation bench, never a client directly;
 - one failure guard;
 - report/ imports none of store/, jobs/, lab/, tune/, measure/, and its templates fail on an
   unknown name (jinja StrictUndefined);
@@ -25,7 +26,8 @@ import pytest
 from golden_util import CARDS, GOLDEN_JSON, copy_fixture, mismatches
 
 SRC = Path(__file__).resolve().parent.parent / "src" / "rigbench"
-SCHEDULES = ["jobs/sweep.py", "jobs/agent.py", "jobs/compare.py", "tune/trial.py", "lab/job.py"]
+SCHEDULES = ["jobs/sweep.py", "jobs/agent.py", "jobs/compare.py", "tune/trial.py", "lab/job.py",
+             "quality/runner.py", "quality/judge.py", "tune/gate.py"]
 MEASURING = ("store", "jobs", "lab", "tune", "measure")
 
 

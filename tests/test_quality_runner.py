@@ -13,6 +13,10 @@ from typing import Any
 
 import pytest
 
+from rigbench.client.limits import Rates
+from rigbench.client.stream import Timeouts
+from rigbench.jobs.bench import Bench
+from rigbench.jobs.lifecycle import Recording
 from rigbench.quality.prompts import CHATML_FALLBACK, build_document, choose_mode, plan_context
 from rigbench.quality.runner import SEED_BASE, run_quality
 from rigbench.quality.scoring import Scored, aggregate, bootstrap_mean_ci
@@ -102,7 +106,9 @@ class FakeClient:
     def __init__(self, facts: ServerFacts, reply: Callable[[str, str, int], RequestRecord]) -> None:
         self.facts = facts
         self.model = "fake"
+        self.api_base = facts.base_url
         self.can_tokenize = False
+        self.rates = Rates()
         self.reply = reply
         self.calls: list[dict[str, Any]] = []
 
@@ -166,10 +172,14 @@ def _progress() -> Any:
                            end=lambda: None)
 
 
+def _bench(session: Any, store: Store, run_id: int) -> Bench:
+    return Bench(Recording(store, run_id, "run"), session, timeouts=Timeouts())
+
+
 def _run(session: FakeSession, store: tuple[Store, int], notes: Notes | None = None,
          **params: Any) -> dict[str, Any]:
     s, rid = store
-    return run_quality(session, s, rid, progress=_progress(), note=notes if notes is not None else Notes(),
+    return run_quality(_bench(session, s, rid), progress=_progress(), note=notes if notes is not None else Notes(),
                        opts=SimpleNamespace(extra_params=params))
 
 
@@ -333,6 +343,11 @@ def test_failed_requests_are_retried_then_scored_0(suite_file: str, store: tuple
     assert q["failed_answers"] == 1 and q["categories"]["reasoning"] == 0.0
     assert sum(1 for c in session.client.calls if c["tag"] == "q1") == 2
     assert any("failed after a retry" in n for n in notes)
+    s, rid = store  # both asks are stored as they end: the first superseded, the second the answer that counts
+    first, second = [r for r in s.requests(rid, phase="quality") if r["role"] == "q1"]
+    assert first["extra"]["superseded"] == "failed; asked again" and "retried" not in first["extra"]
+    assert "superseded" not in second["extra"] and second["extra"]["retried"] is True
+    assert [a["request_id"] for a in list_answers(s, rid) if a["prompt_id"] == "q1"] == [second["id"]]
 
 
 def test_a_dead_server_stops_the_pass(suite_file: str, store: tuple[Store, int]) -> None:
@@ -342,6 +357,10 @@ def test_a_dead_server_stops_the_pass(suite_file: str, store: tuple[Store, int])
     session.alive = False
     with pytest.raises(EngineError, match="stopped during the quality pass"):
         _run(session, store, suite=suite_file, quality_repeats=1)
+    s, rid = store
+    rows = s.requests(rid, phase="quality")  # the failed request is kept as evidence, not as an answer
+    assert len(rows) == 1 and rows[0]["status"] == "error" and "server stopped" in rows[0]["extra"]["superseded"]
+    assert not list_answers(s, rid) and len(session.client.calls) == 1
 
 
 def test_long_context_prompts_share_one_document(suite_file: str, store: tuple[Store, int]) -> None:
@@ -355,38 +374,45 @@ def test_long_context_prompts_share_one_document(suite_file: str, store: tuple[S
     assert ctx["tokens"] == 2048 and "prefill" in ctx["why"]  # no measured prefill: the CPU-safe default
     assert 0.2 < ctx["needle_depths"]["l1"] < 0.3 and 0.7 < ctx["needle_depths"]["l2"] < 0.8
     assert len(doc) == pytest.approx(2048 * 3.0, rel=0.05)
+    # the bench gives the document's prompts a longer silence before the first token
+    read = {c["tag"]: c["timeouts"].read_s for c in session.client.calls}
+    assert read["l1"] > read["q1"] and read["q1"] == Timeouts().read_s
 
 
 def test_judge_is_reported_apart(suite_file: str, store: tuple[Store, int], monkeypatch: pytest.MonkeyPatch) -> None:
+    import contextlib
+
     import rigbench.quality.judge as judge_mod
 
-    class FakeJudge:
-        url, model = "http://judge/v1", "judge-model"
+    def rate(tag: str, text: str, max_tokens: int) -> RequestRecord:
+        assert "Criterion: Is it friendly?" in text and "hello" in text
+        return _rec("It is terse.\nScore: 2")
 
-        def __init__(self, url: str, **kw: Any) -> None:
-            pass
+    judge = FakeSession(rate)  # the judge's server, measured through a bench of its own
+    judge.client.api_base, judge.client.model = "http://judge/v1", "judge-model"
+    opened: list[tuple[str, str | None]] = []
 
-        def rate(self, task: str, answer: str, rubric: str) -> judge_mod.Rating:
-            assert rubric == "Is it friendly?" and "hello" in answer
-            return judge_mod.Rating(2, _rec("It is terse.\nScore: 2"))
+    @contextlib.contextmanager
+    def attach(url: str, *, api_key: str | None, model: str | None) -> Iterator[FakeSession]:
+        opened.append((url, api_key))
+        yield judge
 
-        def __enter__(self) -> FakeJudge:
-            return self
-
-        def __exit__(self, *exc: Any) -> None:
-            pass
-
-    monkeypatch.setattr(judge_mod, "Judge", FakeJudge)
+    monkeypatch.setattr(judge_mod, "judge_session", attach)
     q = _run(FakeSession(_answers(RIGHT)), store, suite=suite_file, quality_repeats=2, judge_url="http://judge/v1")
+    assert opened == [("http://judge/v1", None)]
     assert q["score"] == 5.0  # never mixed in
     j = q["judge"]
-    assert (j["score"], j["prompts"], j["ratings"], j["model"]) == (2.0, 1, 2, "judge-model")
+    assert (j["score"], j["prompts"], j["ratings"], j["model"], j["url"]) == (2.0, 1, 2, "judge-model",
+                                                                             "http://judge/v1")
+    assert [(c["temperature"], c["seed"], c["exact"]) for c in judge.client.calls] == [(0.0, 0, False)] * 2
     s, rid = store
     replies = s.requests(rid, phase="judge")
-    assert len(replies) == 2
+    assert len(replies) == 2 and all(r["extra"]["rating"] == 2 and r["role"] == "i1" for r in replies)
+    assert [r["rep"] for r in replies] == [0, 1]
     rated = [a for a in list_answers(s, rid) if a["judge_request_id"] is not None]
     assert [(a["prompt_id"], a["judge_rating"]) for a in rated] == [("i1", 2.0), ("i1", 2.0)]
     assert [a["judge_request_id"] for a in rated] == [r["id"] for r in replies]
+    assert [r["extra"]["answer_id"] for r in replies] == [a["id"] for a in rated]
 
 
 def test_parse_rating() -> None:
@@ -462,7 +488,7 @@ def test_default_suite_on_the_embedded_engine(tmp_path: Path) -> None:
     try:
         with open_session(spec, tmp_path / "logs") as session:
             started = time.monotonic()
-            q = run_quality(session, s, rid, progress=_progress(), note=notes,
+            q = run_quality(_bench(session, s, rid), progress=_progress(), note=notes,
                             opts=SimpleNamespace(extra_params={"quality_repeats": 1}))
             wall = time.monotonic() - started
         suite = load_suite()

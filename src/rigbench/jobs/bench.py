@@ -22,9 +22,11 @@ other stream's clock), then checked by the guard (a dead server stops the run; a
 request, such as a 503 from a server out of slots, is data).
 
 The depth sweep (``jobs.sweep``), the agent session (``jobs.agent``), the interleaved
-compare (``jobs.compare``), the tuning trial (``tune.trial``), the lab pairs (``lab.job``)
-and the load levels (``jobs.load``) are schedules over it: they decide which requests, in
-which order, on which bench. Figures are never computed here for a card: they are derived from the stored rows.
+compare (``jobs.compare``), the tuning trial (``tune.trial``), the lab pairs (``lab.job``),
+the load levels (``jobs.load``), the quality pass (``quality.runner``) with its judge (a
+bench of its own on the judge's URL, ``quality.judge``) and the quality gates of tune and
+lab (``tune.gate``) are schedules over it: they decide which requests, in which order, on
+which bench. Figures are never computed here for a card: they are derived from the stored rows.
 """
 
 from __future__ import annotations
@@ -198,11 +200,14 @@ class Bench:
              role: str | None = None, expected_reuse: int | None = None, grow: bool = False,
              new_tokens: int | None = None, scrape: bool = True, keep_text: bool = True,
              extra: Mapping[str, Any] | None = None, params: Mapping[str, Any] | None = None,
-             annotate: Callable[[RequestRecord], Mapping[str, Any]] | None = None, guard: bool = True) -> Sent:
+             annotate: Callable[[RequestRecord], Mapping[str, Any]] | None = None, guard: bool = True,
+             exact: bool = True) -> Sent:
         """Send one request (chat ``messages`` or a raw completion ``prompt``), store it with
-        its cache evidence, ``extra`` and what ``annotate`` says of the answer, update the
-        rates, then apply the failure guard (after storing: a failed request is kept as
-        evidence)."""
+        its cache evidence, ``extra`` and what ``annotate`` says of the answer (it sees the
+        record before it is stored, and may complete it), update the rates, then apply the
+        failure guard (after storing: a failed request is kept as evidence). A chat request
+        asks for exactly ``max_tokens`` where the server can (speed); ``exact=False`` lets the
+        model end its answer (quality)."""
         client = self.client
         before = client.counters() if scrape else None
         timeouts = self.limits(new_tokens, max_tokens)
@@ -210,7 +215,7 @@ class Bench:
         if prompt is not None:
             rec = client.complete(prompt, max_tokens=max_tokens, timeouts=timeouts, **kw)
         else:
-            rec = client.chat([dict(m) for m in messages or ()], max_tokens=max_tokens, exact=True,
+            rec = client.chat([dict(m) for m in messages or ()], max_tokens=max_tokens, exact=exact,
                               timeouts=timeouts, **kw)
         after = client.counters() if before is not None else None
         delta = after.delta(before) if after is not None and before is not None else None

@@ -143,7 +143,7 @@ def _measure(rec: Recording, opts: RunOptions, machine: dict[str, Any], progress
             plan = _plan(store, run_id, opts, session.facts.granted_context, note)
             failed = run_sweep(bench, plan, progress)
         if opts.quality:
-            _quality_pass(session, store, run_id, opts, progress, note)
+            _quality_pass(bench, opts, progress)
         if failed:
             raise RequestError(f"{len(failed)} speed request{'s' if len(failed) > 1 else ''} failed "
                                f"({failed[0]}); the card shows the rest",
@@ -184,7 +184,7 @@ def _plan(store: Store, run_id: int, opts: RunOptions, granted: int | None, note
     return SweepPlan(depths=depths, repeats=opts.repeats, gen_tokens=opts.gen_tokens, budget_s=budget, done=done)
 
 
-def _quality_pass(session: Any, store: Store, run_id: int, opts: RunOptions, progress: Progress, note: Any) -> None:
+def _quality_pass(bench: Bench, opts: RunOptions, progress: Progress) -> None:
     from rigbench.quality.runner import run_quality
 
-    run_quality(session, store, run_id, progress=progress, note=note, opts=opts)
+    run_quality(bench, progress=progress, note=bench.rec.note, opts=opts)

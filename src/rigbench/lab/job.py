@@ -68,21 +68,6 @@ def lab_job(opts: LabOptions, progress: Progress | None = None) -> LabResult:
         store.close()
 
 
-class _GateStore:
-    """What ``tune.gate.grade_subset`` writes, recorded as lab requests of an arm."""
-
-    def __init__(self, store: Store, arm: str) -> None:
-        self.store, self.arm = store, arm
-        self.scope = f"arm:{arm}"  # the scope of the gate's answers (tune.gate writes them to self.store)
-
-    def add_request(self, run_id: int, rec: RequestRecord, *, phase: str, role: str | None = None,
-                    extra: dict[str, Any] | None = None, **kw: Any) -> int:
-        prompt = (extra or {}).get("prompt")
-        return self.store.add_request(run_id, rec, phase="lab", role=self.arm,
-                                      extra={**(extra or {}), "stage": "quality", "gate_role": role,
-                                             "prompt": prompt}, **kw)
-
-
 class _Lab:
     def __init__(self, store: Store, opts: LabOptions, progress: Progress) -> None:
         self.store, self.opts, self.progress = store, opts, progress
@@ -232,7 +217,7 @@ class _Lab:
                     bench = self._open(arm_stack, arm)
                     self._pairs(base, bench, arm, depths, background, mode)
                     if arm.lossy and self.opts.quality:
-                        self._gate(base.session, bench.session, arm)
+                        self._gate(base, bench, arm)
             self.progress.end()
 
     def _pairs(self, base: Bench, other: Bench, arm: Arm, depths: list[int], background: dict[int, str],
@@ -264,15 +249,13 @@ class _Lab:
                     self.progress.advance(f"{where} · {arm.name}")
                     _send(other, ask, rep, where, depth=depth, role=arm.name, annotate=paired)
 
-    def _gate(self, base: Session, other: Session, arm: Arm) -> None:
+    def _gate(self, base: Bench, other: Bench, arm: Arm) -> None:
         from rigbench.tune.gate import grade_subset
 
         self.progress.stage(f"quality gate: {arm.name}")
         if "baseline" not in self.gate:
-            self.gate["baseline"] = grade_subset(base, _GateStore(self.store, "baseline"),  # type: ignore[arg-type]
-                                                 self.run_id, 0).to_json()
-        self.gate[arm.name] = grade_subset(other, _GateStore(self.store, arm.name),  # type: ignore[arg-type]
-                                           self.run_id, 1).to_json()
+            self.gate["baseline"] = grade_subset(base, 0, arm="baseline").to_json()
+        self.gate[arm.name] = grade_subset(other, 1, arm=arm.name).to_json()
         # inputs only: the scores are the gate's answers (lab.summary.gate_from)
         self._extra(gate={arm: {"not_run": g.get("not_run"), "suite": g.get("suite")} for arm, g in self.gate.items()})
 

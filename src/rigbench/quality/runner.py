@@ -17,12 +17,15 @@ A resumed run keeps every answer already graded under the same suite version.
 
 from __future__ import annotations
 
+import contextlib
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 from rigbench.errors import EngineError
+from rigbench.jobs.bench import Bench, Sent
+from rigbench.jobs.lifecycle import Recording
 from rigbench.measure.points import WORKING_DEPTH
 from rigbench.measure.speed import figures
 from rigbench.measure.stats import summarize
@@ -97,18 +100,6 @@ def _props_template(client: Any) -> str | None:
     return tpl if isinstance(tpl, str) else None
 
 
-def _complete(client: Any, ask: Ask, **params: Any) -> RequestRecord:
-    rec: RequestRecord = client.complete(ask.text, max_tokens=ask.max_tokens, **params)
-    return rec
-
-
-def _send(client: Any, ask: Ask, *, temperature: float, seed: int) -> RequestRecord:
-    if ask.messages is not None:
-        rec: RequestRecord = client.chat(ask.messages, max_tokens=ask.max_tokens, temperature=temperature, seed=seed)
-        return rec
-    return _complete(client, ask, temperature=temperature, seed=seed, stop=ask.stop)
-
-
 def _speed_prefill(store: Any, run_id: int) -> float | None:
     """The run's measured prefill speed (speed-sweep requests of 256+ new tokens)."""
     vals = [f.prefill_tok_s for f in (figures(r) for r in store.requests(run_id, phase="speed"))
@@ -122,9 +113,10 @@ def _chars_per_token(client: Any, sample: str) -> float:
 
 
 class _Pass:
-    def __init__(self, session: Any, store: Any, run_id: int, suite: Suite, q: QualityOptions, mode: Mode,
-                 progress: Any, note: Callable[[str], None]) -> None:
-        self.session, self.store, self.run_id, self.suite, self.q = session, store, run_id, suite, q
+    def __init__(self, bench: Bench, suite: Suite, q: QualityOptions, mode: Mode, progress: Any,
+                 note: Callable[[str], None]) -> None:
+        self.bench, self.session, self.suite, self.q = bench, bench.session, suite, q
+        self.store, self.run_id = bench.rec.store, bench.rec.run_id
         self.mode, self.progress, self.note = mode, progress, note
         self.state = _State()
         self.needles = [p for p in suite.prompts if isinstance(p, LongContextPrompt)]
@@ -185,36 +177,68 @@ class _Pass:
                 return "tokenize"
         return None
 
-    def _superseded(self, p: Any, rep: int, rec: RequestRecord, ask: Ask, why: str) -> None:
-        """Keep an answer that was asked again: every request is evidence, graded or not."""
-        self._count_reasoning(rec)
-        self.store.add_request(self.run_id, rec, phase="quality", role=p.id, rep=rep, extra={
-            "category": p.category, "superseded": why, "suite": self.suite.name, "suite_version": self.suite.version,
-            "mode": self.mode, "max_tokens": ask.max_tokens})
-
-    def answer(self, p: Any, rep: int) -> None:
-        seed = SEED_BASE + rep
-        ask = self._ask(p)
-        rec = _send(self.session.client, ask, temperature=self.q.temperature, seed=seed)
-        retried = False
-        if rec.ok and self._observe_reasoning(rec):
-            self._superseded(p, rep, rec, ask, "ran out of room while reasoning; asked again with the allowance")
-            ask, retried = self._ask(p), True
-            rec = _send(self.session.client, ask, temperature=self.q.temperature, seed=seed)
-        elif not rec.ok and ask.text is not None and rec.http_status in (404, 405, 501):
-            self._superseded(p, rep, rec, ask, "the server has no completions endpoint; asked again as chat")
+    def _again(self, rec: RequestRecord, ask: Ask) -> tuple[str, bool] | None:
+        """Whether the first ask of an answer is asked again, and why: it ran out of room while
+        reasoning, the server has no completions endpoint, or it failed. The flag is False
+        when the server itself stopped: nothing is asked again, the pass ends."""
+        if rec.ok:
+            if self._observe_reasoning(rec):
+                return "ran out of room while reasoning; asked again with the allowance", True
+            return None
+        if ask.text is not None and rec.http_status in (404, 405, 501):
             self.mode = "chat"
             self.note(f"the server refused completion prompts (HTTP {rec.http_status}): quality prompts sent as chat")
-            ask, retried = self._ask(p), True
-            rec = _send(self.session.client, ask, temperature=self.q.temperature, seed=seed)
-        elif not rec.ok:
-            if not self.session.server_alive():
-                raise EngineError(f"the server stopped during the quality pass ({rec.error})",
-                                  "read the server log; answers graded so far are kept")
-            self._superseded(p, rep, rec, ask, "failed; asked again")
-            ask, retried = self._ask(p), True
-            rec = _send(self.session.client, ask, temperature=self.q.temperature, seed=seed)
-        source = self._count_reasoning(rec)
+            return "the server has no completions endpoint; asked again as chat", True
+        if not self.session.server_alive():
+            return "failed; the server stopped (asked again when the run is resumed)", False
+        return "failed; asked again", True
+
+    def _send(self, p: Any, rep: int, ask: Ask, *, retried: bool) -> tuple[Sent, dict[str, Any], bool]:
+        """Ask once through the bench, which stores the request as it ends: as the answer that
+        counts, or, decided from the record before it is stored, as one ``superseded`` by
+        another ask. Returns what was sent, how it was asked, and whether to ask again."""
+        seed = SEED_BASE + rep
+        head = {"category": p.category}
+        tail = {"suite": self.suite.name, "suite_version": self.suite.version}
+        how: dict[str, Any] = {
+            "mode": self.mode, "temperature": self.q.temperature, "seed": seed, "max_tokens": ask.max_tokens,
+            "primer": ask.primer or None, "retried": retried, "reasoning_tokens_source": None,
+        }
+        new_tokens = None
+        if isinstance(p, LongContextPrompt):
+            how["context_tokens"] = self.state.context.get("tokens")
+            how["needle_depth"] = (self.state.document.depths.get(p.id) if self.state.document else None)
+            new_tokens = int(how["context_tokens"] or 0) + _LC_RESERVE  # the deadline grows with the document
+        again: tuple[str, bool] | None = None
+
+        def annotate(rec: RequestRecord) -> dict[str, Any]:
+            nonlocal again
+            how["reasoning_tokens_source"] = self._count_reasoning(rec)
+            mode = how["mode"]
+            again = None if retried else self._again(rec, ask)
+            if again is not None:
+                return {**head, "superseded": again[0], **tail, "mode": mode, "max_tokens": ask.max_tokens}
+            return {**head, **tail, **how}
+
+        params: dict[str, Any] = {"temperature": self.q.temperature}
+        if ask.messages is None:
+            params["stop"] = ask.stop
+        sent = self.bench.send(ask.messages, prompt=ask.text if ask.messages is None else None, phase="quality",
+                               where=f"quality prompt {p.id}, repeat {rep + 1}", max_tokens=ask.max_tokens,
+                               seed=seed, rep=rep, role=p.id, new_tokens=new_tokens, scrape=False, exact=False,
+                               params=params, annotate=annotate, guard=False)
+        if again is not None and not again[1]:
+            raise EngineError(f"the server stopped during the quality pass ({sent.record.error})",
+                              "read the server log; answers graded so far are kept")
+        return sent, how, again is not None
+
+    def answer(self, p: Any, rep: int) -> None:
+        ask = self._ask(p)
+        sent, how, again = self._send(p, rep, ask, retried=False)
+        if again:
+            ask = self._ask(p)
+            sent, how, _ = self._send(p, rep, ask, retried=True)
+        rec = sent.record
         if rec.ok:
             text = (ask.primer + rec.content) if ask.text is not None else rec.content
             others = [v for v in self.needle_values if v != str(getattr(p, "answer", ""))]
@@ -224,16 +248,7 @@ class _Pass:
         else:
             self.state.failed += 1
             g = Grade(0.0, {"why": f"request failed: {rec.error}"})
-        how: dict[str, Any] = {
-            "mode": self.mode, "temperature": self.q.temperature, "seed": seed, "max_tokens": ask.max_tokens,
-            "primer": ask.primer or None, "retried": retried, "reasoning_tokens_source": source,
-        }
-        if isinstance(p, LongContextPrompt):
-            how["context_tokens"] = self.state.context.get("tokens")
-            how["needle_depth"] = (self.state.document.depths.get(p.id) if self.state.document else None)
-        request_id = self.store.add_request(self.run_id, rec, phase="quality", role=p.id, rep=rep, extra={
-            "category": p.category, "suite": self.suite.name, "suite_version": self.suite.version, **how})
-        add_answer(self.store, self.run_id, request_id, kind="quality", prompt_id=p.id, rep=rep,
+        add_answer(self.store, self.run_id, sent.request_id, kind="quality", prompt_id=p.id, rep=rep,
                    category=p.category, score=g.score, suite=self.suite.name, suite_version=self.suite.version,
                    detail=g.to_json(), extra=how)
 
@@ -252,61 +267,61 @@ class _Pass:
         self.progress.end()
 
 
-def _judge(suite: Suite, q: QualityOptions, store: Any, run_id: int, progress: Any,
+def _judge(suite: Suite, q: QualityOptions, rec: Recording, progress: Any,
            note: Callable[[str], None]) -> dict[str, Any] | None:
-    """Have the judge rate the answers that count to open-ended prompts; each reply is stored
-    (phase ``judge``) and its rating set on the answer. Returns the judge's address (an input
-    of the pass), or None when nothing was judged."""
+    """Have the judge rate the answers that count to open-ended prompts, through a bench of
+    its own on the judge's URL inside this run: each reply is stored as it ends (phase
+    ``judge``, with its rating) and its rating set on the answer. Returns the judge's
+    address (an input of the pass), or None when nothing was judged."""
     from rigbench.errors import RigbenchError
-    from rigbench.quality.judge import Judge
+    from rigbench.quality.judge import open_judge
     from rigbench.quality.prompts import prompt_content
 
     assert q.judge_url
+    store, run_id = rec.store, rec.run_id
     rubrics = {p.id: p for p in suite.prompts if p.judge}
     if not rubrics:
         note("--judge: this suite marks no prompt as open-ended (no judge rubric); nothing was judged")
         return None
-    try:
-        judge = Judge(q.judge_url, api_key=q.judge_api_key, model=q.judge_model)
-    except RigbenchError as exc:
-        note(f"--judge: could not use {q.judge_url}: {exc.one_line()}")
-        return None
-    answers = [a for a in list_answers(store, run_id, kind="quality") if a.get("suite") == suite.name]
-    counted = sorted(graded(answers, suite_version=suite.version).values(), key=lambda a: a["request_seq"])
-    content = {int(r["id"]): r.get("content") or "" for r in store.requests(run_id, phase="quality")}
-    todo = [a for a in counted if a["prompt_id"] in rubrics]
-    failed = 0
-    with judge:
+    with contextlib.ExitStack() as stack:
+        try:
+            judge = stack.enter_context(open_judge(rec, q.judge_url, api_key=q.judge_api_key, model=q.judge_model))
+        except RigbenchError as exc:
+            note(f"--judge: could not use {q.judge_url}: {exc.one_line()}")
+            return None
+        answers = [a for a in list_answers(store, run_id, kind="quality") if a.get("suite") == suite.name]
+        counted = sorted(graded(answers, suite_version=suite.version).values(), key=lambda a: a["request_seq"])
+        content = {int(r["id"]): r.get("content") or "" for r in store.requests(run_id, phase="quality")}
+        todo = [a for a in counted if a["prompt_id"] in rubrics]
+        failed, address = 0, {"url": judge.url, "model": judge.model}
         progress.begin(len(todo), "judging")
         for a in todo:
             p = rubrics[str(a["prompt_id"])]
             progress.advance(f"judging · {p.id}")
             answer = ((a.get("extra") or {}).get("primer") or "") + content.get(int(a["request_id"]), "")
-            rating = judge.rate(prompt_content(p), answer, str(p.judge))
-            reply = store.add_request(run_id, rating.record, phase="judge", role=p.id, rep=a["rep"],
-                                      extra={"rating": rating.score, "judge_url": judge.url,
-                                             "judge_model": judge.model, "answer_id": a["id"]})
-            set_judge_rating(store, int(a["id"]), rating.score, reply)
+            rating = judge.rate(prompt_content(p), answer, str(p.judge), role=p.id, rep=int(a["rep"]),
+                                answer_id=int(a["id"]))
+            set_judge_rating(store, int(a["id"]), rating.score, rating.request_id)
             failed += rating.score is None
         progress.end()
     if failed:
         note(f"--judge: {failed} of {len(todo)} ratings could not be read from the judge's replies")
-    return {"url": judge.url, "model": judge.model}
+    return address
 
 
-def run_quality(session: Any, store: Any, run_id: int, *, progress: Any, note: Callable[[str], None],
-                opts: Any) -> dict[str, Any]:
-    """Run the quality suite against ``session``'s server, store every graded answer, and
-    write the pass's inputs into the run's ``extra["quality"]``. Returns the figures, as
-    ``quality.summary`` derives them from the stored answers."""
+def run_quality(bench: Bench, *, progress: Any, note: Callable[[str], None], opts: Any) -> dict[str, Any]:
+    """Run the quality suite against ``bench``'s server, every request sent and stored
+    through the bench, store every graded answer, and write the pass's inputs into the
+    run's ``extra["quality"]``. Returns the figures, as ``quality.summary`` derives them
+    from the stored answers."""
     started = time.monotonic()
     q = QualityOptions.from_params(dict(getattr(opts, "extra_params", None) or {}))
     progress.stage("quality: loading the suite")
     suite = load_suite(q.suite)
-    choice = choose_mode(session.facts, _props_template(session.client), q.mode)
+    choice = choose_mode(bench.session.facts, _props_template(bench.client), q.mode)
     if choice.reason:
         note(choice.reason)
-    qp = _Pass(session, store, run_id, suite, q, choice.mode, progress, note)
+    qp = _Pass(bench, suite, q, choice.mode, progress, note)
     qp.run()
     st = qp.state
     sandbox_line = describe_layers(st.sandbox_layers) if st.sandbox_layers else None
@@ -326,12 +341,9 @@ def run_quality(session: Any, store: Any, run_id: int, *, progress: Any, note: C
         "sandbox": {"layers": st.sandbox_layers, "statement": sandbox_line} if st.sandbox_layers else None,
     }
     if q.judge_url:
-        inputs["judge"] = _judge(suite, q, store, run_id, progress, note)
+        inputs["judge"] = _judge(suite, q, bench.rec, progress, note)
     inputs["wall_s"] = round(time.monotonic() - started, 1)
-    run = store.get_run(run_id) or {}
-    merged = dict(run.get("extra") or {})
-    merged["quality"] = inputs
-    store.update_run(run_id, extra=merged)
-    quality = quality_summary(store, run_id)
+    bench.rec.merge_extra(quality=inputs)
+    quality = quality_summary(bench.rec.store, bench.rec.run_id)
     assert quality is not None
     return quality

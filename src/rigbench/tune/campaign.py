@@ -318,7 +318,7 @@ class _Campaign:
                 figs = measure_trial(bench, lambda s: self.progress.stage(f"trial 0 (defaults): {s}"))
                 self._energy({0: figs}, "search")
                 load = self._load_seen(load0)
-                gate = grade_subset(session, self.store, self.run_id, 0) if self.opts.space.lossy else None
+                gate = grade_subset(bench.bench, 0) if self.opts.space.lossy else None
         except EngineStartError as exc:
             update_trial(self.store, self.run_id, 0, status="failed", decision="discard", log_tail=exc.log_tail,
                          reason=f"failed to start: {exc.one_line()}")
@@ -383,7 +383,7 @@ class _Campaign:
                 figs = measure_trial(bench, lambda s: self.progress.stage(f"trial {n} ({label}): {s}"))
                 self._energy({n: figs}, "search")
                 extra["load"] = self._load_seen(load0)
-                gate = grade_subset(session, self.store, self.run_id, n) if cfg.lossy else None
+                gate = grade_subset(bench.bench, n) if cfg.lossy else None
         except EngineStartError as exc:
             return record("failed", f"failed to start: {exc.one_line()}", log=exc.log_tail or log_tail(log_path))
         except (EngineError, RequestError) as exc:

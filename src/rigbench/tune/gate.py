@@ -3,7 +3,8 @@
 A lossy trial is kept only if its answers are about as good as the baseline's on a small
 subset of the quality suite: the first prompts of the machine-graded categories that need
 no sandbox (reasoning, instruction, extraction), asked once each at temperature 0 with a
-fixed seed on the baseline and on the trial, graded by ``rigbench.quality.graders.grade``.
+fixed seed on the baseline and on the trial, through the server's bench (``jobs.bench``),
+graded by ``rigbench.quality.graders.grade``.
 The gate passes when the trial's mean score is no more than ``TOLERANCE`` below the
 baseline's (on the 0-5 scale). Built from the quality package's public pieces
 (``load_suite``, ``choose_mode``, ``build_ask``, ``grade``), with the quality pass's
@@ -16,9 +17,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from rigbench.jobs.session import Session
-from rigbench.store import Store
-from rigbench.types import RequestRecord
+from rigbench.jobs.bench import Bench
 
 __all__ = ["PER_CATEGORY", "TOLERANCE", "GateScores", "gate_verdict", "grade_subset"]
 
@@ -48,8 +47,12 @@ class GateScores:
         return cls(dict(d.get("scores") or {}), d.get("not_run"), d.get("suite"))
 
 
-def grade_subset(session: Session, store: Store, run_id: int, trial: int) -> GateScores:
-    """Ask and grade the gate's prompts on a running server; every answer is stored."""
+def grade_subset(bench: Bench, trial: int, *, arm: str | None = None) -> GateScores:
+    """Ask and grade the gate's prompts on a running server, through its bench (each
+    request stored as it ends, the one failure guard after it); every graded answer is a
+    row (``answers``, kind "gate"). A tuning trial's requests are phase ``tune``, role
+    ``trial{N}:quality:{prompt}``, answers scoped ``trial:N``; a lab arm's (``arm``) are
+    phase ``lab``, role the arm, answers scoped ``arm:NAME``."""
     from rigbench.errors import RigbenchError
     from rigbench.quality.graders import Grade, grade
     from rigbench.quality.prompts import build_ask, choose_mode
@@ -60,32 +63,32 @@ def grade_subset(session: Session, store: Store, run_id: int, trial: int) -> Gat
         suite = load_suite(None)
     except RigbenchError as exc:
         return GateScores(not_run=f"the quality suite could not be loaded ({exc.one_line()})")
-    mode = choose_mode(session.facts, None).mode
+    mode = choose_mode(bench.session.facts, None).mode
     out = GateScores(suite=f"{suite.name} v{suite.version} ({mode} prompts)")
     for category in _CATEGORIES:
         for p in [q for q in suite.prompts if q.category == category][:PER_CATEGORY]:
             ask = build_ask(p, mode)
-            rec = _send(session, ask)
+            role = f"trial{trial}:quality:{p.id}"
+            extra: dict[str, Any] = {"trial": trial, "stage": "quality", "prompt": p.id, "mode": mode}
+            if arm is not None:
+                extra["gate_role"] = role
+            params: dict[str, Any] = {"temperature": 0.0}
+            if ask.messages is None:
+                params["stop"] = ask.stop
+            sent = bench.send(ask.messages, prompt=ask.text if ask.messages is None else None,
+                              phase="tune" if arm is None else "lab", role=role if arm is None else arm,
+                              where=f"the quality gate's prompt {p.id}", max_tokens=ask.max_tokens, seed=_SEED,
+                              scrape=False, exact=False, params=params, extra=extra)
+            rec = sent.record
             g = grade(p, ask.primer + rec.content) if rec.ok else Grade(0.0, {"why": f"request failed: {rec.error}"})
-            request_id = store.add_request(run_id, rec, phase="tune", role=f"trial{trial}:quality:{p.id}",
-                                           extra={"trial": trial, "stage": "quality", "prompt": p.id, "mode": mode})
-            # the graded answer as a raw row; a lab passes a wrapper that records under its arm
-            add_answer(getattr(store, "store", store), run_id, request_id, kind="gate",
-                       scope=getattr(store, "scope", f"trial:{trial}"), prompt_id=p.id, rep=0, category=p.category,
-                       score=g.score, suite=suite.name, suite_version=suite.version, detail=g.to_json(),
-                       extra={"mode": mode, "trial": trial})
+            add_answer(bench.rec.store, bench.rec.run_id, sent.request_id, kind="gate",
+                       scope=f"trial:{trial}" if arm is None else f"arm:{arm}", prompt_id=p.id, rep=0,
+                       category=p.category, score=g.score, suite=suite.name, suite_version=suite.version,
+                       detail=g.to_json(), extra={"mode": mode, "trial": trial})
             out.scores[p.id] = float(g.score)
     if not out.scores:
         return GateScores(not_run="the quality suite has no reasoning, instruction or extraction prompts")
     return out
-
-
-def _send(session: Session, ask: Any) -> RequestRecord:
-    """One answer at temperature 0: chat messages, or a streamed plain completion."""
-    client = session.client
-    if ask.messages is not None:
-        return client.chat(ask.messages, max_tokens=ask.max_tokens, temperature=0.0, seed=_SEED)
-    return client.complete(ask.text, max_tokens=ask.max_tokens, temperature=0.0, seed=_SEED, stop=ask.stop)
 
 
 def gate_verdict(base: GateScores | None, trial: GateScores | None) -> tuple[bool | None, str]:

@@ -48,11 +48,12 @@ class GateScores:
 
 
 def grade_subset(bench: Bench, trial: int, *, arm: str | None = None) -> GateScores:
-    """Ask and grade the gate's prompts on a running server, through its bench (each
-    request stored as it ends, the one failure guard after it); every graded answer is a
-    row (``answers``, kind "gate"). A tuning trial's requests are phase ``tune``, role
-    ``trial{N}:quality:{prompt}``, answers scoped ``trial:N``; a lab arm's (``arm``) are
-    phase ``lab``, role the arm, answers scoped ``arm:NAME``."""
+    """Ask and grade the gate's prompts on a running server, through its bench (each request
+    stored as it ends; a failed one scores 0, so the failure guard is off, as the gate always
+    had it); every graded answer is a row (``answers``, kind "gate"). A tuning trial's
+    requests are phase ``tune``, role ``trial{N}:quality:{prompt}``, answers scoped
+    ``trial:N``; a lab arm's (``arm``) are phase ``lab``, role the arm, answers scoped
+    ``arm:NAME``."""
     from rigbench.errors import RigbenchError
     from rigbench.quality.graders import Grade, grade
     from rigbench.quality.prompts import build_ask, choose_mode
@@ -78,7 +79,7 @@ def grade_subset(bench: Bench, trial: int, *, arm: str | None = None) -> GateSco
             sent = bench.send(ask.messages, prompt=ask.text if ask.messages is None else None,
                               phase="tune" if arm is None else "lab", role=role if arm is None else arm,
                               where=f"the quality gate's prompt {p.id}", max_tokens=ask.max_tokens, seed=_SEED,
-                              scrape=False, exact=False, params=params, extra=extra)
+                              scrape=False, exact=False, params=params, extra=extra, guard=False)
             rec = sent.record
             g = grade(p, ask.primer + rec.content) if rec.ok else Grade(0.0, {"why": f"request failed: {rec.error}"})
             add_answer(bench.rec.store, bench.rec.run_id, sent.request_id, kind="gate",

@@ -123,7 +123,7 @@ class Store:
     def recover_load(self, model: str, np_: int, depth: int) -> Any:
         """A load run whose JSON was lost (its time box cut it before it printed): the newest
         stored load run whose command names this model, -np and depth, summarised from the
-        database (rigbench.jobs.load_summary, the same JSON as --json)."""
+        database (rigbench.jobs.load_summary's result as JSON, the same as --json)."""
         if self.store is None:
             return None
         want = (f"{model}.gguf", f"-np {np_} ", f"--depth {depth} ")
@@ -133,7 +133,7 @@ class Store:
             if all(w in command for w in want):
                 from rigbench.jobs.load_summary import load_summary
 
-                return load_summary(self.store, int(r["id"]))
+                return load_summary(self.store, int(r["id"])).to_json()
         return None
 
     def energy(self, run_id: int | None) -> Any:

@@ -42,8 +42,11 @@ LOAD_DEPTHS=${LOAD_DEPTHS:-0 4096}
 LOAD_GEN=128; LOAD_REQS=3; LOAD_MARGIN=1024  # context per slot = depth + gen + margin (the conversation grows by 3 turns)
 LOAD_TIMEBOX=${LOAD_TIMEBOX:-150}          # seconds per (model, -np, depth)
 ENERGY_PRICE=${ENERGY_PRICE:-0.30/kWh}; API_PRICE=${API_PRICE:-3.00/Mtok}
-SPLIT_MODES=${SPLIT_MODES:-none layer row rpc}   # the first model: -sm none is the same machine's one-GPU reference
-SPLIT_MODES_REST=${SPLIT_MODES_REST:-layer row}  # the other models, so that the two-GPU round fits one call
+# -sm row needs the backend's split buffer type, which this llama.cpp's CUDA backend no longer has
+# ("device CUDA0 does not support split buffers"); -sm tensor (tensor parallelism) is its successor.
+# row stays in the list so that a build that has it again is measured (it fails in seconds otherwise).
+SPLIT_MODES=${SPLIT_MODES:-none layer row tensor rpc}   # the first model: -sm none is the one-GPU reference
+SPLIT_MODES_REST=${SPLIT_MODES_REST:-layer row tensor}  # the other models, so that the two-GPU round fits one call
 SPLIT_TIMEBOX=${SPLIT_TIMEBOX:-90}         # seconds per split run and per split load
 BANDWIDTH=${BANDWIDTH:-}   # --bandwidth for the cards (h100, 3350 ...); empty: the card names the GPU from the boot log
 want() { case " $MODELS " in *" $1 "*) return 0 ;; esac; return 1; }
@@ -215,7 +218,7 @@ wait_port() {  # host port seconds
   return 1
 }
 
-# one model over two GPUs: -sm none (one GPU, the same machine's reference), -sm layer, -sm row,
+# one model over two GPUs: -sm none (one GPU, the same machine's reference), -sm layer, -sm row, -sm tensor,
 # and the RPC backend (one ggml-rpc-server per GPU on loopback, llama-server with no CUDA device of its own)
 split_model() {  # model mode...
   local m=$1 mode key extra env_pre pids p
@@ -226,7 +229,7 @@ split_model() {  # model mode...
     done_ "$key" && continue
     pids=""
     case $mode in
-      none|layer|row) extra=(-sm "$mode"); env_pre=() ;;
+      none|layer|row|tensor) extra=(-sm "$mode"); env_pre=() ;;
       rpc)
         for p in 0 1; do
           CUDA_VISIBLE_DEVICES=$p setsid "$BIN/ggml-rpc-server" -H 127.0.0.1 -p $((50052 + p)) \

@@ -32,7 +32,7 @@ from pathlib import Path
 from typing import Any
 
 LOAD_RE = re.compile(r"^load_(?P<model>.+)_np(?P<np>\d+)_d(?P<depth>\d+)$")
-SPLIT_RE = re.compile(r"^split_(?P<model>.+)_(?P<mode>none|layer|row|rpc)_(?P<what>run|load)$")
+SPLIT_RE = re.compile(r"^split_(?P<model>.+)_(?P<mode>none|layer|row|tensor|rpc)_(?P<what>run|load)$")
 KNEE_BARS = (30.0, 100.0)
 AGREE_GOAL_PCT = 5.0
 HARNESS_GOAL_PCT = 1.0
@@ -123,7 +123,7 @@ class Store:
     def recover_load(self, model: str, np_: int, depth: int) -> Any:
         """A load run whose JSON was lost (its time box cut it before it printed): the newest
         stored load run whose command names this model, -np and depth, summarised from the
-        database (rigbench.jobs.load_summary, the same JSON as --json)."""
+        database (rigbench.jobs.load_summary's result as JSON, the same as --json)."""
         if self.store is None:
             return None
         want = (f"{model}.gguf", f"-np {np_} ", f"--depth {depth} ")
@@ -133,7 +133,7 @@ class Store:
             if all(w in command for w in want):
                 from rigbench.jobs.load_summary import load_summary
 
-                return load_summary(self.store, int(r["id"]))
+                return load_summary(self.store, int(r["id"])).to_json()
         return None
 
     def energy(self, run_id: int | None) -> Any:

@@ -30,6 +30,19 @@ llama_model_load_from_file_impl: using device RPC0 (127.0.0.1:50052) (unknown id
 llama_model_load_from_file_impl: using device RPC1 (127.0.0.1:50053) (unknown id) - 142905 MiB free
 """
 
+# -sm tensor (llama.cpp's tensor parallelism), as an H200 pair printed it on 2026-11-30
+TENSOR = """\
+ggml_cuda_init: found 2 CUDA devices (Total VRAM: 286311 MiB):
+  Device 0: NVIDIA H200, compute capability 9.0, VMM: yes, VRAM: 143155 MiB
+  Device 1: NVIDIA H200, compute capability 9.0, VMM: yes, VRAM: 143155 MiB
+I llama_prepare_model_devices: skipping CPU (Intel(R) Xeon(R) Processor) for tensor parallelism
+I llama_prepare_model_devices: creating a Meta device for tensor parallelism from 2 devices:
+I llama_prepare_model_devices: - device 0: CUDA0 (NVIDIA H200)
+I llama_prepare_model_devices: - device 1: CUDA1 (NVIDIA H200)
+I llama_prepare_model_devices: using device Meta() (Meta()) (unknown id) - 285258 MiB free
+I load_tensors:       Meta() model buffer size =  2202.25 MiB
+"""
+
 ONE_CUDA = """\
 ggml_cuda_init: found 1 CUDA devices (Total VRAM: 143771 MiB):
   Device 0: NVIDIA H200, compute capability 9.0, VMM: yes, VRAM: 143771 MiB
@@ -55,6 +68,15 @@ def test_the_boot_log_lists_every_device_the_model_is_on() -> None:
     assert [d["name"] for d in r["model_devices"]] == ["RPC0", "RPC1"]
     assert r["devices"] == ["RPC0 (127.0.0.1:50052)", "RPC1 (127.0.0.1:50053)"]
     assert len(parse_boot_log(ONE_CUDA)["model_devices"]) == 1
+
+
+def test_tensor_parallelism_lists_the_gpus_behind_its_meta_device() -> None:
+    f = parse_boot_log(TENSOR)
+    assert f["model_devices"] == [{"name": "CUDA0", "description": "NVIDIA H200"},
+                                  {"name": "CUDA1", "description": "NVIDIA H200"}]
+    assert f["devices"] == ["NVIDIA H200"]  # no "Meta(" device on the engine line
+    split = split_basis(f["model_devices"], "tensor")
+    assert split is not None and split["factor"] == 2
 
 
 def test_split_mode_from_the_server_args() -> None:

@@ -11,7 +11,7 @@ from rich.console import Console
 
 from rigbench.report.plots import PLOTS, figure, plot_series, save_figure, series_of, svg_text
 from rigbench.report.terminal import compare_card, decode_bars, session_curve, sparkline
-from rigbench.results import CompareResult, RunResult
+from rigbench.results import CompareResult, LoadResult, RunResult
 
 
 def run_summary_fixture() -> RunResult:
@@ -49,10 +49,11 @@ def compare_summary_json() -> dict[str, Any]:
             "crossover": None, "notes": ["a note"]}
 
 
-def load_summary_fixture() -> dict[str, Any]:
+def load_summary_fixture() -> LoadResult:
     levels = [{"concurrency": c, "aggregate_tok_s": a, "per_stream_decode_tok_s": d}
               for c, a, d in ((1, 60.0, 61.0), (2, 110.0, 56.0), (4, 180.0, 45.0), (8, 210.0, 26.0))]
-    return {"kind": "load", "run_id": 9, "model": {"name": "m"}, "levels": levels, "slo": {"decode_tok_s": 20.0}}
+    return LoadResult.from_json({"kind": "load", "run_id": 9, "status": "complete", "model": {"name": "m"},
+                                 "levels": levels, "slo": {"decode_tok_s": 20.0}})
 
 
 def test_load_series_are_aggregate_and_per_stream_against_concurrency() -> None:

@@ -69,7 +69,7 @@ def test_the_four_answers_together_make_the_extraction_category_5() -> None:
                "extract-meeting-summary": {"decision": "Move the build system to Bazel"}}
     scored = [Scored(pid, "extraction", 0, _grade(pid, **ch)[0]) for pid, ch in answers.items()]
     agg = aggregate(scored, {pid: "extraction" for pid in answers})
-    assert agg["categories"] == {"extraction": 5.0}  # it read 4.21 with the word-for-word grader
+    assert agg.categories == {"extraction": 5.0}  # it read 4.21 with the word-for-word grader
 
 
 # -- more right answers in other words -----------------------------------------------------

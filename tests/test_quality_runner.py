@@ -429,9 +429,9 @@ def test_parse_rating() -> None:
 def test_aggregate_and_bootstrap() -> None:
     scored = [Scored("a", "code", 0, 5.0), Scored("a", "code", 1, 3.0), Scored("b", "reasoning", 0, 0.0)]
     agg = aggregate(scored, {"a": "code", "b": "reasoning", "c": "reasoning"})
-    assert agg["items"]["a"]["score"] == 4.0  # type: ignore[index]
-    assert agg["categories"] == {"code": 4.0, "reasoning": 0.0}
-    assert agg["score"] == pytest.approx(4 / 3, abs=1e-3)  # a prompt never answered counts 0
+    assert agg.items["a"].score == 4.0 and agg.items["a"].scores == [5.0, 3.0] and agg.items["c"].scores == []
+    assert agg.categories == {"code": 4.0, "reasoning": 0.0}
+    assert agg.score == pytest.approx(4 / 3, abs=1e-3)  # a prompt never answered counts 0
     assert bootstrap_mean_ci([1.0]) is None
     lo, hi = bootstrap_mean_ci([0.0, 1.0, 2.0, 3.0, 4.0, 5.0]) or (0.0, 0.0)
     assert lo < 2.5 < hi and lo >= 0.0 and hi <= 5.0

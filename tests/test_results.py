@@ -17,8 +17,11 @@ from rigbench.results import (
     CompareResult,
     DepthPoint,
     LabRow,
+    LoadLevel,
+    LoadResult,
     QualityResult,
     RunResult,
+    RunRow,
     SessionResult,
     TuneTrial,
     Verdict,
@@ -194,7 +197,8 @@ def _json_of(cls: Any) -> st.SearchStrategy[dict[str, Any]]:
     return st.tuples(*parts, extra).map(merge)
 
 
-@pytest.mark.parametrize("cls", [DepthPoint, Verdict, QualityResult, SessionResult, CompareDepth, LabRow, TuneTrial])
+@pytest.mark.parametrize("cls", [DepthPoint, Verdict, QualityResult, SessionResult, CompareDepth, LabRow, TuneTrial,
+                                 LoadLevel, LoadResult, RunRow])
 def test_any_json_of_a_results_shape_reads_back_unchanged(cls: Any) -> None:
     from hypothesis import HealthCheck, given, settings
 

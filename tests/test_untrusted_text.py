@@ -44,7 +44,7 @@ from rigbench.report.lab import lab_card
 from rigbench.report.load import load_card
 from rigbench.report.safe import md_cell, one_line, plot_label, safe_console, safe_text, visible
 from rigbench.report.terminal import compare_card
-from rigbench.results import AnswerSample, CompareResult, LabResult, ReportEntry, RunResult, TuneResult
+from rigbench.results import AnswerSample, CompareResult, LabResult, LoadResult, ReportEntry, RunResult, TuneResult
 from rigbench.testing.fake_server import FakeServer, Script
 from rigbench.tune.journal import render_journal
 
@@ -203,8 +203,9 @@ def _renderings(s: dict[str, Any], facts: Any) -> Iterator[tuple[str, Any]]:
     yield "card", card(RunResult.from_json(s["run"]))
     yield "compare card", compare_card(CompareResult.from_json(s["compare"]))
     yield "lab card", lab_card(LabResult.from_json(s["lab"]))
-    yield "load card", load_card(s["load"])
-    rows = build_board([RunResult.from_json({**s["run"], "status": "complete"}), {**s["load"], "status": "complete"}])
+    yield "load card", load_card(LoadResult.from_json(s["load"]))
+    rows = build_board([RunResult.from_json({**s["run"], "status": "complete"}),
+                        LoadResult.from_json({**s["load"], "status": "complete"})])
     yield "board", board_table(rows)
     yield "board md", board_markdown(rows)
     yield "board csv", board_csv(rows)
@@ -273,7 +274,7 @@ def test_html_report_and_plots_show_hostile_strings_as_text(summaries: dict[str,
                                     (AnswerSample(next(values), next(values)),)),
                         ReportEntry(CompareResult.from_json(_taint(summaries["compare"], values))),
                         ReportEntry(LabResult.from_json(_taint(summaries["lab"], values))),
-                        ReportEntry(_taint(summaries["load"], values), (), "load"),
+                        ReportEntry(LoadResult.from_json(_taint(summaries["load"], values)), (), "load"),
                         ReportEntry(TuneResult.from_json({**summaries["tune"], "journal": next(values)}))],
                        generated_at="2026-01-01T00:00:00+00:00")
     assert not FORBIDDEN.search(html) and "<script" not in html.lower()

@@ -22,10 +22,11 @@ from rigbench.errors import UsageError
 if TYPE_CHECKING:
     from rich.console import Console
 
-    from rigbench.results import AnyResult
+    from rigbench.results import AnyResult, RunRow
     from rigbench.store import Store
 
-__all__ = ["RunKind", "get_kind", "kind_names", "kind_of", "ranked_results", "register", "runs_of", "summarise"]
+__all__ = ["RunKind", "get_kind", "kind_names", "kind_of", "ranked_results", "register", "run_rows", "runs_of",
+           "summarise"]
 
 
 @dataclass(frozen=True)
@@ -87,6 +88,18 @@ def runs_of(store: Store, name: str, *, limit: int | None = None, where: Any = N
     rows = store.list_runs(kind=kind.stored_kind, limit=None if kind.select else limit, where=where)
     rows = [r for r in rows if kind.holds(r)]
     return rows[:limit] if limit else rows
+
+
+def run_rows(store: Store, name: str | None = None, *, limit: int | None = None, where: Any = None) -> list[RunRow]:
+    """``rigbench runs``: the stored runs (of kind ``name``, when given), newest first, each as a
+    typed row."""
+    from rigbench.results import RunRow
+
+    if name is not None:
+        get_kind(name)  # an unknown kind: the kinds there are, not an empty list
+    rows = runs_of(store, name, limit=limit, where=where) if name is not None else \
+        store.list_runs(limit=limit, where=where)
+    return [RunRow.of_stored(r) for r in rows]
 
 
 def summarise(store: Store, run_id: int) -> AnyResult:
@@ -170,7 +183,7 @@ register(RunKind("tune", _tune_summary, _tune_card, "tune", help="a tuning campa
 register(RunKind("lab", _lab_summary, _lab_card, "lab", help="decoding techniques against a baseline"))
 
 
-def _load_summary(store: Store, run_id: int) -> Any:  # a load run's JSON is not typed yet (a dict)
+def _load_summary(store: Store, run_id: int) -> AnyResult:
     from rigbench.jobs.load_summary import load_summary
 
     return load_summary(store, run_id)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import sys
-from typing import Any
 
 import typer
 
@@ -36,6 +35,7 @@ def board(
     from rigbench.jobs.load_summary import stored_load_summaries
     from rigbench.jobs.summary import stored_run_summaries
     from rigbench.report.board import board_csv, board_json, board_markdown, board_table, build_board
+    from rigbench.results import LoadResult, RunResult
     from rigbench.store import open_store
 
     if sort not in ("quality", "decode"):
@@ -49,20 +49,21 @@ def board(
     where = fo.run_filter(label, machine, build, since, until)
     store = open_store(db)
     try:
+        fleet: list[RunResult] = []
         if where.active or by:  # the fleet's filters and views (label, machine id, build, dates)
             from rigbench.jobs.fleet import fleet_summaries
 
-            summaries: list[Any] = list(fleet_summaries(store, where))
+            fleet = fleet_summaries(store, where)
+            summaries: list[RunResult | LoadResult] = list(fleet)
             machine = None  # matched in the store (hostname, label or machine id)
-        else:
-            # the ranked kinds' runs, and load runs (their JSON: not typed yet)
+        else:  # the ranked kinds' runs, and load runs
             summaries = [*stored_run_summaries(store), *stored_load_summaries(store)]
     finally:
         store.close()
     if by == "machine":
         from rigbench.cli.fleet_board import render_by_machine
 
-        return render_by_machine(summaries, fmt, model)
+        return render_by_machine(fleet, fmt, model)
     rows = build_board(summaries, sort=sort, machine=machine, engine=engine, model=model,  # type: ignore[arg-type]
                        all_runs=all_runs, electricity=prices.get("electricity"))
     from rigbench.report.board import api_line

@@ -19,38 +19,21 @@ def runs(
     label: str | None = fo.LABEL, machine: str | None = fo.MACHINE, build: str | None = fo.BUILD,
     since: str | None = fo.SINCE, until: str | None = fo.UNTIL,
 ) -> int:
-    from rich.table import Table
-
-    from rigbench.kinds import get_kind, runs_of
-    from rigbench.report.safe import safe_text
+    from rigbench.kinds import get_kind, run_rows
+    from rigbench.report.runs import runs_table
     from rigbench.store import open_store
 
     if kind is not None:
         get_kind(kind)  # an unknown kind: the kinds there are, not an empty list
     store = open_store(db)
     try:
-        where = fo.run_filter(label, machine, build, since, until)
-        rows = (runs_of(store, kind, limit=limit, where=where) if kind is not None
-                else store.list_runs(limit=limit, where=where))
+        rows = run_rows(store, kind, limit=limit, where=fo.run_filter(label, machine, build, since, until))
     finally:
         store.close()
-    items = [
-        {"run_id": r["id"], "kind": r["kind"], "status": r["status"], "reason": r["reason"],
-         "created_at": r["created_at"], "model": r["model"], "quant": r["quant"], "engine": r["engine"],
-         "machine": r["hostname"], "uuid": r.get("uuid"), "label": r.get("label")}
-        for r in rows
-    ]
     if json_out:
-        emit_json(items)
-        return 0
-    t = Table(title=safe_text(f"Runs in {store.where}"), title_justify="left")
-    for col in ("Run", "Kind", "Status", "Model", "Engine", "Machine", "Started", "Reason"):
-        t.add_column(col)
-    for i in items:
-        t.add_row(*map(safe_text, (i["run_id"], i["kind"], i["status"], i["model"] or "—", i["engine"] or "—",
-                                   i["machine"] or "—", (i["created_at"] or "")[:19].replace("T", " "),
-                                   i["reason"] or "")))
-    out().print(t)
+        emit_json(rows)
+    else:
+        out().print(runs_table(rows, store.where))
     return 0
 
 

@@ -13,7 +13,9 @@ Pure: text in, a dict out. Lines look like (timestamps and levels vary by versio
 
 ``devices`` names each distinct device once (the engine line); ``model_devices`` lists every
 device the model is loaded on, one entry per ``using device`` line (llama.cpp's
-``llama_prepare_model_devices``), duplicates kept: two H200s are two entries. An RPC
+``llama_prepare_model_devices``), duplicates kept: two H200s are two entries. Under tensor
+parallelism (``-sm tensor``) the model is loaded on one ``Meta()`` device made of the GPUs
+listed under "creating a Meta device": those members are the model's devices. An RPC
 device's description is its endpoint (ggml-rpc names it ``RPC<n>``); the GPU behind it is
 in the rpc-server's own log, not in this one.
 """
@@ -68,6 +70,8 @@ _KV = re.compile(
 _BUF = re.compile(r"load_tensors:\s+(\S+) model buffer size\s*=\s*([0-9.]+) MiB")
 _CUDA_DEV = re.compile(r"Device \d+: (.+?), compute capability ([0-9.]+)")
 _DEVICE_USE = re.compile(r"using device (\S+) \((.+?)\)")
+# tensor parallelism (-sm tensor): llama.cpp wraps the GPUs in one "Meta()" device and lists its members
+_META_MEMBER = re.compile(r"llama_prepare_model_devices:\s+- device \d+: (\S+) \((.+?)\)")
 _CUDA_COUNT = re.compile(r"ggml_cuda_init: found (\d+) \S+ devices")
 _METAL = re.compile(r"ggml_metal_device_init: GPU name:\s*(.+?)\s*$")
 _HAS_TENSOR = re.compile(r"has tensor\s*=\s*(true|false)")
@@ -126,8 +130,8 @@ def parse_boot_log(text: str) -> dict[str, Any]:
             m = pat.search(line)
             if m and m.group(1) not in devices:
                 devices.append(m.group(1))
-        m = _DEVICE_USE.search(line)
-        if m:
+        m = _DEVICE_USE.search(line) or _META_MEMBER.search(line)
+        if m and not m.group(1).startswith("Meta("):
             name, desc = m.group(1), m.group(2)
             model_devices.append({"name": name, "description": desc})
             shown = f"{name} ({desc})" if name.startswith("RPC") else desc

@@ -23,6 +23,7 @@ from rigbench.jobs.session import model_info, open_session
 from rigbench.model.machine import machine_facts
 from rigbench.paths import run_dir
 from rigbench.report.safe import visible
+from rigbench.results import LoadResult
 from rigbench.store import Store, open_store
 from rigbench.types import EngineSpec
 
@@ -66,7 +67,7 @@ def load_resume_options(store: Store, run_id: int, db: str | None, api_key: str 
                        timeout_s=p.get("timeout_s"), api_key=api_key, db=db, command=str(run.get("command") or ""))
 
 
-def run_load(opts: LoadOptions, progress: Progress | None = None, *, resume: int | None = None) -> dict[str, Any]:
+def run_load(opts: LoadOptions, progress: Progress | None = None, *, resume: int | None = None) -> LoadResult:
     progress = progress or NullProgress()
     store = open_store(opts.db)
     try:

@@ -1,14 +1,8 @@
-"""A load run's result, recomputed from the database: the ``rigbench load --json`` contract.
-
-    {"run_id", "kind": "load", "status",
-     "levels": [{"concurrency", "requests_ok", "requests_failed", "aggregate_tok_s",
-                 "per_stream_decode_tok_s", "per_stream_decode_p10_tok_s", "ttft_ms_p50",
-                 "ttft_ms_p95", "goodput_rps", "slo_share", ...}],
-     "best": {"concurrency", "aggregate_tok_s", "tokens_per_hour"} | null,
-     "knee": {"concurrency", "statement"}}
+"""A load run's result, recomputed from the database: a ``results.LoadResult``, whose
+``to_json()`` is the ``rigbench load --json`` contract (its docstring draws it).
 
 null where unknown, never 0. Keys beyond the contract (each level's wall time, token totals,
-server deltas and gap; the SLOs, servers, notes) are added, never renamed.
+server deltas, gap and energy; the SLOs, servers, notes) are added, never renamed.
 """
 
 from __future__ import annotations
@@ -17,6 +11,7 @@ from typing import Any
 
 from rigbench.errors import UsageError
 from rigbench.measure.load import DEFAULT_SLO_DECODE_TOK_S, LoadFigures, load_figures
+from rigbench.results import LoadResult
 from rigbench.store import Store
 
 __all__ = ["figures_of_run", "load_summary", "stored_load_summaries"]
@@ -55,7 +50,12 @@ def figures_of_run(store: Store, run: dict[str, Any]) -> LoadFigures:
                         slo_ttft_ms=float(slo_t) if isinstance(slo_t, (int, float)) else None)
 
 
-def load_summary(store: Store, run_id: int) -> dict[str, Any]:
+def load_summary(store: Store, run_id: int) -> LoadResult:
+    """A stored load run's typed result, every figure recomputed from its stored requests."""
+    return LoadResult.from_json(_load_json(store, run_id))
+
+
+def _load_json(store: Store, run_id: int) -> dict[str, Any]:
     run = store.get_run(run_id)
     if run is None:
         raise UsageError(f"there is no run {run_id} in {store.where}", "list runs with rigbench runs")
@@ -119,7 +119,7 @@ def _energy(store: Store, run: dict[str, Any],
     return levels, energy_block(info if isinstance(info, dict) else None, data)
 
 
-def stored_load_summaries(store: Store) -> list[dict[str, Any]]:
+def stored_load_summaries(store: Store) -> list[LoadResult]:
     """Every load run that measured something, summarised: the board's load rows."""
     return [load_summary(store, int(r["id"])) for r in store.list_runs(kind="load")
             if r["status"] in ("complete", "incomplete")]

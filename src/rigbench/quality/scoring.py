@@ -11,7 +11,9 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["Scored", "aggregate", "bootstrap_mean_ci"]
+from rigbench.results.quality import QualityItem
+
+__all__ = ["Aggregate", "Scored", "aggregate", "bootstrap_mean_ci"]
 
 _B = 2000
 
@@ -22,6 +24,18 @@ class Scored:
     category: str
     rep: int
     score: float  # 0..5
+
+
+@dataclass(frozen=True)
+class Aggregate:
+    """A suite's figures from its graded answers: the score over prompts and its interval
+    (None with fewer than two prompts), each category's mean and interval, each prompt's."""
+
+    score: float | None
+    ci: list[float] | None
+    categories: dict[str, float]  # in suite order
+    category_ci: dict[str, list[float] | None]
+    items: dict[str, QualityItem]  # by prompt id, in suite order
 
 
 def bootstrap_mean_ci(values: Sequence[float], *, level: float = 0.95, seed: int = 0,
@@ -42,7 +56,7 @@ def _r(v: Any) -> float:
     return round(float(v), 3)
 
 
-def aggregate(scored: Sequence[Scored], categories: Mapping[str, str]) -> dict[str, object]:
+def aggregate(scored: Sequence[Scored], categories: Mapping[str, str]) -> Aggregate:
     """``categories`` maps every prompt id of the suite to its category, in suite order;
     a prompt with no graded answer counts as 0 (it was asked and gave nothing gradable)."""
     by_prompt: dict[str, list[float]] = defaultdict(list)
@@ -54,12 +68,12 @@ def aggregate(scored: Sequence[Scored], categories: Mapping[str, str]) -> dict[s
         by_cat[cat].append(prompt_scores[pid])
     overall = list(prompt_scores.values())
     ci = bootstrap_mean_ci(overall)
-    return {
-        "score": _r(np.mean(overall)) if overall else None,
-        "ci": [_r(ci[0]), _r(ci[1])] if ci else None,
-        "categories": {c: _r(np.mean(v)) for c, v in by_cat.items()},
-        "category_ci": {c: ([_r(x) for x in ci_c] if (ci_c := bootstrap_mean_ci(v)) else None)
-                        for c, v in by_cat.items()},
-        "items": {pid: {"category": categories[pid], "score": _r(prompt_scores[pid]),
-                        "scores": [_r(x) for x in by_prompt.get(pid, [])]} for pid in categories},
-    }
+    return Aggregate(
+        score=_r(np.mean(overall)) if overall else None,
+        ci=[_r(ci[0]), _r(ci[1])] if ci else None,
+        categories={c: _r(np.mean(v)) for c, v in by_cat.items()},
+        category_ci={c: ([_r(x) for x in ci_c] if (ci_c := bootstrap_mean_ci(v)) else None)
+                     for c, v in by_cat.items()},
+        items={pid: QualityItem(category=categories[pid], score=_r(prompt_scores[pid]),
+                                scores=[_r(x) for x in by_prompt.get(pid, [])]) for pid in categories},
+    )

@@ -101,9 +101,9 @@ def quality_figures(inputs: Mapping[str, Any], answers: Sequence[Mapping[str, An
     kept = {k: v for k, v in inputs.items() if k not in ("order", "judge", "wall_s")}
     out: dict[str, Any] = {
         "suite": kept.pop("suite", None), "suite_version": kept.pop("suite_version", None),
-        "score": agg["score"], "ci": agg["ci"], "repeats": kept.pop("repeats", None),
-        "prompts": kept.pop("prompts", len(order)), "categories": agg["categories"],
-        "category_ci": agg["category_ci"], "reasoning_tokens": _reasoning_tokens(rows),
+        "score": agg.score, "ci": agg.ci, "repeats": kept.pop("repeats", None),
+        "prompts": kept.pop("prompts", len(order)), "categories": agg.categories,
+        "category_ci": agg.category_ci, "reasoning_tokens": _reasoning_tokens(rows),
     }
     for key in ("reasons", "reasoning_allowance", "mode", "mode_reason", "temperature", "seeds", "context"):
         out[key] = kept.pop(key, None)
@@ -111,7 +111,7 @@ def quality_figures(inputs: Mapping[str, Any], answers: Sequence[Mapping[str, An
     out["retried_answers"] = sum(1 for a in counted.values() if (a.get("extra") or {}).get("retried"))
     out["sandbox"] = kept.pop("sandbox", None)
     out["speed"] = speed_figures(rows)
-    out["items"] = agg["items"]
+    out["items"] = {pid: item.to_json() for pid, item in agg.items.items()}
     out.update(kept)  # inputs a later version added
     if "judge" in inputs:
         out["judge"] = judge_figures(inputs.get("judge"), judge_rows)

@@ -25,7 +25,7 @@ from rich import box
 from rich.table import Table
 
 from rigbench.report.safe import md_cell, one_line, safe_text, visible
-from rigbench.results import AnyResult, CompareResult, RunResult
+from rigbench.results import AnyResult, CompareResult, LoadResult, RunResult
 from rigbench.units import electricity_per_mtok, fmt_disk, fmt_num, fmt_tokens
 
 __all__ = [
@@ -106,29 +106,23 @@ def _engine_label(kind: str | None, base_url: str | None, flags: Mapping[str, An
     return label
 
 
-def load_row(s: Mapping[str, Any]) -> BoardRow:
-    """One row from a ``load_summary`` (a load run's JSON): decode is the per-stream decode at the knee."""
-    model = s.get("model") or {}
-    e = s.get("engine") or {}
-    machine = s.get("machine") or {}
-    best = s.get("best") or {}
-    knee = (s.get("knee") or {}).get("concurrency")
-    at_knee: Mapping[str, Any] = next((lv for lv in s.get("levels") or [] if lv.get("concurrency") == knee), {})
-    flags = e.get("flags") or {}
-    url = e.get("base_url") if e.get("kind") == "url" else ""
-    config = "|".join(str(x) for x in (machine.get("hostname"), e.get("kind"), url, sorted(flags.items()),
-                                        model.get("name"), model.get("quant"),
-                                        model.get("path") or e.get("served_model"), "load"))
+def load_row(s: LoadResult) -> BoardRow:
+    """One row from a load run's result: decode and TTFT are the per-stream ones at the knee."""
+    model, e, knee = s.model, s.engine, s.knee.concurrency
+    at_knee = s.level(knee)
+    hostname = s.machine.get("hostname")
+    url = e.base_url if e.kind == "url" else ""
+    config = "|".join(str(x) for x in (hostname, e.kind, url, sorted(e.flags.items()), model.name, model.quant,
+                                        model.path or e.served_model, "load"))
     return BoardRow(
-        run_id=int(s["run_id"]), status=str(s.get("status") or "?"), created_at=s.get("created_at"),
-        model=str(model.get("name") or e.get("served_model") or "?"), quant=model.get("quant"),
-        quality=None, quality_ci=None, decode_tok_s=at_knee.get("per_stream_decode_tok_s"), depth=None,
-        working_depth=None, prefill_tok_s=None, ttft_ms=at_knee.get("ttft_ms_p50"),
-        disk_bytes=model.get("file_bytes"), native_context=model.get("native_context"), pct_of_ceiling=None,
-        verdict=None, machine=str(machine.get("hostname") or "?"),
-        engine=_engine_label(e.get("kind"), e.get("base_url"), flags), config=config,
-        best_aggregate_tok_s=best.get("aggregate_tok_s"), best_concurrency=best.get("concurrency"), knee=knee,
-        load=True,
+        run_id=s.run_id, status=s.status or "?", created_at=s.created_at,
+        model=str(model.name or e.served_model or "?"), quant=model.quant,
+        quality=None, quality_ci=None, decode_tok_s=at_knee.per_stream_decode_tok_s if at_knee else None,
+        depth=None, working_depth=None, prefill_tok_s=None, ttft_ms=at_knee.ttft_ms_p50 if at_knee else None,
+        disk_bytes=model.file_bytes, native_context=model.native_context, pct_of_ceiling=None,
+        verdict=None, machine=str(hostname or "?"), engine=_engine_label(e.kind, e.base_url, e.flags), config=config,
+        best_aggregate_tok_s=s.best.aggregate_tok_s if s.best else None,
+        best_concurrency=s.best.concurrency if s.best else None, knee=knee, load=True,
     )
 
 
@@ -145,10 +139,10 @@ def _energy(params: Mapping[str, Any], energy: Mapping[str, Any] | None,
         str(price.get("currency") or "")
 
 
-def board_row(s: RunResult | Mapping[str, Any], electricity: Mapping[str, Any] | None = None) -> BoardRow:
-    """One row from a run's result (or a load run's JSON); ``electricity`` ({"value", "currency"}
+def board_row(s: RunResult | LoadResult, electricity: Mapping[str, Any] | None = None) -> BoardRow:
+    """One row from a run's result (or a load run's); ``electricity`` ({"value", "currency"}
     per kWh) prices every row alike."""
-    if not isinstance(s, RunResult):
+    if isinstance(s, LoadResult):
         return load_row(s)
     model, e, v = s.model, s.engine, s.verdict
     depth = v.at_depth if v is not None else None
@@ -252,7 +246,7 @@ def _matches(value: str, wanted: str | None) -> bool:
     return wanted is None or wanted.casefold() in value.casefold()
 
 
-def build_board(summaries: Iterable[RunResult | Mapping[str, Any]], *, sort: SortKey = "quality",
+def build_board(summaries: Iterable[RunResult | LoadResult], *, sort: SortKey = "quality",
                 machine: str | None = None, engine: str | None = None, model: str | None = None,
                 all_runs: bool = False, electricity: Mapping[str, Any] | None = None) -> list[BoardRow]:
     """Rows for the runs that measured something (complete or incomplete), filtered by
@@ -260,8 +254,7 @@ def build_board(summaries: Iterable[RunResult | Mapping[str, Any]], *, sort: Sor
     configuration unless ``all_runs``, sorted best first."""
     rows = []
     for s in summaries:
-        status = s.status if isinstance(s, RunResult) else s.get("status")
-        if status not in ("complete", "incomplete"):
+        if s.status not in ("complete", "incomplete"):
             continue
         r = board_row(s, electricity)
         if r.decode_tok_s is None and r.quality is None and r.best_aggregate_tok_s is None:

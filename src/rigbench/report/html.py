@@ -12,13 +12,13 @@ an error, not an empty cell.
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from datetime import datetime, timezone
 from typing import Any
 
 from rigbench.report.board import BoardRow, result_rows, suite_order
 from rigbench.report.card import fmt_sig
-from rigbench.results import CompareResult, LabResult, ReportEntry, RunResult, TuneResult
+from rigbench.results import CompareResult, LabResult, LoadResult, ReportEntry, RunResult, TuneResult
 from rigbench.units import fmt_disk
 
 __all__ = ["WORKING_DEPTH", "leaderboard_rows", "render_html"]
@@ -107,11 +107,11 @@ def _provenance(results: Sequence[Any]) -> list[dict[str, str]]:
         elif isinstance(s, TuneResult):
             rows.append({"run": f"tune {s.campaign_id}", "command": str(s.command or "—"), "tool_version": "",
                          "build": "", "created_at": ""})
-        elif isinstance(s, Mapping) and s.get("kind") == "load":  # a load run's JSON (not typed yet)
-            rows.append({"run": f"load {s.get('run_id')}", "command": str(s.get("command") or "—"),
-                         "tool_version": str(s.get("tool_version") or "?"),
-                         "build": " · ".join(str(v.get("software") or "?") for v in s.get("servers") or []),
-                         "created_at": str(s.get("created_at") or "")})
+        elif isinstance(s, LoadResult):
+            rows.append({"run": f"load {s.run_id}", "command": str(s.command or "—"),
+                         "tool_version": str(s.tool_version or "?"),
+                         "build": " · ".join(str(v.software or "?") for v in s.servers),
+                         "created_at": str(s.created_at or "")})
         elif isinstance(s, RunResult):
             e = s.engine
             rows.append({"run": f"run {s.run_id}", "command": str(s.command or "—"),
@@ -123,7 +123,7 @@ def _provenance(results: Sequence[Any]) -> list[dict[str, str]]:
 def _plots(results: Sequence[Any]) -> list[dict[str, str]]:
     from rigbench.report.plots import PLOTS, figure, plot_series, svg_text
 
-    series = plot_series([r for r in results if isinstance(r, (RunResult, CompareResult, LabResult, Mapping))])
+    series = plot_series([r for r in results if isinstance(r, (RunResult, CompareResult, LabResult, LoadResult))])
     out: list[dict[str, str]] = []
     for name in PLOTS:
         if not series[name]:
@@ -160,8 +160,6 @@ def render_html(entries: Sequence[ReportEntry], *, generated_at: str | None = No
 
 
 def _run_id(r: Any) -> Any:
-    if isinstance(r, Mapping):  # a load run's JSON
-        return r.get("run_id")
     if isinstance(r, TuneResult):
         return r.campaign_id
     if isinstance(r, LabResult) and r.run_id is None:

@@ -10,14 +10,14 @@ from __future__ import annotations
 import io
 import re
 import warnings
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from rigbench.report.safe import plot_label
-from rigbench.results import CompareResult, CompareSide, LabResult, RunResult, SessionResult
+from rigbench.results import CompareResult, CompareSide, LabResult, LoadResult, RunResult, SessionResult
 
 __all__ = ["PLOTS", "Series", "figure", "plot_series", "save_figure", "series_of", "svg_text"]
 
@@ -69,7 +69,7 @@ def _ci(ci: Sequence[float | None] | None, i: int) -> float | None:
     return float(ci[i]) if ci is not None and len(ci) == 2 and ci[i] is not None else None  # type: ignore[arg-type]
 
 
-def series_of(summary: RunResult | CompareResult | Mapping[str, Any], color_base: int = 0) -> dict[str, list[Series]]:
+def series_of(summary: RunResult | CompareResult | LoadResult, color_base: int = 0) -> dict[str, list[Series]]:
     """The plottable series of one run or compare, by plot name."""
     out: dict[str, list[Series]] = {k: [] for k in PLOTS}
     colors = iter(_PALETTE[(color_base + i) % len(_PALETTE)] for i in range(8))
@@ -92,16 +92,14 @@ def series_of(summary: RunResult | CompareResult | Mapping[str, Any], color_base
             if ss is not None:
                 _session_series(out, ss, label, color)
         return out
-    if isinstance(summary, Mapping):  # a load run's JSON (not typed yet)
+    if isinstance(summary, LoadResult):
         color = next(colors)
-        levels = summary.get("levels") or []
-        label = f"load {summary.get('run_id')}" + (f" · {(summary.get('model') or {}).get('name')}"
-                                                   if (summary.get("model") or {}).get("name") else "")
-        xs = [float(lv["concurrency"]) for lv in levels]
-        out["load"].append(Series(label + " · aggregate", xs, [lv.get("aggregate_tok_s") for lv in levels],
-                                  color=color))
-        out["load"].append(Series(label + " · per stream", xs, [lv.get("per_stream_decode_tok_s") for lv in levels],
-                                  dashed=True, color=color, slo=(summary.get("slo") or {}).get("decode_tok_s")))
+        levels = summary.levels
+        label = f"load {summary.run_id}" + (f" · {summary.model.name}" if summary.model.name else "")
+        xs = [float(lv.concurrency) for lv in levels]
+        out["load"].append(Series(label + " · aggregate", xs, [lv.aggregate_tok_s for lv in levels], color=color))
+        out["load"].append(Series(label + " · per stream", xs, [lv.per_stream_decode_tok_s for lv in levels],
+                                  dashed=True, color=color, slo=summary.slo.decode_tok_s))
         return out
     color = next(colors)
     label = _run_label(summary)
@@ -233,7 +231,7 @@ def _mark_session(ax: Any, s: Series, color: str) -> None:
     ax.annotate(f"worst {wy:.1f}", (wx, wy), textcoords="offset points", xytext=(6, -12), fontsize=8, color=color)
 
 
-def plot_series(summaries: Sequence[RunResult | CompareResult | LabResult | Mapping[str, Any]]
+def plot_series(summaries: Sequence[RunResult | CompareResult | LabResult | LoadResult]
                 ) -> dict[str, list[Series]]:
     """All series of several summaries, gathered by plot, with distinct colours."""
     out: dict[str, list[Series]] = {k: [] for k in PLOTS}

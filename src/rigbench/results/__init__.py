@@ -5,6 +5,20 @@ contract; ``from_json()`` reads it back. Types only: no I/O, no measuring (repor
 from rigbench.results._base import Result
 from rigbench.results.compare import CompareDepth, CompareFloor, CompareResult, CompareSide, Crossover
 from rigbench.results.lab import LabArm, LabBaseline, LabResult, LabRow, LabSynthetic, LabTableRow
+from rigbench.results.load import (
+    EnergyFigures,
+    EnergyInfo,
+    LoadBest,
+    LoadEngine,
+    LoadKnee,
+    LoadLevel,
+    LoadModel,
+    LoadResult,
+    LoadServer,
+    LoadServerFacts,
+    LoadSlo,
+    LoadWorkload,
+)
 from rigbench.results.quality import QualityItem, QualityResult
 from rigbench.results.report import AnswerSample, ReportEntry
 from rigbench.results.run import (
@@ -18,14 +32,17 @@ from rigbench.results.run import (
     RunResult,
     Verdict,
 )
+from rigbench.results.runs import RunRow
 from rigbench.results.session import SessionCache, SessionResult, SessionTurn
 from rigbench.results.tune import TuneResult, TuneTrial
 
-AnyResult = RunResult | CompareResult | LabResult | TuneResult
+AnyResult = RunResult | CompareResult | LabResult | TuneResult | LoadResult
 
 __all__ = [
     "AnswerSample", "AnyResult", "Ceiling", "CompareDepth", "CompareFloor", "CompareResult", "CompareSide",
-    "ContextCheck", "Crossover", "DepthPoint", "EngineInfo", "Fill", "LabArm", "LabBaseline", "LabResult", "LabRow",
-    "LabSynthetic", "LabTableRow", "ModelInfo", "QualityItem", "QualityResult", "ReportEntry", "RequestCounts",
-    "Result", "RunResult", "SessionCache", "SessionResult", "SessionTurn", "TuneResult", "TuneTrial", "Verdict",
+    "ContextCheck", "Crossover", "DepthPoint", "EnergyFigures", "EnergyInfo", "EngineInfo", "Fill", "LabArm",
+    "LabBaseline", "LabResult", "LabRow", "LabSynthetic", "LabTableRow", "LoadBest", "LoadEngine", "LoadKnee",
+    "LoadLevel", "LoadModel", "LoadResult", "LoadServer", "LoadServerFacts", "LoadSlo", "LoadWorkload", "ModelInfo",
+    "QualityItem", "QualityResult", "ReportEntry", "RequestCounts", "Result", "RunResult", "RunRow", "SessionCache",
+    "SessionResult", "SessionTurn", "TuneResult", "TuneTrial", "Verdict",
 ]

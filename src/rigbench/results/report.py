@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from rigbench.results._base import JsonObject
 from rigbench.results.compare import CompareResult
 from rigbench.results.lab import LabResult
+from rigbench.results.load import LoadResult
 from rigbench.results.run import RunResult
 from rigbench.results.tune import TuneResult
 
@@ -23,7 +23,7 @@ class AnswerSample:
 
 @dataclass(frozen=True)
 class ReportEntry:
-    result: RunResult | CompareResult | LabResult | TuneResult | JsonObject  # a load run's JSON: not typed yet
+    result: RunResult | CompareResult | LabResult | TuneResult | LoadResult
     answers: tuple[AnswerSample, ...] = ()
     section: str = ""  # the template's section (run | compare | lab | tune | load): its kind's ``html``
 
@@ -31,6 +31,4 @@ class ReportEntry:
     def kind(self) -> str:
         if self.section:
             return self.section
-        if isinstance(self.result, dict):
-            return str(self.result.get("kind") or "run")
         return "tune" if isinstance(self.result, TuneResult) else str(getattr(self.result, "kind", "run"))

@@ -30,10 +30,8 @@ def compare(
     session_kind: str | None = typer.Option(None, "--session", help="workload instead of the depth sweep: agent"),
     turns: int | None = typer.Option(None, "--turns", min=2, max=200, help="with --session agent: turns (30)"),
     api_key: str | None = eo.API_KEY,
-    timeout: float | None = typer.Option(
-        None, "--timeout", min=1, help="seconds: server start deadline and longest silence in a stream"),
-    power_cmd: str | None = typer.Option(
-        None, "--power-cmd", metavar="CMD", help="a command that prints the machine's watts (a smart plug's CLI)"),
+    timeout: float | None = eo.TIMEOUT,
+    power_cmd: str | None = eo.POWER_CMD,
     json_out: bool = typer.Option(False, "--json", help=JSON_HELP),
     db: str | None = typer.Option(None, "--db", help=DB_HELP),
     c: int | None = eo.CTX, ngl: str | None = eo.NGL, fa: str | None = eo.FA,

@@ -12,7 +12,7 @@ from rigbench.types import EngineSpec
 
 __all__ = ["build_spec", "split_model_and_extra"]
 
-# typer option declarations, reused by commands (run, compare, tune, lab)
+# typer option declarations, reused by commands (run, compare, tune, lab, load)
 URL = typer.Option(None, "--url", help="attach to an OpenAI-compatible server at this URL")
 MODEL_NAME = typer.Option(None, "--model", help="with --url: which served model")
 API_KEY = typer.Option(None, "--api-key", help="bearer token for --url (default: $OPENAI_API_KEY)")
@@ -28,6 +28,10 @@ CTK = typer.Option(None, "-ctk", "--cache-type-k", help="KV cache type for K (ll
 CTV = typer.Option(None, "-ctv", "--cache-type-v", help="KV cache type for V (llama.cpp -ctv)")
 MLOCK = typer.Option(False, "--mlock", help="lock the model in RAM (llama.cpp --mlock)")
 NO_MMAP = typer.Option(False, "--no-mmap", help="do not memory-map the model (llama.cpp --no-mmap)")
+# and the measuring commands' own (run, compare, tune, lab, load)
+TIMEOUT = typer.Option(None, "--timeout", min=1, help="seconds: server start deadline and longest silence in a stream")
+POWER_CMD = typer.Option(None, "--power-cmd", metavar="CMD",
+                         help="a command that prints the machine's watts (a smart plug's CLI)")
 
 
 def split_model_and_extra(model: str | None, extra: list[str]) -> tuple[str | None, list[str]]:

@@ -33,8 +33,7 @@ def lab(
     repeats: int = typer.Option(8, "--repeats", min=2, max=100, help="pairs per technique, kind of work and depth"),
     gen_tokens: int = typer.Option(128, "--gen-tokens", min=8, max=8192, help="tokens generated at most"),
     no_quality: bool = typer.Option(False, "--no-quality", help="skip the quality gate of lossy KV types"),
-    timeout: float | None = typer.Option(
-        None, "--timeout", min=1, help="seconds: server start deadline and longest silence in a stream"),
+    timeout: float | None = eo.TIMEOUT,
     json_out: bool = typer.Option(False, "--json", help=JSON_HELP),
     db: str | None = typer.Option(None, "--db", help=DB_HELP),
     c: int | None = eo.CTX, ngl: str | None = eo.NGL, fa: str | None = eo.FA,

@@ -27,11 +27,9 @@ def load(
         None, "--rate", help="open loop: Poisson arrivals, requests per second (default: closed loop)"),
     slo_ttft_ms: float | None = typer.Option(None, "--slo-ttft-ms", help="TTFT a request must meet, in ms"),
     slo_decode: float = typer.Option(20.0, "--slo-decode-tok-s", help="per-stream decode a request must meet"),
-    timeout: float | None = typer.Option(
-        None, "--timeout", min=1, help="seconds: server start deadline and longest silence in a stream"),
+    timeout: float | None = eo.TIMEOUT,
     resume: int | None = typer.Option(None, "--resume", metavar="RUN", help="measure the levels still missing"),
-    power_cmd: str | None = typer.Option(
-        None, "--power-cmd", metavar="CMD", help="a command that prints the machine's watts (a smart plug's CLI)"),
+    power_cmd: str | None = eo.POWER_CMD,
     json_out: bool = typer.Option(False, "--json", help=JSON_HELP),
     db: str | None = typer.Option(None, "--db", help=DB_HELP),
     c: int | None = eo.CTX, ngl: str | None = eo.NGL, fa: str | None = eo.FA,

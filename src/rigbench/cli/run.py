@@ -49,8 +49,7 @@ def run(
     gen_tokens: int = typer.Option(128, "--gen-tokens", min=2, max=65536, help="tokens generated per request"),
     repeats: int = typer.Option(3, "--repeats", min=1, max=100, help="requests per depth"),
     budget: str | None = typer.Option(None, "--budget", help="time budget for the depth sweep, e.g. 300s or 10m"),
-    timeout: float | None = typer.Option(
-        None, "--timeout", min=1, help="seconds: server start deadline and longest silence in a stream"),
+    timeout: float | None = eo.TIMEOUT,
     no_quality: bool = typer.Option(False, "--no-quality", help="skip the quality pass"),
     quality_repeats: int = typer.Option(3, "--quality-repeats", min=1, max=20, help="answers per quality prompt"),
     suite: str | None = typer.Option(
@@ -59,8 +58,7 @@ def run(
     session_kind: str | None = typer.Option(None, "--session", help="workload instead of the depth sweep: agent"),
     bandwidth: str | None = typer.Option(
         None, "--bandwidth", help="for the ceiling: GB/s, a chip name (\"M3 Ultra\", h100) or auto (measure)"),
-    power_cmd: str | None = typer.Option(
-        None, "--power-cmd", metavar="CMD", help="a command that prints the machine's watts (a smart plug's CLI)"),
+    power_cmd: str | None = eo.POWER_CMD,
     electricity_price: str | None = typer.Option(
         None, "--electricity-price", help="for the cost statement, e.g. 0.30/kWh"),
     api_price: str | None = typer.Option(None, "--api-price", help="an API's price beside it, e.g. 3.00/Mtok"),

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any
 import typer
 
 from rigbench.cli import app
+from rigbench.cli import engine_opts as eo
 from rigbench.cli.common import DB_HELP, JSON_HELP, RichProgress, emit_json, err, out, sanitized_command
 
 if TYPE_CHECKING:
@@ -59,8 +60,7 @@ def tune(
     server: list[str] | None = typer.Option(
         None, "--server", help="llama-server binary; repeat it to make the build a dimension of the space"),
     space: str | None = typer.Option(None, "--space", help="the search space: name=v1,v2 words (see above)"),
-    power_cmd: str | None = typer.Option(
-        None, "--power-cmd", metavar="CMD", help="a command that prints the machine's watts (a smart plug's CLI)"),
+    power_cmd: str | None = eo.POWER_CMD,
     objective: str | None = typer.Option(
         None, "--objective",
         help="decode@32k, prefill@8k, balanced (default; decode at 4k) or energy (tokens per joule at 4k)"),
@@ -68,8 +68,7 @@ def tune(
     repeats: int = typer.Option(3, "--repeats", min=2, max=50, help="requests per figure and trial"),
     gen_tokens: int = typer.Option(64, "--gen-tokens", min=8, max=4096, help="tokens generated per decode request"),
     seed: int = typer.Option(0, "--seed", help="seed of the optuna sampler (spaces of more than 12 points)"),
-    timeout: float | None = typer.Option(
-        None, "--timeout", min=1, help="seconds: server start deadline and longest silence in a stream"),
+    timeout: float | None = eo.TIMEOUT,
     resume: int | None = typer.Option(None, "--resume", metavar="ID", help="continue an interrupted campaign"),
     export: str | None = typer.Option(None, "--export", help="write a launcher for the winner: sh, systemd, launchd"),
     output: str | None = typer.Option(None, "-o", "--output", help="with --export: the file to write"),

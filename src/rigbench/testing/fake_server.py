@@ -143,6 +143,8 @@ class _Handler(BaseHTTPRequestHandler):
             self.wfile.write(body)
         elif self.path == "/_sent":  # send timestamps of the last streamed answer (for benchmarks)
             self._json(200, {"sent_ns": self.server.sent_log[-1] if self.server.sent_log else []})
+        elif self.path == "/_sent_all":  # every answered request's send timestamps (peer comparisons)
+            self._json(200, {"sent_ns": list(self.server.sent_log)})
         elif self.path == "/health":
             self._json(200, {"status": "ok"})
         elif self.path == "/props" and s.props:

@@ -37,6 +37,7 @@ import argparse
 import json
 import os
 import platform
+import resource
 import signal
 import statistics
 import subprocess
@@ -71,6 +72,12 @@ with tempfile.TemporaryDirectory() as tmp:  # transformers wants a directory hol
 tok.save_pretrained(out)
 print(type(tok).__name__, tok.vocab_size)
 """
+
+
+def client_cpu_s() -> float:
+    """CPU seconds of every finished child process tree (the tool just run, its workers too)."""
+    r = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return r.ru_utime + r.ru_stime
 
 
 def sh(cmd: list[str], log: Path, timeout: float = 900.0) -> int:
@@ -194,7 +201,8 @@ def run_aiperf(base: str, model: str, n: int, a: argparse.Namespace, d: Path) ->
     return {"agg": g("output_token_throughput"), "decode": g("output_token_throughput_per_user", "p50"),
             "decode_p10": g("output_token_throughput_per_user", "p10"),
             "ttft_p50": g("time_to_first_token", "p50"), "ttft_p95": g("time_to_first_token", "p95"),
-            "ok": g("completed_request_count"), "failed": errors, "tokens": tokens,
+            # AIPerf's completed_request_count counts errors too
+            "ok": (g("completed_request_count") or 0) - errors, "failed": errors, "tokens": tokens,
             "tokens_server_usage": usage,
             # the same window, the server's counts: AIPerf's own figure counts its tokenizer's tokens
             "agg_server_usage": (g("output_token_throughput") or 0) * usage / tokens if usage and tokens else None,
@@ -239,11 +247,15 @@ def record(row: dict[str, Any]) -> None:
 
 
 def tool_run(tool: str, base: str, model: str, n: int, a: argparse.Namespace, d: Path) -> dict[str, Any]:
+    cpu0 = client_cpu_s()
     if tool == "rigbench":
-        return run_rigbench(base, n, a, d)
-    if tool == "guidellm":
-        return run_guidellm(base, model, n, a, d)
-    return run_aiperf(base, model, n, a, d)
+        row = run_rigbench(base, n, a, d)
+    elif tool == "guidellm":
+        row = run_guidellm(base, model, n, a, d)
+    else:
+        row = run_aiperf(base, model, n, a, d)
+    row["client_cpu_s"] = client_cpu_s() - cpu0  # start-up and tokenizer loading included
+    return row
 
 
 def fake(a: argparse.Namespace) -> None:
@@ -284,8 +296,8 @@ def engine(a: argparse.Namespace) -> None:
                 pass
             time.sleep(1)
         model = httpx.get(base + "/v1/models", timeout=10).json()["data"][0]["id"]
-        for tool in a.tools:
-            for n in a.levels:
+        for n in a.levels:  # level by level, the tools one after the other: the machine's drift spreads evenly
+            for tool in a.tools:
                 load0 = os.getloadavg()[0]
                 t0 = time.time()
                 before = metrics_tokens(base)
@@ -307,7 +319,8 @@ def _f(v: Any, nd: int = 1) -> str:
 
 
 HEADER = (f"{'server':<6} {'tool':<8} {'N':>2} {'ok':>3} {'fail':>4} {'agg tok/s':>9} {'true':>6} {'(usage)':>7} "
-          f"{'decode':>7} {'p10':>6} {'true':>6} {'TTFT p50':>8} {'p95':>7} {'tokens':>6} {'server':>6} {'load':>4}")
+          f"{'decode':>7} {'p10':>6} {'true':>6} {'TTFT p50':>8} {'p95':>7} {'tokens':>6} {'server':>6} {'load':>4} "
+          f"{'cpu s':>5}")
 
 
 def fmt_row(r: dict[str, Any]) -> str:
@@ -318,7 +331,7 @@ def fmt_row(r: dict[str, Any]) -> str:
             f"{_f(r['agg']):>9} {_f(r.get('true_agg')):>6} {_f(r.get('agg_server_usage')):>7} "
             f"{_f(r['decode']):>7} {_f(r['decode_p10']):>6} {_f(r.get('true_decode')):>6} "
             f"{_f(r['ttft_p50']):>8} {_f(r['ttft_p95']):>7} {_f(r['tokens'], 0):>6} {_f(server_tok, 0):>6} "
-            f"{r['load_avg']:>4.1f}")
+            f"{r['load_avg']:>4.1f} {_f(r.get('client_cpu_s')):>5}")
 
 
 def table() -> None:

@@ -153,6 +153,7 @@ class _Handler(BaseHTTPRequestHandler):
             self._json(404, {"error": {"message": "not found", "code": 404}})
 
     def do_POST(self) -> None:
+        self._arrived_ns = time.perf_counter_ns()  # request line and headers read
         s = self.server.script
         length = int(self.headers.get("Content-Length") or 0)
         raw = self.rfile.read(length) if length else b""
@@ -329,7 +330,8 @@ class _Handler(BaseHTTPRequestHandler):
                                        "predicted_per_second": n_tokens / (span_ms / 1e3) if span_ms else None,
                                        # the truth, for benchmarks: when the first and last token chunks
                                        # were written (perf_counter_ns, comparable across processes)
-                                       "fake_first_sent_ns": sent[0], "fake_last_sent_ns": sent[-1]}
+                                       "fake_first_sent_ns": sent[0], "fake_last_sent_ns": sent[-1],
+                                       "fake_arrived_ns": self._arrived_ns}
                 w.write(_chunk(last, s.crlf))
             if s.done_marker:
                 w.write(b"data: [DONE]\r\n\r\n" if s.crlf else b"data: [DONE]\n\n")

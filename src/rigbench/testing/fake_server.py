@@ -9,7 +9,8 @@ generation that ignores ``max_tokens``) and to stream at an exact, known rate.
 Run it in a thread (``FakeServer(script).start()``) or as its own process
 (``python -m rigbench.testing.fake_server --port N --script JSON``) so it does not share
 the client's GIL. Each answered request's send timestamps (``time.perf_counter_ns``,
-comparable across processes on one Linux host) are kept in ``sent_log``.
+comparable across processes on one Linux host) are kept in ``sent_log`` (``GET /_sent``: the
+last answer's, ``GET /_sent_all``: every answer's, for comparing other clients against the truth).
 """
 
 from __future__ import annotations

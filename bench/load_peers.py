@@ -230,14 +230,17 @@ def fake_truth(base: str, gen: int) -> dict[str, Any]:
             "true_requests": len(logs)}
 
 
-def metrics_tokens(base: str) -> float | None:
+def llama_counters(base: str) -> dict[str, float]:
+    """llama.cpp's generated-token counter and the slot-seconds it spent generating them."""
+    out: dict[str, float] = {}
     try:
         for line in httpx.get(base + "/metrics", timeout=10).text.splitlines():
-            if line.startswith("llamacpp:tokens_predicted_total"):
-                return float(line.split()[-1])
+            for key in ("llamacpp:tokens_predicted_total", "llamacpp:tokens_predicted_seconds_total"):
+                if line.startswith(key + " "):
+                    out[key] = float(line.split()[-1])
     except httpx.HTTPError:
-        return None
-    return None
+        pass
+    return out
 
 
 def record(row: dict[str, Any]) -> None:
@@ -300,9 +303,15 @@ def engine(a: argparse.Namespace) -> None:
             for tool in a.tools:
                 load0 = os.getloadavg()[0]
                 t0 = time.time()
-                before = metrics_tokens(base)
+                c0 = llama_counters(base)
                 row = tool_run(tool, base, model, n, a, WORK / "engine" / f"{tool}-c{n}")
-                after = metrics_tokens(base)
+                c1 = llama_counters(base)
+                tok, sec = "llamacpp:tokens_predicted_total", "llamacpp:tokens_predicted_seconds_total"
+                before, after = c0.get(tok), c1.get(tok)
+                if sec in c0 and sec in c1 and c1[sec] > c0[sec] and before is not None and after is not None:
+                    # llama.cpp's own decode per stream over the invocation: its tokens over the
+                    # slot-seconds it spent generating (warm-up and priming included for rigbench)
+                    row["server_decode"] = (after - before) / (c1[sec] - c0[sec])
                 row.update({"server": "engine", "tool": tool, "level": n, "load_avg": load0,
                             "elapsed_s": time.time() - t0, "np": a.np, "threads": a.threads, "gen": a.gen,
                             "metrics_delta": after - before if after is not None and before is not None else None})
@@ -319,8 +328,8 @@ def _f(v: Any, nd: int = 1) -> str:
 
 
 HEADER = (f"{'server':<6} {'tool':<8} {'N':>2} {'ok':>3} {'fail':>4} {'agg tok/s':>9} {'true':>6} {'(usage)':>7} "
-          f"{'decode':>7} {'p10':>6} {'true':>6} {'TTFT p50':>8} {'p95':>7} {'tokens':>6} {'server':>6} {'load':>4} "
-          f"{'cpu s':>5}")
+          f"{'decode':>7} {'p10':>6} {'true':>6} {'llama':>6} {'TTFT p50':>8} {'p95':>7} {'tokens':>6} {'server':>6} "
+          f"{'load':>4} {'cpu s':>5}")
 
 
 def fmt_row(r: dict[str, Any]) -> str:
@@ -330,6 +339,7 @@ def fmt_row(r: dict[str, Any]) -> str:
     return (f"{r['server']:<6} {r['tool']:<8} {r['level']:>2} {_f(r['ok'], 0):>3} {_f(r['failed'], 0):>4} "
             f"{_f(r['agg']):>9} {_f(r.get('true_agg')):>6} {_f(r.get('agg_server_usage')):>7} "
             f"{_f(r['decode']):>7} {_f(r['decode_p10']):>6} {_f(r.get('true_decode')):>6} "
+            f"{_f(r.get('server_decode')):>6} "
             f"{_f(r['ttft_p50']):>8} {_f(r['ttft_p95']):>7} {_f(r['tokens'], 0):>6} {_f(server_tok, 0):>6} "
             f"{r['load_avg']:>4.1f} {_f(r.get('client_cpu_s')):>5}")
 

@@ -164,7 +164,8 @@ def run_guidellm(base: str, model: str, n: int, a: argparse.Namespace, d: Path) 
     m = b["metrics"]
 
     def dist(key: str) -> dict[str, Any]:
-        return m[key]["successful"]
+        d: dict[str, Any] = m[key]["successful"]
+        return d
 
     itl = dist("inter_token_latency_ms")
     ttft = dist("time_to_first_token_ms")

@@ -9,7 +9,8 @@ generation that ignores ``max_tokens``) and to stream at an exact, known rate.
 Run it in a thread (``FakeServer(script).start()``) or as its own process
 (``python -m rigbench.testing.fake_server --port N --script JSON``) so it does not share
 the client's GIL. Each answered request's send timestamps (``time.perf_counter_ns``,
-comparable across processes on one Linux host) are kept in ``sent_log``.
+comparable across processes on one Linux host) are kept in ``sent_log`` (``GET /_sent``: the
+last answer's, ``GET /_sent_all``: every answer's, for comparing other clients against the truth).
 """
 
 from __future__ import annotations
@@ -143,6 +144,8 @@ class _Handler(BaseHTTPRequestHandler):
             self.wfile.write(body)
         elif self.path == "/_sent":  # send timestamps of the last streamed answer (for benchmarks)
             self._json(200, {"sent_ns": self.server.sent_log[-1] if self.server.sent_log else []})
+        elif self.path == "/_sent_all":  # every answered request's send timestamps (peer comparisons)
+            self._json(200, {"sent_ns": list(self.server.sent_log)})
         elif self.path == "/health":
             self._json(200, {"status": "ok"})
         elif self.path == "/props" and s.props:
@@ -151,6 +154,7 @@ class _Handler(BaseHTTPRequestHandler):
             self._json(404, {"error": {"message": "not found", "code": 404}})
 
     def do_POST(self) -> None:
+        self._arrived_ns = time.perf_counter_ns()  # request line and headers read
         s = self.server.script
         length = int(self.headers.get("Content-Length") or 0)
         raw = self.rfile.read(length) if length else b""
@@ -327,7 +331,8 @@ class _Handler(BaseHTTPRequestHandler):
                                        "predicted_per_second": n_tokens / (span_ms / 1e3) if span_ms else None,
                                        # the truth, for benchmarks: when the first and last token chunks
                                        # were written (perf_counter_ns, comparable across processes)
-                                       "fake_first_sent_ns": sent[0], "fake_last_sent_ns": sent[-1]}
+                                       "fake_first_sent_ns": sent[0], "fake_last_sent_ns": sent[-1],
+                                       "fake_arrived_ns": self._arrived_ns}
                 w.write(_chunk(last, s.crlf))
             if s.done_marker:
                 w.write(b"data: [DONE]\r\n\r\n" if s.crlf else b"data: [DONE]\n\n")

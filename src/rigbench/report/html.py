@@ -110,7 +110,7 @@ def _provenance(results: Sequence[Any]) -> list[dict[str, str]]:
         elif isinstance(s, LoadResult):
             rows.append({"run": f"load {s.run_id}", "command": str(s.command or "—"),
                          "tool_version": str(s.tool_version or "?"),
-                         "build": " · ".join(str(v.software or "?") for v in s.servers),
+                         "build": " · ".join(_build(v.software, v.version, None) or "?" for v in s.servers),
                          "created_at": str(s.created_at or "")})
         elif isinstance(s, RunResult):
             e = s.engine

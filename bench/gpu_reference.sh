@@ -45,7 +45,7 @@ ENERGY_PRICE=${ENERGY_PRICE:-0.30/kWh}; API_PRICE=${API_PRICE:-3.00/Mtok}
 # -sm row needs the backend's split buffer type, which this llama.cpp's CUDA backend no longer has
 # ("device CUDA0 does not support split buffers"); -sm tensor (tensor parallelism) is its successor.
 # row stays in the list so that a build that has it again is measured (it fails in seconds otherwise).
-SPLIT_MODES=${SPLIT_MODES:-none layer row tensor rpc}   # the first model: -sm none is the one-GPU reference
+SPLIT_MODES=${SPLIT_MODES:-none layer row tensor rpc replicas}  # the first model; none: the one-GPU reference
 SPLIT_MODES_REST=${SPLIT_MODES_REST:-layer row tensor}  # the other models, so that the two-GPU round fits one call
 SPLIT_TIMEBOX=${SPLIT_TIMEBOX:-90}         # seconds per split run and per split load
 BANDWIDTH=${BANDWIDTH:-}   # --bandwidth for the cards (h100, 3350 ...); empty: the card names the GPU from the boot log
@@ -219,7 +219,7 @@ wait_port() {  # host port seconds
 }
 
 # one model over two GPUs: -sm none (one GPU, the same machine's reference), -sm layer, -sm row, -sm tensor,
-# and the RPC backend (one ggml-rpc-server per GPU on loopback, llama-server with no CUDA device of its own)
+# replicas (no split: a whole server per GPU, see replicas_load), and the RPC backend (one ggml-rpc-server per GPU on loopback, llama-server with no CUDA device of its own)
 split_model() {  # model mode...
   local m=$1 mode key extra env_pre pids p
   shift
@@ -238,6 +238,7 @@ split_model() {  # model mode...
         done
         wait_port 127.0.0.1 50052 30 && wait_port 127.0.0.1 50053 30 || ts "rpc-server did not listen"
         extra=(--rpc 127.0.0.1:50052,127.0.0.1:50053); env_pre=(env CUDA_VISIBLE_DEVICES=) ;;
+      replicas) replicas_load "$m" "$key"; mark "$key"; continue ;;
       *) ts "unknown split mode $mode"; continue ;;
     esac
     ts "split $m $mode: rigbench run"
@@ -252,6 +253,42 @@ split_model() {  # model mode...
     for p in $pids; do kill "$p" 2>/dev/null; done
     mark "$key"
   done
+}
+
+# not a split: one whole llama-server per GPU, and rigbench load spreading its streams over both
+# (--url twice, round-robin); the load JSON is named like a split mode's, so gpu_summary shows it beside them
+replicas_load() {  # model key
+  local m=$1 key=$2 p pids="" urls=() ok=1
+  for p in 0 1; do
+    CUDA_VISIBLE_DEVICES=$p setsid "$BIN/llama-server" -m "$M/$m.gguf" --host 127.0.0.1 --port $((18080 + p)) \
+      -np 16 -c $(( 16 * (LOAD_GEN + LOAD_MARGIN) )) -ngl 99 -fa on --metrics \
+      > "$L/80_${key}_server_$p.log" 2>&1 < /dev/null &
+    pids="$pids $!"
+    urls+=(--url "http://127.0.0.1:$((18080 + p))/v1")
+  done
+  for p in 0 1; do   # /health answers 200 once the model is loaded
+    python3 - "$((18080 + p))" <<'EOF2' || ok=0
+import sys, time, urllib.request
+for _ in range(240):
+    try:
+        if urllib.request.urlopen(f"http://127.0.0.1:{sys.argv[1]}/health", timeout=2).status == 200:
+            sys.exit(0)
+    except Exception:
+        pass
+    time.sleep(0.5)
+sys.exit(1)
+EOF2
+  done
+  if [ "$ok" = 1 ]; then
+    ts "replicas $m: rigbench load over two servers, one per GPU"
+    tb "$SPLIT_TIMEBOX" python3 -m rigbench load --db "$DB" "${urls[@]}" --concurrency 1,4,16,32 --depth 0 \
+      --requests "$LOAD_REQS" --gen-tokens "$LOAD_GEN" --slo-decode-tok-s 30 --json \
+      > "$RES/${key}_load.json" 2> "$L/80_${key}_load.err"
+  else
+    ts "replicas $m: a server did not become healthy (logs/80_${key}_server_*.log)"
+  fi
+  for p in $pids; do kill "$p" 2>/dev/null; done
+  sleep 2
 }
 
 build_llama() {

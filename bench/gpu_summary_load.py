@@ -32,7 +32,7 @@ from pathlib import Path
 from typing import Any
 
 LOAD_RE = re.compile(r"^load_(?P<model>.+)_np(?P<np>\d+)_d(?P<depth>\d+)$")
-SPLIT_RE = re.compile(r"^split_(?P<model>.+)_(?P<mode>none|layer|row|tensor|rpc)_(?P<what>run|load)$")
+SPLIT_RE = re.compile(r"^split_(?P<model>.+)_(?P<mode>none|layer|row|tensor|rpc|replicas)_(?P<what>run|load)$")
 KNEE_BARS = (30.0, 100.0)
 AGREE_GOAL_PCT = 5.0
 HARNESS_GOAL_PCT = 1.0

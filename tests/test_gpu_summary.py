@@ -11,6 +11,7 @@ import signal
 import subprocess
 import sys
 import time
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -41,7 +42,6 @@ def nvmlDeviceGetPowerUsage(h): return int(_p(time.perf_counter() - T0) * 1000)
 
 def fake_process(script: Script) -> Any:
     """The fake server in its own process (not on the client's GIL), yielding its URL."""
-    from contextlib import contextmanager
 
     @contextmanager
     def run() -> Any:
@@ -59,6 +59,38 @@ def fake_process(script: Script) -> Any:
     return run()
 
 
+@contextmanager
+def stub_gpus_traced(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, request: pytest.FixtureRequest) -> Any:
+    """Two stub NVIDIA GPUs (a pynvml on the path) and bench/nvml_trace.py tracing them, for
+    the body of the with; yields the results folder. rigbench's own NVML source reads the same
+    stub (in this process): its stored readings give the "J/token (rigbench)" column, beside
+    the trace's."""
+    res = tmp_path / "results"
+    res.mkdir()
+    (tmp_path / "stub").mkdir()
+    (tmp_path / "stub" / "pynvml.py").write_text(STUB)
+    monkeypatch.syspath_prepend(str(tmp_path / "stub"))
+    monkeypatch.delitem(sys.modules, "pynvml", raising=False)
+    # the stub is imported now and taken out again when the test ends: left in sys.modules, every
+    # later in-process run would find an "NVIDIA GPU" and sample the stub's power
+    request.addfinalizer(lambda: sys.modules.pop("pynvml", None))
+    trace = res / "nvml_trace.jsonl"
+    env = {**os.environ, "PYTHONPATH": f"{tmp_path / 'stub'}{os.pathsep}{os.environ.get('PYTHONPATH', '')}"}
+    tracer = subprocess.Popen([sys.executable, str(BENCH / "nvml_trace.py"), "--out", str(trace), "--interval", "0.05",
+                               "--max-s", "240"], env=env)
+    try:
+        for _ in range(100):
+            if trace.exists() and len(trace.read_text().splitlines()) > 2:
+                break
+            time.sleep(0.05)
+        yield res
+        time.sleep(0.3)
+    finally:
+        tracer.send_signal(signal.SIGTERM)
+        tracer.wait(10)
+    assert tracer.returncode == 0
+
+
 BATCHED = {1: 160.0, 2: 300.0, 4: 310.0, 8: 320.0}
 
 
@@ -74,26 +106,7 @@ def write_batched(path: Path) -> None:
 def test_the_load_tables_from_a_fake_server_run(cli: Any, tmp_path: Path, capsys: pytest.CaptureFixture[str],
                                                 monkeypatch: pytest.MonkeyPatch,
         request: pytest.FixtureRequest) -> None:
-    res = tmp_path / "results"
-    res.mkdir()
-    (tmp_path / "stub").mkdir()
-    (tmp_path / "stub" / "pynvml.py").write_text(STUB)
-    # rigbench's own NVML source reads the same stub (in this process): its stored readings
-    # give the "J/token (rigbench)" column, beside the trace's
-    monkeypatch.syspath_prepend(str(tmp_path / "stub"))
-    monkeypatch.delitem(sys.modules, "pynvml", raising=False)
-    # the stub is imported now and taken out again when the test ends: left in sys.modules, every
-    # later in-process run would find an "NVIDIA GPU" and sample the stub's power
-    request.addfinalizer(lambda: sys.modules.pop("pynvml", None))
-    trace = res / "nvml_trace.jsonl"
-    env = {**os.environ, "PYTHONPATH": f"{tmp_path / 'stub'}{os.pathsep}{os.environ.get('PYTHONPATH', '')}"}
-    tracer = subprocess.Popen([sys.executable, str(BENCH / "nvml_trace.py"), "--out", str(trace), "--interval", "0.05",
-                               "--max-s", "240"], env=env)
-    try:
-        for _ in range(100):
-            if trace.exists() and len(trace.read_text().splitlines()) > 2:
-                break
-            time.sleep(0.05)
+    with stub_gpus_traced(tmp_path, monkeypatch, request) as res:
         # per stream: 150 tok/s alone, together at most 300: 1 and 2 streams at 150, 4 at ~75, 8 at ~38
         script = Script(tokens=48, shared_tok_s=300.0, rate_tok_s=150.0, metrics=True, props=True, tokenize=True,
                         slots=16, timings=True)
@@ -104,11 +117,6 @@ def test_the_load_tables_from_a_fake_server_run(cli: Any, tmp_path: Path, capsys
                     "--requests", "2", "--slo-decode-tok-s", "30", "--json", "--db", str(res / "rigbench.db"))
         assert r.code == 0, r.err
         (res / "load_fake_np4_d0.json").write_text(r.out)
-        time.sleep(0.3)
-    finally:
-        tracer.send_signal(signal.SIGTERM)
-        tracer.wait(10)
-    assert tracer.returncode == 0
     (res / "load_fake_np16_d4096.json").write_text("")  # a run the time box cut: said, not dropped
     write_batched(res / "batched_fake.jsonl")
     out = r.json()
@@ -157,34 +165,13 @@ def test_the_load_tables_from_a_fake_server_run(cli: Any, tmp_path: Path, capsys
 def test_the_energy_tables_from_a_fake_server_run(cli: Any, tmp_path: Path, capsys: pytest.CaptureFixture[str],
                                                   monkeypatch: pytest.MonkeyPatch,
         request: pytest.FixtureRequest) -> None:
-    res = tmp_path / "results"
-    res.mkdir()
-    (tmp_path / "stub").mkdir()
-    (tmp_path / "stub" / "pynvml.py").write_text(STUB)
-    monkeypatch.syspath_prepend(str(tmp_path / "stub"))
-    monkeypatch.delitem(sys.modules, "pynvml", raising=False)
-    # the stub is imported now and taken out again when the test ends: left in sys.modules, every
-    # later in-process run would find an "NVIDIA GPU" and sample the stub's power
-    request.addfinalizer(lambda: sys.modules.pop("pynvml", None))
-    trace = res / "nvml_trace.jsonl"
-    env = {**os.environ, "PYTHONPATH": f"{tmp_path / 'stub'}{os.pathsep}{os.environ.get('PYTHONPATH', '')}"}
-    tracer = subprocess.Popen([sys.executable, str(BENCH / "nvml_trace.py"), "--out", str(trace), "--interval", "0.05",
-                               "--max-s", "240"], env=env)
-    try:
-        for _ in range(100):
-            if trace.exists() and len(trace.read_text().splitlines()) > 2:
-                break
-            time.sleep(0.05)
+    with stub_gpus_traced(tmp_path, monkeypatch, request) as res:
         script = Script(tokens=64, rate_tok_s=100.0, metrics=True, props=True, tokenize=True, timings=True)
         with fake_process(script) as url:
             r = cli("run", "--url", url, "--depths", "0,256", "--repeats", "2", "--gen-tokens", "64", "--no-quality",
                     "--electricity-price", "0.30/kWh", "--json", "--db", str(res / "rigbench.db"))
         assert r.code == 0, r.err
         (res / "energy_fake.json").write_text(r.out)
-        time.sleep(0.3)
-    finally:
-        tracer.send_signal(signal.SIGTERM)
-        tracer.wait(10)
     run = r.json()
     capsys.readouterr()
     gsl.main(res, "0.30/kWh")
